@@ -1,0 +1,403 @@
+/*
+ * fattn.h - flash-style tiled attention for x86 CPUs.
+ *
+ * The one public header of libfattn. It compiles on its own as C11 and as C++.
+ *
+ * What the library computes, for every batch b and query head h:
+ *
+ *     S[i][j] = scale * dot(Q[b,h,i,:], K[b,g,j,:])          g = h / (Hq / Hkv)
+ *     S[i][j] = softcap * tanh(S[i][j] / softcap)             if softcap > 0
+ *     S[i][j] += mask[b,h,i,j] - slope[h] * |pos(i) - j|      additive mask, ALiBi
+ *     S[i][j] = -inf                                          where (i, j) is not visible
+ *     P[i][j] = exp(S[i][j] - max_j S[i][j]) / sum_j exp(...)
+ *     O[b,h,i,:] = sum_j P[i][j] * V[b,g,j,:]
+ *     LSE[b,h,i] = log(sum_j exp(S[i][j]))                    natural log
+ *
+ * without ever materialising S: queries and keys are processed in tiles and the
+ * softmax is computed online (running maximum and sum, rescaled per key tile),
+ * as in FlashAttention. Extra memory is O(tile), independent of sequence length.
+ *
+ * Errors: every entry point validates all of its arguments before any kernel
+ * runs. A failing call returns a status code other than FATTN_OK, fills the
+ * optional caller-provided error record with a one-line message naming the
+ * function, the tensor, the dimension and the values involved, and writes
+ * nothing to the output or LSE tensors. The library never aborts, never prints,
+ * keeps no global error state and reads no environment variable except the
+ * documented ISA override (FATTN_ISA, see fattn_isa).
+ *
+ * Thread safety: all functions may be called concurrently from any number of
+ * threads on distinct outputs. The only global state is the once-only choice of
+ * the automatic kernel path, made thread-safely on first use.
+ */
+#ifndef FATTN_H
+#define FATTN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Library version: major * 10000 + minor * 100 + patch. */
+#define FATTN_VERSION_MAJOR 0
+#define FATTN_VERSION_MINOR 1
+#define FATTN_VERSION_PATCH 0
+#define FATTN_VERSION_NUMBER \
+    (FATTN_VERSION_MAJOR * 10000 + FATTN_VERSION_MINOR * 100 + FATTN_VERSION_PATCH)
+
+/* "MAJOR.MINOR.PATCH" of the linked library (may differ from the header's). */
+const char *fattn_version_string(void);
+
+/* ------------------------------------------------------------------------ */
+/* Status codes                                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Stable numbers: codes are only ever appended, never renumbered or reused.
+ */
+typedef enum fattn_status {
+    FATTN_OK = 0,
+    /* A required pointer is NULL: a tensor descriptor, its data, the LSE data,
+     * a lengths or slopes array that a field says is present, an allocator
+     * with only one of its two functions. */
+    FATTN_ERR_NULL_POINTER = 1,
+    /* An enum-valued field holds a value outside its enum (dtype, causal mode,
+     * alignment, ISA, window flag). */
+    FATTN_ERR_INVALID_ENUM = 2,
+    /* A valid dtype that this version does not compute yet (bf16, f16). */
+    FATTN_ERR_UNSUPPORTED_DTYPE = 3,
+    /* A dtype that is valid in general but not for this tensor (a bool query,
+     * an f32 LSE is required, ...). */
+    FATTN_ERR_DTYPE_MISMATCH = 4,
+    /* A dimension is negative, zero where it must be positive, or above the
+     * documented maximum. */
+    FATTN_ERR_INVALID_DIMENSION = 5,
+    /* Two tensors disagree on a dimension they must share (batch, heads,
+     * sequence length, head_dim), or a mask is neither full size nor 1. */
+    FATTN_ERR_SHAPE_MISMATCH = 6,
+    /* A count must divide another: query heads by key/value heads (GQA), an
+     * embedding dimension by the number of heads. */
+    FATTN_ERR_NOT_DIVISIBLE = 7,
+    /* A stride is negative. */
+    FATTN_ERR_INVALID_STRIDE = 8,
+    /* A size, element count or byte extent does not fit in int64_t, size_t or
+     * the address space. */
+    FATTN_ERR_SIZE_OVERFLOW = 9,
+    /* A scalar value is out of its range: scale or softcap negative, NaN or
+     * infinite; a window size below -1; a per-batch length outside
+     * [0, seq_len]; an ALiBi slope that is NaN or infinite. */
+    FATTN_ERR_INVALID_VALUE = 10,
+    /* The output or LSE overlaps an input, each other, or itself (two output
+     * elements at the same address). */
+    FATTN_ERR_OVERLAP = 11,
+    /* The workspace allocation failed. */
+    FATTN_ERR_OUT_OF_MEMORY = 12,
+    /* fattn_params.version is newer than this library understands. */
+    FATTN_ERR_UNSUPPORTED_VERSION = 13,
+    /* The requested kernel path (fattn_params.isa, or FATTN_ISA in the
+     * environment) is not compiled in or not supported by this CPU and OS. */
+    FATTN_ERR_ISA_UNAVAILABLE = 14,
+    /* A data pointer is not aligned to its element size. */
+    FATTN_ERR_MISALIGNED = 15,
+    /* Params fields that cannot be combined (e.g. window or ALiBi alignment
+     * different from the causal alignment). */
+    FATTN_ERR_INCOMPATIBLE_OPTIONS = 16
+} fattn_status;
+
+/* Number of status codes (one more than the largest). */
+#define FATTN_STATUS_COUNT 17
+
+/*
+ * A stable, static, lower-case name for a status ("ok", "shape_mismatch", ...);
+ * "unknown_status" for a value outside the enum. Never NULL.
+ */
+const char *fattn_status_name(int status);
+
+#define FATTN_ERROR_MESSAGE_SIZE 256
+
+/*
+ * Optional error record filled by a failing call. On success `status` is set
+ * to FATTN_OK and `message` to the empty string. The message is one line, at
+ * most FATTN_ERROR_MESSAGE_SIZE - 1 bytes, always NUL-terminated, of the form
+ *   fattn_forward: key.shape[3] (head_dim) = 128 != query.shape[3] (head_dim) = 64: query and key must have the same head_dim
+ */
+typedef struct fattn_error {
+    int32_t status;
+    char message[FATTN_ERROR_MESSAGE_SIZE];
+} fattn_error;
+
+/* ------------------------------------------------------------------------ */
+/* Tensors                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum fattn_dtype {
+    FATTN_DTYPE_F32 = 0,  /* IEEE binary32 */
+    FATTN_DTYPE_BF16 = 1, /* reserved: FATTN_ERR_UNSUPPORTED_DTYPE for now */
+    FATTN_DTYPE_F16 = 2,  /* reserved: FATTN_ERR_UNSUPPORTED_DTYPE for now */
+    FATTN_DTYPE_BOOL = 3  /* uint8_t, 0 = false, anything else = true; masks only */
+} fattn_dtype;
+
+/* Dimension indices of the logical 4-D shape. */
+enum {
+    FATTN_DIM_BATCH = 0,
+    FATTN_DIM_HEADS = 1,
+    FATTN_DIM_SEQ = 2,
+    FATTN_DIM_HEAD_DIM = 3 /* the last dimension: head_dim, or Sk for a mask */
+};
+
+/*
+ * A strided view of a 4-D tensor. Element (n, h, s, d) lives at
+ *     (T *)data + n * stride[0] + h * stride[1] + s * stride[2] + d * stride[3]
+ * Strides are in elements, not bytes, and must be >= 0. Any permutation of the
+ * dimensions in memory is just a choice of strides: BHSD (contiguous per head),
+ * BSHD (the [batch, seq, heads * head_dim] layout of most models), a fused QKV
+ * buffer, a KV cache larger than the sequence. A stride of 0 broadcasts one
+ * slice along that dimension (inputs only; an output must not have two
+ * elements at the same address).
+ *
+ * Shapes, by role (Hq query heads, Hkv key/value heads, D = head_dim of query
+ * and key, Dv = head_dim of value and output):
+ *     query  [B, Hq,  Sq, D ]     key    [B, Hkv, Sk, D ]
+ *     value  [B, Hkv, Sk, Dv]     output [B, Hq,  Sq, Dv]
+ *     mask   [B|1, Hq|1, Sq|1, Sk|1]  (f32 additive, or bool keep-mask)
+ *     lse    [B, Hq, Sq, 1]       (f32)
+ * B, Sq and Sk may be 0 (an empty problem: nothing to compute; with Sk = 0
+ * every row is fully masked). Hq, Hkv, D, Dv must be >= 1, and D, Dv <=
+ * FATTN_MAX_HEAD_DIM. Data pointers must be non-NULL and aligned to the
+ * element size even when the tensor is empty.
+ *
+ * Inputs are only read, never written, whatever `data`'s constness.
+ */
+typedef struct fattn_tensor {
+    void *data;
+    int32_t dtype; /* fattn_dtype */
+    int64_t shape[4];
+    int64_t stride[4];
+} fattn_tensor;
+
+#define FATTN_MAX_HEAD_DIM 4096
+
+/*
+ * Fill *t as a contiguous BHSD f32/bf16/f16 tensor of the given shape
+ * (stride = {H*S*D, S*D, D, 1}). No validation beyond what fattn_check does
+ * later; a convenience for the common case.
+ */
+void fattn_tensor_contiguous(fattn_tensor *t, void *data, fattn_dtype dtype,
+                             int64_t batch, int64_t heads, int64_t seq,
+                             int64_t head_dim);
+
+/*
+ * View a packed [batch, seq, embed_dim] buffer (token t of batch n starts at
+ * element n * seq * token_stride + t * token_stride) as the 4-D tensor
+ * [batch, num_heads, seq, embed_dim / num_heads]: heads split the embedding
+ * dimension, the BSHD layout. token_stride = 0 means embed_dim; a larger one
+ * views a slice of a wider row, e.g. the Q, K or V third of a fused QKV
+ * projection with token_stride = 3 * embed_dim and data offset by 0, embed_dim
+ * or 2 * embed_dim elements.
+ *
+ * Errors (nothing is written to *view): NULL view or data
+ * (FATTN_ERR_NULL_POINTER), dtype out of range (FATTN_ERR_INVALID_ENUM),
+ * batch or seq < 0, embed_dim or num_heads < 1 (FATTN_ERR_INVALID_DIMENSION),
+ * embed_dim % num_heads != 0 (FATTN_ERR_NOT_DIVISIBLE), token_stride < 0 or
+ * 0 < token_stride < embed_dim (FATTN_ERR_INVALID_STRIDE), a stride or extent
+ * product that overflows int64_t (FATTN_ERR_SIZE_OVERFLOW).
+ */
+fattn_status fattn_tensor_from_packed(fattn_tensor *view, void *data,
+                                      fattn_dtype dtype, int64_t batch,
+                                      int64_t seq, int64_t embed_dim,
+                                      int64_t num_heads, int64_t token_stride,
+                                      fattn_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Options                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Causal masking and the alignment of the diagonal when Sq != Sk.
+ *
+ * Query row i sits at key position pos(i):
+ *     top-left:     pos(i) = i                 (PyTorch is_causal, tril())
+ *     bottom-right: pos(i) = i + Sk - Sq       (FlashAttention >= 2.1, ONNX,
+ *                                               a KV cache: the last query
+ *                                               sees the last key)
+ * Causal keeps key j for row i iff j <= pos(i).
+ *
+ * Sq = 3, Sk = 5 (x = visible, . = masked):
+ *
+ *     top-left         bottom-right
+ *     x . . . .        x x x . .
+ *     x x . . .        x x x x .
+ *     x x x . .        x x x x x
+ *
+ * Sq = 5, Sk = 3:
+ *
+ *     top-left         bottom-right
+ *     x . .            . . .      <- rows with pos(i) < 0 are fully masked:
+ *     x x .            . . .         output 0, LSE -inf
+ *     x x x            x . .
+ *     x x x            x x .
+ *     x x x            x x x
+ *
+ * With per-batch lengths, Sq and Sk above are that batch's valid lengths.
+ */
+typedef enum fattn_causal {
+    FATTN_CAUSAL_NONE = 0,
+    FATTN_CAUSAL_TOP_LEFT = 1,
+    FATTN_CAUSAL_BOTTOM_RIGHT = 2
+} fattn_causal;
+
+/* Which pos(i) (see fattn_causal) the window and ALiBi measure from. */
+typedef enum fattn_align {
+    FATTN_ALIGN_TOP_LEFT = 0,
+    FATTN_ALIGN_BOTTOM_RIGHT = 1
+} fattn_align;
+
+/* Kernel paths. */
+typedef enum fattn_isa {
+    FATTN_ISA_AUTO = 0,   /* the best path this CPU and OS support */
+    FATTN_ISA_SCALAR = 1, /* portable C, the semantic reference */
+    FATTN_ISA_AVX2 = 2,   /* AVX2 + FMA */
+    FATTN_ISA_AVX512 = 3  /* AVX-512 F + BW + DQ + VL */
+} fattn_isa;
+
+#define FATTN_WINDOW_UNLIMITED (-1)
+
+/*
+ * Optional allocator for the O(tile) workspace. Both NULL: malloc and free.
+ * alloc(size, opaque) returns memory aligned to at least 64 bytes, or NULL
+ * (the call then fails with FATTN_ERR_OUT_OF_MEMORY and writes nothing).
+ */
+typedef struct fattn_allocator {
+    void *(*alloc)(size_t size, void *opaque);
+    void (*free)(void *ptr, void *opaque);
+    void *opaque;
+} fattn_allocator;
+
+#define FATTN_PARAMS_VERSION 1
+
+/*
+ * Attention options. A zero-initialised struct (`fattn_params p = {0};`) or a
+ * NULL pointer means: plain attention, scale 1/sqrt(D), no mask, automatic
+ * kernel path. Every field's zero value is its default.
+ *
+ * Combination rules (a key is visible only if every active rule keeps it):
+ *   - causal, window, per-batch lengths and a bool mask each remove keys; an
+ *     additive mask of -inf removes a key too.
+ *   - A row whose keys are all removed ("fully masked") gets output 0 and LSE
+ *     -inf, never NaN, whatever removed them. So does a row i >= q_lengths[b],
+ *     and every row when Sk (or kv_lengths[b]) is 0.
+ *   - Order: softcap applies to scale * Q.K^T first, then the additive mask
+ *     and the ALiBi bias are added (as in Gemma-2 and FlashAttention).
+ *   - Additive mask values must be finite or -inf; +inf or NaN in the mask,
+ *     or NaN/Inf in query, key or value, propagate to the output (the data is
+ *     not scanned).
+ */
+typedef struct fattn_params {
+    /* 0 or FATTN_PARAMS_VERSION (= the layout in this header). A newer value
+     * than the library knows is FATTN_ERR_UNSUPPORTED_VERSION. */
+    uint32_t version;
+
+    /* Multiplies Q.K^T. 0 = 1/sqrt(D). Otherwise finite and > 0. */
+    float scale;
+
+    /* fattn_causal. */
+    int32_t causal;
+
+    /* Sliding window: when window_enabled != 0, row i sees key j only if
+     *     pos(i) - window_left <= j <= pos(i) + window_right
+     * with pos(i) from `align`. Each side is >= 0, or FATTN_WINDOW_UNLIMITED.
+     * window_left = W - 1, window_right = 0 with causal is Mistral's window
+     * of W keys. */
+    int32_t window_enabled;
+    int64_t window_left;
+    int64_t window_right;
+
+    /* fattn_align for window and ALiBi. When causal is not NONE and a window
+     * or ALiBi is used, it must name the same alignment as `causal`
+     * (FATTN_ERR_INCOMPATIBLE_OPTIONS otherwise). */
+    int32_t align;
+
+    /* Logit soft-capping: 0 = off, otherwise finite and > 0. */
+    float softcap;
+
+    /* Optional mask, NULL = none. dtype F32: added to the scores (-inf
+     * removes a key). dtype BOOL: a keep-mask, nonzero keeps the key (as
+     * PyTorch's boolean attn_mask), 0 removes it. Shape [B|1, Hq|1, Sq|1,
+     * Sk|1]: each dimension equals the attention size or 1 (broadcast); a
+     * stride of 0 broadcasts too. A [B, 1, 1, Sk] mask is key padding. */
+    const fattn_tensor *mask;
+
+    /* Optional ALiBi slopes, NULL = none: Hq finite floats; the bias of key j
+     * for row i of head h is -alibi_slopes[h] * |pos(i) - j|. */
+    const float *alibi_slopes;
+
+    /* Optional per-batch valid lengths, NULL = all full. q_lengths[b] in
+     * [0, Sq], kv_lengths[b] in [0, Sk]. Keys j >= kv_lengths[b] are never
+     * seen; output rows i >= q_lengths[b] are written as 0 (LSE -inf). The
+     * padding's contents are never read. */
+    const int64_t *q_lengths;
+    const int64_t *kv_lengths;
+
+    /* Optional output: log-sum-exp per row, shape [B, Hq, Sq, 1], f32. NULL =
+     * not computed. Fully masked rows get -inf. */
+    const fattn_tensor *lse;
+
+    /* fattn_isa: AUTO, or force one path (FATTN_ERR_ISA_UNAVAILABLE if this
+     * build, CPU or OS lacks it). A per-call choice: no global state. */
+    int32_t isa;
+
+    /* Optional workspace allocator; NULL functions = malloc/free. */
+    fattn_allocator allocator;
+} fattn_params;
+
+/* ------------------------------------------------------------------------ */
+/* Entry points                                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Validate a forward call without computing anything. Same arguments and same
+ * checks as fattn_forward (except allocation), so it returns exactly the
+ * status fattn_forward would return before running a kernel. `err` may be
+ * NULL; `params` may be NULL (all defaults).
+ */
+fattn_status fattn_check(const fattn_tensor *query, const fattn_tensor *key,
+                         const fattn_tensor *value, const fattn_tensor *output,
+                         const fattn_params *params, fattn_error *err);
+
+/*
+ * Attention forward: validate, then compute output (and params->lse if
+ * given). On any error the output and LSE are left untouched.
+ */
+fattn_status fattn_forward(const fattn_tensor *query, const fattn_tensor *key,
+                           const fattn_tensor *value,
+                           const fattn_tensor *output,
+                           const fattn_params *params, fattn_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Kernel paths                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Static lower-case name: "auto", "scalar", "avx2", "avx512";
+ * "unknown_isa" otherwise. */
+const char *fattn_isa_name(int isa);
+
+/* 1 if `isa` is compiled in and supported by this CPU and OS, else 0.
+ * FATTN_ISA_AUTO is always available. */
+int fattn_isa_available(int isa);
+
+/*
+ * The path FATTN_ISA_AUTO resolves to: the FATTN_ISA environment variable
+ * ("scalar", "avx2", "avx512") if set and non-empty, else the best available
+ * path. Decided once, thread-safely, on first use. If FATTN_ISA names an
+ * unknown or unavailable path, this returns FATTN_ISA_AUTO and every call
+ * with isa = AUTO fails with FATTN_ERR_ISA_UNAVAILABLE (never a silent
+ * fallback); `err` (may be NULL) gets the reason.
+ */
+fattn_isa fattn_isa_auto(fattn_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FATTN_H */

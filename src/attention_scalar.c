@@ -1,0 +1,272 @@
+/*
+ * attention_scalar.c - the portable flash attention kernel.
+ *
+ * The semantic reference for the SIMD paths, written for clarity: the same
+ * algorithm they use, in plain C, without intrinsics and without -ffast-math.
+ *
+ * Algorithm (FlashAttention's online softmax):
+ *   for each (batch, query head) and each tile of TILE_Q query rows:
+ *     find each row's visible key range [lo, hi) (causal, window, kv length);
+ *     walk only the key tiles of TILE_K keys that meet the union of those
+ *     ranges (tiles that are masked out entirely are never touched);
+ *     per key tile: S = scale * Q K^T, soft-cap, + mask + ALiBi, -inf outside
+ *     the row's range; new row max m' = max(m, max S); rescale the running
+ *     sum l and accumulator by exp(m - m'); add exp(S - m') and P V.
+ *   finally O = acc / l and LSE = m + log(l); a row that saw no key (l = 0)
+ *   gets O = 0 and LSE = -inf, never 0/0.
+ * A key tile in which a row sees nothing leaves that row untouched, so no
+ * exp(-inf - -inf) = NaN can arise. Workspace: TILE_Q x (Dv + TILE_K) floats
+ * plus per-row state, independent of sequence length.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+enum { TILE_Q = 32, TILE_K = 64 };
+
+void fattn_visible_range(const fattn_problem *p, int64_t qlen, int64_t klen,
+                         int64_t i, int64_t *lo_out, int64_t *hi_out)
+{
+    int64_t lo = 0, hi = klen;
+    if (p->causal != FATTN_CAUSAL_NONE) {
+        int64_t pos = fattn_query_pos(p->causal == FATTN_CAUSAL_BOTTOM_RIGHT,
+                                      qlen, klen, i);
+        if (pos + 1 < hi)
+            hi = pos + 1;
+    }
+    if (p->window_enabled) {
+        int64_t pos = fattn_query_pos(p->align == FATTN_ALIGN_BOTTOM_RIGHT,
+                                      qlen, klen, i);
+        /* Written so that no sum can overflow, whatever the window sizes. */
+        if (p->window_left != FATTN_WINDOW_UNLIMITED && pos >= 0 &&
+            pos - p->window_left > lo)
+            lo = pos - p->window_left;
+        if (p->window_right != FATTN_WINDOW_UNLIMITED &&
+            (pos < 0 || p->window_right < klen - pos) &&
+            pos + p->window_right + 1 < hi)
+            hi = pos + p->window_right + 1;
+    }
+    if (hi < lo)
+        hi = lo;
+    *lo_out = lo;
+    *hi_out = hi;
+}
+
+/* Per-call workspace, carved from one allocation. */
+typedef struct tile_state {
+    int64_t *lo, *hi; /* [TILE_Q] visible key range per row */
+    float *m, *l;     /* [TILE_Q] running max and sum */
+    float *s;         /* [TILE_Q][TILE_K] scores, then probabilities */
+    float *acc;       /* [TILE_Q][Dv] unnormalised output */
+} tile_state;
+
+size_t fattn_attention_scalar_workspace(const fattn_problem *p)
+{
+    return sizeof(int64_t) * 2 * TILE_Q +
+           sizeof(float) * (2 * TILE_Q + TILE_Q * TILE_K +
+                            TILE_Q * (size_t)p->head_dim_v);
+}
+
+static tile_state carve(const fattn_problem *p, void *workspace)
+{
+    tile_state t;
+    t.lo = workspace;
+    t.hi = t.lo + TILE_Q;
+    t.m = (float *)(t.hi + TILE_Q);
+    t.l = t.m + TILE_Q;
+    t.s = t.l + TILE_Q;
+    t.acc = t.s + TILE_Q * TILE_K;
+    (void)p;
+    return t;
+}
+
+static float dot(const float *a, int64_t sa, const float *b, int64_t sb,
+                 int64_t n)
+{
+    float sum = 0.0f;
+    if (sa == 1 && sb == 1) {
+        for (int64_t d = 0; d < n; d++)
+            sum += a[d] * b[d];
+    } else {
+        for (int64_t d = 0; d < n; d++)
+            sum += a[d * sa] * b[d * sb];
+    }
+    return sum;
+}
+
+/* Where one (batch, head) pair's rows live. */
+typedef struct head_view {
+    int64_t b, h, qlen, klen;
+    const float *q, *k, *v; /* at row 0 of this batch and head */
+    float *o;
+    const unsigned char *mask; /* at (b, h, 0, 0), element size 1 or 4 */
+    float slope;               /* ALiBi, 0 = none */
+} head_view;
+
+/* S for rows [0, rows) of the query tile starting at i0, keys [j0, j0+cols). */
+static void tile_scores(const fattn_problem *p, const head_view *hv,
+                        const tile_state *t, int64_t i0, int rows, int64_t j0,
+                        int cols)
+{
+    const int64_t *qs = p->q_stride, *ks = p->k_stride, *ms = p->mask_stride;
+    const size_t mask_elem = p->mask_kind == FATTN_MASK_KEEP ? 1 : 4;
+    const int align_br = p->align == FATTN_ALIGN_BOTTOM_RIGHT;
+    for (int r = 0; r < rows; r++) {
+        float *s = t->s + r * TILE_K;
+        int64_t i = i0 + r;
+        const float *qrow = hv->q + i * qs[2];
+        double pos = (double)fattn_query_pos(align_br, hv->qlen, hv->klen, i);
+        for (int c = 0; c < cols; c++) {
+            int64_t j = j0 + c;
+            if (j < t->lo[r] || j >= t->hi[r]) {
+                s[c] = -INFINITY;
+                continue;
+            }
+            float x = p->scale * dot(qrow, qs[3], hv->k + j * ks[2], ks[3],
+                                     p->head_dim);
+            if (p->softcap > 0.0f)
+                x = p->softcap * tanhf(x / p->softcap);
+            if (p->mask_kind != FATTN_MASK_NONE) {
+                const unsigned char *mp =
+                    hv->mask + (size_t)(i * ms[2] + j * ms[3]) * mask_elem;
+                if (p->mask_kind == FATTN_MASK_KEEP) {
+                    if (*mp == 0)
+                        x = -INFINITY;
+                } else {
+                    float add;
+                    memcpy(&add, mp, sizeof add);
+                    x += add;
+                }
+            }
+            if (hv->slope != 0.0f)
+                x -= hv->slope * (float)fabs(pos - (double)j);
+            s[c] = x;
+        }
+    }
+}
+
+/* Fold the tile's scores into each row's running max, sum and accumulator. */
+static void tile_update(const fattn_problem *p, const head_view *hv,
+                        const tile_state *t, int rows, int64_t j0, int cols)
+{
+    const int64_t *vs = p->v_stride;
+    const int64_t dv = p->head_dim_v;
+    for (int r = 0; r < rows; r++) {
+        float *s = t->s + r * TILE_K;
+        float tile_max = -INFINITY;
+        for (int c = 0; c < cols; c++)
+            tile_max = fmaxf(tile_max, s[c]);
+        if (tile_max == -INFINITY)
+            continue; /* nothing visible to this row in this tile */
+        float m_new = fmaxf(t->m[r], tile_max);
+        float correction = expf(t->m[r] - m_new); /* 0 on the first tile */
+        float sum = 0.0f;
+        for (int c = 0; c < cols; c++) {
+            s[c] = expf(s[c] - m_new);
+            sum += s[c];
+        }
+        t->l[r] = t->l[r] * correction + sum;
+        t->m[r] = m_new;
+        float *acc = t->acc + r * dv;
+        if (correction != 1.0f)
+            for (int64_t d = 0; d < dv; d++)
+                acc[d] *= correction;
+        for (int c = 0; c < cols; c++) {
+            if (s[c] == 0.0f)
+                continue;
+            const float *vrow = hv->v + (j0 + c) * vs[2];
+            if (vs[3] == 1) {
+                for (int64_t d = 0; d < dv; d++)
+                    acc[d] += s[c] * vrow[d];
+            } else {
+                for (int64_t d = 0; d < dv; d++)
+                    acc[d] += s[c] * vrow[d * vs[3]];
+            }
+        }
+    }
+}
+
+static void write_rows(const fattn_problem *p, const head_view *hv,
+                       const tile_state *t, int64_t i0, int rows)
+{
+    const int64_t *os = p->o_stride;
+    const int64_t dv = p->head_dim_v;
+    for (int r = 0; r < rows; r++) {
+        int64_t i = i0 + r;
+        float *orow = hv->o + i * os[2];
+        float l = t->l[r];
+        float inv = l > 0.0f ? 1.0f / l : 0.0f; /* l = 0: a fully masked row */
+        const float *acc = t->acc + r * dv;
+        for (int64_t d = 0; d < dv; d++)
+            orow[d * os[3]] = acc[d] * inv;
+        if (p->lse) {
+            float lse = l > 0.0f ? t->m[r] + logf(l) : -INFINITY;
+            p->lse[hv->b * p->lse_stride[0] + hv->h * p->lse_stride[1] +
+                   i * p->lse_stride[2]] = lse;
+        }
+    }
+}
+
+static void query_tile(const fattn_problem *p, const head_view *hv,
+                       const tile_state *t, int64_t i0, int rows)
+{
+    int64_t tile_lo = INT64_MAX, tile_hi = 0;
+    for (int r = 0; r < rows; r++) {
+        int64_t i = i0 + r;
+        t->lo[r] = t->hi[r] = 0;
+        if (i < hv->qlen)
+            fattn_visible_range(p, hv->qlen, hv->klen, i, &t->lo[r], &t->hi[r]);
+        if (t->lo[r] < t->hi[r]) {
+            if (t->lo[r] < tile_lo)
+                tile_lo = t->lo[r];
+            if (t->hi[r] > tile_hi)
+                tile_hi = t->hi[r];
+        }
+        t->m[r] = -INFINITY;
+        t->l[r] = 0.0f;
+        memset(t->acc + r * p->head_dim_v, 0,
+               sizeof(float) * (size_t)p->head_dim_v);
+    }
+    /* Consecutive rows' ranges are intervals that move monotonically with i,
+     * so the key tiles in [tile_lo, tile_hi) are exactly the ones that some
+     * row can see; all others are skipped. */
+    for (int64_t j0 = tile_lo; j0 < tile_hi; j0 += TILE_K) {
+        int cols = tile_hi - j0 < TILE_K ? (int)(tile_hi - j0) : TILE_K;
+        tile_scores(p, hv, t, i0, rows, j0, cols);
+        tile_update(p, hv, t, rows, j0, cols);
+    }
+    write_rows(p, hv, t, i0, rows);
+}
+
+void fattn_attention_scalar(const fattn_problem *p, void *workspace)
+{
+    tile_state t = carve(p, workspace);
+    const int64_t group = p->heads_q / p->heads_kv;
+    const size_t mask_elem = p->mask_kind == FATTN_MASK_KEEP ? 1 : 4;
+    for (int64_t b = 0; b < p->batch; b++) {
+        for (int64_t h = 0; h < p->heads_q; h++) {
+            int64_t g = h / group;
+            head_view hv;
+            hv.b = b;
+            hv.h = h;
+            hv.qlen = fattn_q_len(p, b);
+            hv.klen = fattn_kv_len(p, b);
+            hv.q = p->q + b * p->q_stride[0] + h * p->q_stride[1];
+            hv.k = p->k + b * p->k_stride[0] + g * p->k_stride[1];
+            hv.v = p->v + b * p->v_stride[0] + g * p->v_stride[1];
+            hv.o = p->o + b * p->o_stride[0] + h * p->o_stride[1];
+            hv.mask = p->mask ? (const unsigned char *)p->mask +
+                                    (size_t)(b * p->mask_stride[0] +
+                                             h * p->mask_stride[1]) *
+                                        mask_elem
+                              : NULL;
+            hv.slope = p->alibi_slopes ? p->alibi_slopes[h] : 0.0f;
+            for (int64_t i0 = 0; i0 < p->seq_q; i0 += TILE_Q) {
+                int rows = p->seq_q - i0 < TILE_Q ? (int)(p->seq_q - i0) : TILE_Q;
+                query_tile(p, &hv, &t, i0, rows);
+            }
+        }
+    }
+}

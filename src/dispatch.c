@@ -1,0 +1,96 @@
+/*
+ * dispatch.c - which kernel path runs.
+ *
+ * One registry (kernels[]) names every path; params.isa forces one per call
+ * (no global state), and FATTN_ISA_AUTO resolves once, thread-safely, to the
+ * FATTN_ISA environment override or the best available path. A bad override
+ * is an error on every AUTO call, never a silent fallback (simdjson's rule).
+ */
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const fattn_kernel kernels[] = {
+    {FATTN_ISA_SCALAR, fattn_attention_scalar_workspace, fattn_attention_scalar},
+};
+
+static const char *const isa_names[] = {"auto", "scalar", "avx2", "avx512"};
+
+const char *fattn_isa_name(int isa)
+{
+    if (isa < FATTN_ISA_AUTO || isa > FATTN_ISA_AVX512)
+        return "unknown_isa";
+    return isa_names[isa];
+}
+
+const fattn_kernel *fattn_kernel_for(fattn_isa isa)
+{
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
+        if (kernels[i].isa == isa)
+            return &kernels[i];
+    return NULL;
+}
+
+int fattn_isa_available(int isa)
+{
+    if (isa == FATTN_ISA_AUTO)
+        return 1;
+    if (isa < FATTN_ISA_AUTO || isa > FATTN_ISA_AVX512)
+        return 0;
+    return fattn_kernel_for((fattn_isa)isa) != NULL;
+}
+
+/* The once-only choice: written inside pthread_once, read-only after. */
+static pthread_once_t auto_once = PTHREAD_ONCE_INIT;
+static fattn_isa auto_isa;
+static char auto_error[FATTN_ERROR_MESSAGE_SIZE];
+
+static void choose_auto(void)
+{
+    const char *env = getenv("FATTN_ISA");
+    if (env && *env) {
+        for (int isa = FATTN_ISA_AUTO; isa <= FATTN_ISA_AVX512; isa++) {
+            if (strcmp(env, isa_names[isa]) != 0)
+                continue;
+            if (isa != FATTN_ISA_AUTO && !fattn_isa_available(isa)) {
+                snprintf(auto_error, sizeof auto_error,
+                         "FATTN_ISA = %s: this path is not available (not built in, or not supported by this CPU and OS)",
+                         isa_names[isa]);
+                auto_isa = FATTN_ISA_AUTO;
+                return;
+            }
+            if (isa != FATTN_ISA_AUTO) {
+                auto_isa = (fattn_isa)isa;
+                return;
+            }
+            break; /* "auto": the best available */
+        }
+        if (strcmp(env, "auto") != 0) {
+            snprintf(auto_error, sizeof auto_error,
+                     "FATTN_ISA = '%.64s': unknown path (expected auto, scalar, avx2 or avx512)",
+                     env);
+            auto_isa = FATTN_ISA_AUTO;
+            return;
+        }
+    }
+    auto_isa = FATTN_ISA_SCALAR;
+    for (int isa = FATTN_ISA_AVX512; isa > FATTN_ISA_SCALAR; isa--)
+        if (fattn_isa_available(isa)) {
+            auto_isa = (fattn_isa)isa;
+            break;
+        }
+}
+
+fattn_isa fattn_isa_auto(fattn_error *err)
+{
+    pthread_once(&auto_once, choose_auto);
+    if (auto_isa == FATTN_ISA_AUTO)
+        return (fattn_fail(err, FATTN_ERR_ISA_UNAVAILABLE, "fattn_isa_auto", "%s",
+                           auto_error),
+                FATTN_ISA_AUTO);
+    fattn_ok(err);
+    return auto_isa;
+}

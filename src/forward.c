@@ -1,0 +1,64 @@
+/*
+ * forward.c - the public entry points: validate, allocate, run.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+static void *default_alloc(size_t size, void *opaque)
+{
+    (void)opaque;
+    /* 64-byte alignment for the SIMD paths' tiles; size rounded up as
+     * aligned_alloc requires. */
+    size_t rounded = (size + 63u) & ~(size_t)63u;
+    return rounded < size ? NULL : aligned_alloc(64, rounded ? rounded : 64);
+}
+
+static void default_free(void *ptr, void *opaque)
+{
+    (void)opaque;
+    free(ptr);
+}
+
+fattn_status fattn_check(const fattn_tensor *query, const fattn_tensor *key,
+                         const fattn_tensor *value, const fattn_tensor *output,
+                         const fattn_params *params, fattn_error *err)
+{
+    fattn_problem p;
+    fattn_isa isa;
+    return fattn_validate("fattn_check", query, key, value, output, params, &p,
+                          &isa, err);
+}
+
+fattn_status fattn_forward(const fattn_tensor *query, const fattn_tensor *key,
+                           const fattn_tensor *value,
+                           const fattn_tensor *output,
+                           const fattn_params *params, fattn_error *err)
+{
+    static const char fn[] = "fattn_forward";
+    fattn_problem p;
+    fattn_isa isa;
+    fattn_status st = fattn_validate(fn, query, key, value, output, params, &p,
+                                     &isa, err);
+    if (st != FATTN_OK)
+        return st;
+    if (!p.allocator.alloc) {
+        p.allocator.alloc = default_alloc;
+        p.allocator.free = default_free;
+        p.allocator.opaque = NULL;
+    }
+    const fattn_kernel *k = fattn_kernel_for(isa);
+    size_t size = k->workspace_size(&p);
+    void *ws = NULL;
+    if (size > 0) {
+        ws = p.allocator.alloc(size, p.allocator.opaque);
+        if (!ws)
+            return fattn_fail(err, FATTN_ERR_OUT_OF_MEMORY, fn,
+                              "workspace allocation of %zu bytes failed (path %s)",
+                              size, fattn_isa_name(isa));
+    }
+    k->run(&p, ws);
+    if (ws)
+        p.allocator.free(ws, p.allocator.opaque);
+    return FATTN_OK;
+}

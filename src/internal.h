@@ -1,0 +1,120 @@
+/*
+ * internal.h - the contract between the validation front end and the kernels.
+ *
+ * validate.c turns the public descriptors into one fattn_problem whose every
+ * field has been checked: kernels may assert this contract but never
+ * re-validate it. Nothing here is installed.
+ */
+#ifndef FATTN_INTERNAL_H
+#define FATTN_INTERNAL_H
+
+#include "fattn.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum fattn_mask_kind {
+    FATTN_MASK_NONE = 0,
+    FATTN_MASK_ADDITIVE = 1, /* const float *, added to the scores */
+    FATTN_MASK_KEEP = 2      /* const uint8_t *, nonzero keeps the key */
+};
+
+/*
+ * A validated problem. Strides are in elements; a broadcast dimension (size 1
+ * in the descriptor) has stride 0 here, so element (b, h, i, j) of the mask is
+ * always mask + b*s[0] + h*s[1] + i*s[2] + j*s[3]. Sizes are >= 0 and every
+ * addressed element lies inside memory the caller described.
+ */
+typedef struct fattn_problem {
+    const float *q, *k, *v;
+    float *o;
+    int64_t batch, heads_q, heads_kv, seq_q, seq_k, head_dim, head_dim_v;
+    int64_t q_stride[4], k_stride[4], v_stride[4], o_stride[4];
+
+    float scale;   /* > 0, finite */
+    float softcap; /* 0 = off, else > 0 and finite */
+
+    int causal; /* enum fattn_causal */
+    int window_enabled;
+    int64_t window_left, window_right; /* >= 0, or FATTN_WINDOW_UNLIMITED */
+    int align;                         /* enum fattn_align, for window and ALiBi */
+
+    int mask_kind; /* enum fattn_mask_kind */
+    const void *mask;
+    int64_t mask_stride[4];
+
+    const float *alibi_slopes;  /* heads_q entries, or NULL */
+    const int64_t *q_lengths;   /* batch entries in [0, seq_q], or NULL */
+    const int64_t *kv_lengths;  /* batch entries in [0, seq_k], or NULL */
+
+    float *lse; /* NULL = not wanted */
+    int64_t lse_stride[3];
+
+    fattn_allocator allocator; /* both functions set (malloc/free by default) */
+} fattn_problem;
+
+/*
+ * A kernel path. The front end asks for the workspace size, allocates it
+ * (failure is a status, before anything is written), then runs the kernel,
+ * which cannot fail. Workspace is O(tile): independent of sequence length.
+ */
+typedef struct fattn_kernel {
+    fattn_isa isa;
+    size_t (*workspace_size)(const fattn_problem *p);
+    void (*run)(const fattn_problem *p, void *workspace);
+} fattn_kernel;
+
+/* Valid lengths of batch b. */
+static inline int64_t fattn_q_len(const fattn_problem *p, int64_t b)
+{
+    return p->q_lengths ? p->q_lengths[b] : p->seq_q;
+}
+
+static inline int64_t fattn_kv_len(const fattn_problem *p, int64_t b)
+{
+    return p->kv_lengths ? p->kv_lengths[b] : p->seq_k;
+}
+
+/*
+ * The contiguous range [*lo, *hi) of keys that causal, window and kv length
+ * leave visible to query row i (of a batch with valid lengths qlen, klen).
+ * Empty (*lo >= *hi) for a fully masked row. Masks may remove more keys
+ * inside the range; they never add any.
+ */
+void fattn_visible_range(const fattn_problem *p, int64_t qlen, int64_t klen,
+                         int64_t i, int64_t *lo, int64_t *hi);
+
+/* pos(i) of the header, for the given alignment. */
+static inline int64_t fattn_query_pos(int align_bottom_right, int64_t qlen,
+                                      int64_t klen, int64_t i)
+{
+    return align_bottom_right ? i + klen - qlen : i;
+}
+
+/* Kernels (one entry per path, see dispatch.c). */
+size_t fattn_attention_scalar_workspace(const fattn_problem *p);
+void fattn_attention_scalar(const fattn_problem *p, void *workspace);
+
+/* Dispatch (dispatch.c): the kernel of an available, non-AUTO isa. */
+const fattn_kernel *fattn_kernel_for(fattn_isa isa);
+
+/* Validation (validate.c): check everything and fill *p. `fn` names the
+ * public entry point in messages. Resolves params->isa (AUTO included) into
+ * *isa. */
+fattn_status fattn_validate(const char *fn, const fattn_tensor *query,
+                            const fattn_tensor *key, const fattn_tensor *value,
+                            const fattn_tensor *output,
+                            const fattn_params *params, fattn_problem *p,
+                            fattn_isa *isa, fattn_error *err);
+
+/* Error reporting (error.c). `err` may be NULL. Writes "<fn>: <message>"
+ * (one line, truncated to fit) and returns code. */
+fattn_status fattn_fail(fattn_error *err, fattn_status code, const char *fn,
+                        const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+void fattn_ok(fattn_error *err);
+
+#endif /* FATTN_INTERNAL_H */

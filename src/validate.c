@@ -1,0 +1,515 @@
+/*
+ * validate.c - the front end: every descriptor is checked before any kernel
+ * runs, and each failure is one status plus one line naming the function, the
+ * tensor, the dimension and both values.
+ *
+ * Order of checks (a call with several faults reports the first):
+ *   1. required descriptors present; params version
+ *   2. params enums
+ *   3. each tensor alone: data, dtype, shape, strides, alignment, extent
+ *   4. relations among query, key, value, output, mask, lse
+ *   5. params values: scale, softcap, window, slopes, lengths, allocator
+ *   6. overlap of output and lse with everything else and with themselves
+ *   7. the kernel path
+ * All size arithmetic is checked (no wrap, no UB): a fattn_problem that
+ * leaves here addresses only memory the caller described.
+ */
+#include "internal.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum role { R_QUERY, R_KEY, R_VALUE, R_OUTPUT, R_MASK, R_LSE, R_COUNT };
+
+static const char *const role_name[R_COUNT] = {
+    "query", "key", "value", "output", "mask", "lse",
+};
+
+static const char *const dim_name[R_COUNT][4] = {
+    [R_QUERY] = {"batch", "heads", "seq_q", "head_dim"},
+    [R_KEY] = {"batch", "heads_kv", "seq_k", "head_dim"},
+    [R_VALUE] = {"batch", "heads_kv", "seq_k", "head_dim_v"},
+    [R_OUTPUT] = {"batch", "heads", "seq_q", "head_dim_v"},
+    [R_MASK] = {"batch", "heads", "seq_q", "seq_k"},
+    [R_LSE] = {"batch", "heads", "seq_q", "one"},
+};
+
+static const char *const dtype_name[] = {"f32", "bf16", "f16", "bool"};
+
+typedef struct vctx {
+    const char *fn;
+    fattn_error *err;
+} vctx;
+
+/* Bytes [begin, end) a tensor or array may touch; begin == end when empty. */
+typedef struct span {
+    uintptr_t begin, end;
+    const char *name;
+} span;
+
+static size_t dtype_size(int dtype)
+{
+    return dtype == FATTN_DTYPE_F32 ? 4 : dtype == FATTN_DTYPE_BOOL ? 1 : 2;
+}
+
+/* Step 3 for one tensor. Fills *sp with the bytes it addresses. */
+static fattn_status check_tensor(const vctx *c, enum role r,
+                                 const fattn_tensor *t, span *sp)
+{
+    const char *n = role_name[r];
+    if (!t->data)
+        return fattn_fail(c->err, FATTN_ERR_NULL_POINTER, c->fn,
+                          "%s.data is NULL", n);
+    if (t->dtype < FATTN_DTYPE_F32 || t->dtype > FATTN_DTYPE_BOOL)
+        return fattn_fail(c->err, FATTN_ERR_INVALID_ENUM, c->fn,
+                          "%s.dtype = %" PRId32 ": not a fattn_dtype (0..3)", n,
+                          t->dtype);
+    if (t->dtype == FATTN_DTYPE_BF16 || t->dtype == FATTN_DTYPE_F16)
+        return fattn_fail(c->err, FATTN_ERR_UNSUPPORTED_DTYPE, c->fn,
+                          "%s.dtype = %s: not supported yet (use f32)", n,
+                          dtype_name[t->dtype]);
+    if (t->dtype == FATTN_DTYPE_BOOL && r != R_MASK)
+        return fattn_fail(c->err, FATTN_ERR_DTYPE_MISMATCH, c->fn,
+                          "%s.dtype = bool: %s must be f32 (bool is for masks)",
+                          n, n);
+    for (int d = 0; d < 4; d++) {
+        int64_t v = t->shape[d];
+        int positive = (r <= R_OUTPUT && (d == 1 || d == 3));
+        if (v < 0 || (positive && v < 1))
+            return fattn_fail(c->err, FATTN_ERR_INVALID_DIMENSION, c->fn,
+                              "%s.shape[%d] (%s) = %" PRId64 " < %d: %s must be >= %d",
+                              n, d, dim_name[r][d], v, positive, dim_name[r][d],
+                              positive);
+        if (r <= R_OUTPUT && d == 3 && v > FATTN_MAX_HEAD_DIM)
+            return fattn_fail(c->err, FATTN_ERR_INVALID_DIMENSION, c->fn,
+                              "%s.shape[3] (%s) = %" PRId64 " > %d: %s must be at most FATTN_MAX_HEAD_DIM",
+                              n, dim_name[r][3], v, FATTN_MAX_HEAD_DIM,
+                              dim_name[r][3]);
+    }
+    for (int d = 0; d < 4; d++)
+        if (t->stride[d] < 0)
+            return fattn_fail(c->err, FATTN_ERR_INVALID_STRIDE, c->fn,
+                              "%s.stride[%d] (%s) = %" PRId64 " < 0: strides must be >= 0",
+                              n, d, dim_name[r][d], t->stride[d]);
+    size_t es = dtype_size(t->dtype);
+    uintptr_t base = (uintptr_t)t->data;
+    if (base % es != 0)
+        return fattn_fail(c->err, FATTN_ERR_MISALIGNED, c->fn,
+                          "%s.data = %p is not aligned to its element size (%zu bytes)",
+                          n, t->data, es);
+
+    sp->name = n;
+    sp->begin = sp->end = base;
+    for (int d = 0; d < 4; d++)
+        if (t->shape[d] == 0)
+            return FATTN_OK; /* empty: addresses nothing */
+    int64_t last = 0; /* offset of the last element, in elements */
+    for (int d = 0; d < 4; d++) {
+        int64_t term;
+        if (__builtin_mul_overflow(t->shape[d] - 1, t->stride[d], &term))
+            return fattn_fail(c->err, FATTN_ERR_SIZE_OVERFLOW, c->fn,
+                              "%s.stride[%d] (%s) = %" PRId64 " * (%s.shape[%d] - 1) = %" PRId64
+                              " overflows int64",
+                              n, d, dim_name[r][d], t->stride[d], n, d,
+                              t->shape[d] - 1);
+        if (__builtin_add_overflow(last, term, &last))
+            return fattn_fail(c->err, FATTN_ERR_SIZE_OVERFLOW, c->fn,
+                              "%s: the extent of its strides overflows int64 at dimension %d (%s)",
+                              n, d, dim_name[r][d]);
+    }
+    uint64_t bytes;
+    if (__builtin_mul_overflow((uint64_t)last + 1u, (uint64_t)es, &bytes) ||
+        bytes > (uint64_t)PTRDIFF_MAX || bytes > (uint64_t)(UINTPTR_MAX - base))
+        return fattn_fail(c->err, FATTN_ERR_SIZE_OVERFLOW, c->fn,
+                          "%s: %" PRId64 " elements of %zu bytes from %p exceed the address space",
+                          n, last + 1, es, t->data);
+    sp->end = base + (uintptr_t)bytes;
+    return FATTN_OK;
+}
+
+/* Step 4: a.shape[da] must equal b.shape[db]. */
+static fattn_status same_dim(const vctx *c, fattn_status code, enum role ra,
+                             const fattn_tensor *a, int da, enum role rb,
+                             const fattn_tensor *b, int db, const char *rule)
+{
+    if (a->shape[da] == b->shape[db])
+        return FATTN_OK;
+    return fattn_fail(c->err, code, c->fn,
+                      "%s.shape[%d] (%s) = %" PRId64 " != %s.shape[%d] (%s) = %" PRId64 ": %s",
+                      role_name[ra], da, dim_name[ra][da], a->shape[da],
+                      role_name[rb], db, dim_name[rb][db], b->shape[db], rule);
+}
+
+#define TRY(expr)                                                              \
+    do {                                                                       \
+        fattn_status s_ = (expr);                                              \
+        if (s_ != FATTN_OK)                                                    \
+            return s_;                                                         \
+    } while (0)
+
+static fattn_status check_relations(const vctx *c, const fattn_tensor *q,
+                                    const fattn_tensor *k, const fattn_tensor *v,
+                                    const fattn_tensor *o)
+{
+    const fattn_status MM = FATTN_ERR_SHAPE_MISMATCH;
+    TRY(same_dim(c, MM, R_KEY, k, 0, R_QUERY, q, 0,
+                 "query, key and value must have the same batch size"));
+    TRY(same_dim(c, MM, R_VALUE, v, 0, R_QUERY, q, 0,
+                 "query, key and value must have the same batch size"));
+    TRY(same_dim(c, MM, R_KEY, k, 3, R_QUERY, q, 3,
+                 "query and key must have the same head_dim"));
+    TRY(same_dim(c, MM, R_VALUE, v, 1, R_KEY, k, 1,
+                 "key and value must have the same number of heads"));
+    TRY(same_dim(c, MM, R_VALUE, v, 2, R_KEY, k, 2,
+                 "key and value must have the same sequence length"));
+    if (q->shape[1] % k->shape[1] != 0)
+        return fattn_fail(c->err, FATTN_ERR_NOT_DIVISIBLE, c->fn,
+                          "query.shape[1] (heads) = %" PRId64 " is not a multiple of key.shape[1] (heads_kv) = %" PRId64
+                          ": query heads must be a multiple of key/value heads",
+                          q->shape[1], k->shape[1]);
+    TRY(same_dim(c, MM, R_OUTPUT, o, 0, R_QUERY, q, 0,
+                 "output must have query's batch size"));
+    TRY(same_dim(c, MM, R_OUTPUT, o, 1, R_QUERY, q, 1,
+                 "output must have query's number of heads"));
+    TRY(same_dim(c, MM, R_OUTPUT, o, 2, R_QUERY, q, 2,
+                 "output must have query's sequence length"));
+    TRY(same_dim(c, MM, R_OUTPUT, o, 3, R_VALUE, v, 3,
+                 "output must have value's head_dim"));
+    return FATTN_OK;
+}
+
+static fattn_status check_mask(const vctx *c, const fattn_tensor *m,
+                               const fattn_tensor *q, const fattn_tensor *k)
+{
+    /* The attention size each mask dimension must match or broadcast to. */
+    const fattn_tensor *ref[4] = {q, q, q, k};
+    const enum role rr[4] = {R_QUERY, R_QUERY, R_QUERY, R_KEY};
+    const int rd[4] = {0, 1, 2, 2};
+    for (int d = 0; d < 4; d++) {
+        int64_t want = ref[d]->shape[rd[d]];
+        if (m->shape[d] != want && m->shape[d] != 1)
+            return fattn_fail(c->err, FATTN_ERR_SHAPE_MISMATCH, c->fn,
+                              "mask.shape[%d] (%s) = %" PRId64 " != %s.shape[%d] (%s) = %" PRId64
+                              ": each mask dimension must equal the attention size or 1",
+                              d, dim_name[R_MASK][d], m->shape[d],
+                              role_name[rr[d]], rd[d], dim_name[rr[d]][rd[d]],
+                              want);
+    }
+    return FATTN_OK;
+}
+
+static fattn_status check_lse(const vctx *c, const fattn_tensor *l,
+                              const fattn_tensor *q)
+{
+    const fattn_status MM = FATTN_ERR_SHAPE_MISMATCH;
+    const char *rule = "lse must be [batch, heads, seq_q, 1] of query";
+    TRY(same_dim(c, MM, R_LSE, l, 0, R_QUERY, q, 0, rule));
+    TRY(same_dim(c, MM, R_LSE, l, 1, R_QUERY, q, 1, rule));
+    TRY(same_dim(c, MM, R_LSE, l, 2, R_QUERY, q, 2, rule));
+    if (l->shape[3] != 1)
+        return fattn_fail(c->err, MM, c->fn,
+                          "lse.shape[3] (one) = %" PRId64 " != 1: %s", l->shape[3],
+                          rule);
+    return FATTN_OK;
+}
+
+/*
+ * An output must not have two elements at one address. Sufficient test (so
+ * exotic interleaved layouts are refused): with the dimensions of size > 1
+ * sorted by stride, each stride exceeds the extent of all smaller ones.
+ */
+static fattn_status check_self_overlap(const vctx *c, enum role r,
+                                       const fattn_tensor *t)
+{
+    int idx[4], n = 0;
+    for (int d = 0; d < 4; d++)
+        if (t->shape[d] == 0)
+            return FATTN_OK;
+    for (int d = 0; d < 4; d++)
+        if (t->shape[d] > 1)
+            idx[n++] = d;
+    for (int a = 1; a < n; a++)
+        for (int b = a; b > 0 && t->stride[idx[b]] < t->stride[idx[b - 1]]; b--) {
+            int tmp = idx[b];
+            idx[b] = idx[b - 1];
+            idx[b - 1] = tmp;
+        }
+    int64_t covered = 0; /* largest offset reached by the smaller dims */
+    for (int a = 0; a < n; a++) {
+        int d = idx[a];
+        if (t->stride[d] <= covered)
+            return fattn_fail(c->err, FATTN_ERR_OVERLAP, c->fn,
+                              "%s.stride[%d] (%s) = %" PRId64 " <= %" PRId64
+                              " (extent of its smaller-stride dimensions) with %s.shape[%d] = %" PRId64
+                              ": two %s elements would share an address",
+                              role_name[r], d, dim_name[r][d], t->stride[d],
+                              covered, role_name[r], d, t->shape[d],
+                              role_name[r]);
+        covered += (t->shape[d] - 1) * t->stride[d]; /* bounded by the extent */
+    }
+    return FATTN_OK;
+}
+
+static int spans_intersect(const span *a, const span *b)
+{
+    return a->begin < a->end && b->begin < b->end && a->begin < b->end &&
+           b->begin < a->end;
+}
+
+/* A params array of `count` items of `size` bytes: alignment and extent. */
+static fattn_status check_array(const vctx *c, const void *ptr, int64_t count,
+                                size_t size, const char *name, span *sp)
+{
+    uintptr_t base = (uintptr_t)ptr;
+    if (base % size != 0)
+        return fattn_fail(c->err, FATTN_ERR_MISALIGNED, c->fn,
+                          "%s = %p is not aligned to its element size (%zu bytes)",
+                          name, ptr, size);
+    uint64_t bytes;
+    if (__builtin_mul_overflow((uint64_t)count, (uint64_t)size, &bytes) ||
+        bytes > (uint64_t)PTRDIFF_MAX || bytes > (uint64_t)(UINTPTR_MAX - base))
+        return fattn_fail(c->err, FATTN_ERR_SIZE_OVERFLOW, c->fn,
+                          "%s: %" PRId64 " entries of %zu bytes exceed the address space",
+                          name, count, size);
+    sp->name = name;
+    sp->begin = base;
+    sp->end = base + (uintptr_t)bytes;
+    return FATTN_OK;
+}
+
+static fattn_status check_lengths(const vctx *c, const int64_t *len,
+                                  int64_t batch, const char *name,
+                                  const char *tensor, int64_t seq,
+                                  const char *seq_name)
+{
+    for (int64_t b = 0; b < batch; b++) {
+        if (len[b] < 0)
+            return fattn_fail(c->err, FATTN_ERR_INVALID_VALUE, c->fn,
+                              "params.%s[%" PRId64 "] = %" PRId64 " < 0: each length must be in [0, %s]",
+                              name, b, len[b], seq_name);
+        if (len[b] > seq)
+            return fattn_fail(c->err, FATTN_ERR_INVALID_VALUE, c->fn,
+                              "params.%s[%" PRId64 "] = %" PRId64 " > %s.shape[2] (%s) = %" PRId64
+                              ": each length must be in [0, %s]",
+                              name, b, len[b], tensor, seq_name, seq, seq_name);
+    }
+    return FATTN_OK;
+}
+
+static fattn_status check_positive_or_zero(const vctx *c, const char *name,
+                                           float x, const char *zero_means)
+{
+    if (isfinite(x) && x >= 0.0f)
+        return FATTN_OK;
+    return fattn_fail(c->err, FATTN_ERR_INVALID_VALUE, c->fn,
+                      "params.%s = %g: must be finite and > 0 (0 means %s)",
+                      name, (double)x, zero_means);
+}
+
+static fattn_status check_params(const vctx *c, const fattn_params *pr,
+                                 const fattn_tensor *q, const fattn_tensor *k,
+                                 fattn_problem *p, span *spans, int *nspans)
+{
+    TRY(check_positive_or_zero(c, "scale", pr->scale, "1/sqrt(head_dim)"));
+    TRY(check_positive_or_zero(c, "softcap", pr->softcap, "no soft-cap"));
+    if (pr->window_enabled) {
+        if (pr->window_left < FATTN_WINDOW_UNLIMITED)
+            return fattn_fail(c->err, FATTN_ERR_INVALID_VALUE, c->fn,
+                              "params.window_left = %" PRId64 " < -1: must be >= 0 or FATTN_WINDOW_UNLIMITED (-1)",
+                              pr->window_left);
+        if (pr->window_right < FATTN_WINDOW_UNLIMITED)
+            return fattn_fail(c->err, FATTN_ERR_INVALID_VALUE, c->fn,
+                              "params.window_right = %" PRId64 " < -1: must be >= 0 or FATTN_WINDOW_UNLIMITED (-1)",
+                              pr->window_right);
+    }
+    if (pr->causal != FATTN_CAUSAL_NONE && (pr->window_enabled || pr->alibi_slopes)) {
+        int causal_br = pr->causal == FATTN_CAUSAL_BOTTOM_RIGHT;
+        int align_br = pr->align == FATTN_ALIGN_BOTTOM_RIGHT;
+        if (causal_br != align_br)
+            return fattn_fail(c->err, FATTN_ERR_INCOMPATIBLE_OPTIONS, c->fn,
+                              "params.align = %s != params.causal = %s: the %s must use the causal alignment",
+                              align_br ? "bottom-right" : "top-left",
+                              causal_br ? "bottom-right" : "top-left",
+                              pr->window_enabled ? "window" : "ALiBi bias");
+    }
+    if (pr->alibi_slopes) {
+        TRY(check_array(c, pr->alibi_slopes, q->shape[1], sizeof(float),
+                        "params.alibi_slopes", &spans[(*nspans)++]));
+        for (int64_t h = 0; h < q->shape[1]; h++)
+            if (!isfinite(pr->alibi_slopes[h]))
+                return fattn_fail(c->err, FATTN_ERR_INVALID_VALUE, c->fn,
+                                  "params.alibi_slopes[%" PRId64 "] = %g: slopes must be finite",
+                                  h, (double)pr->alibi_slopes[h]);
+    }
+    if (pr->q_lengths) {
+        TRY(check_array(c, pr->q_lengths, q->shape[0], sizeof(int64_t),
+                        "params.q_lengths", &spans[(*nspans)++]));
+        TRY(check_lengths(c, pr->q_lengths, q->shape[0], "q_lengths", "query",
+                          q->shape[2], "seq_q"));
+    }
+    if (pr->kv_lengths) {
+        TRY(check_array(c, pr->kv_lengths, q->shape[0], sizeof(int64_t),
+                        "params.kv_lengths", &spans[(*nspans)++]));
+        TRY(check_lengths(c, pr->kv_lengths, q->shape[0], "kv_lengths", "key",
+                          k->shape[2], "seq_k"));
+    }
+    if (!pr->allocator.alloc != !pr->allocator.free)
+        return fattn_fail(c->err, FATTN_ERR_NULL_POINTER, c->fn,
+                          "params.allocator.%s is NULL but params.allocator.%s is set: set both or neither",
+                          pr->allocator.alloc ? "free" : "alloc",
+                          pr->allocator.alloc ? "alloc" : "free");
+
+    p->scale = pr->scale != 0.0f ? pr->scale
+                                 : (float)(1.0 / sqrt((double)q->shape[3]));
+    p->softcap = pr->softcap;
+    p->causal = pr->causal;
+    p->window_enabled = pr->window_enabled != 0;
+    p->window_left = p->window_enabled ? pr->window_left : FATTN_WINDOW_UNLIMITED;
+    p->window_right = p->window_enabled ? pr->window_right : FATTN_WINDOW_UNLIMITED;
+    p->align = pr->align;
+    p->alibi_slopes = pr->alibi_slopes;
+    p->q_lengths = pr->q_lengths;
+    p->kv_lengths = pr->kv_lengths;
+    p->allocator = pr->allocator;
+    return FATTN_OK;
+}
+
+static fattn_status check_enums(const vctx *c, const fattn_params *pr)
+{
+    if (pr->causal < FATTN_CAUSAL_NONE || pr->causal > FATTN_CAUSAL_BOTTOM_RIGHT)
+        return fattn_fail(c->err, FATTN_ERR_INVALID_ENUM, c->fn,
+                          "params.causal = %" PRId32 ": not a fattn_causal (0..2)",
+                          pr->causal);
+    if (pr->align < FATTN_ALIGN_TOP_LEFT || pr->align > FATTN_ALIGN_BOTTOM_RIGHT)
+        return fattn_fail(c->err, FATTN_ERR_INVALID_ENUM, c->fn,
+                          "params.align = %" PRId32 ": not a fattn_align (0..1)",
+                          pr->align);
+    if (pr->window_enabled != 0 && pr->window_enabled != 1)
+        return fattn_fail(c->err, FATTN_ERR_INVALID_ENUM, c->fn,
+                          "params.window_enabled = %" PRId32 ": must be 0 or 1",
+                          pr->window_enabled);
+    if (pr->isa < FATTN_ISA_AUTO || pr->isa > FATTN_ISA_AVX512)
+        return fattn_fail(c->err, FATTN_ERR_INVALID_ENUM, c->fn,
+                          "params.isa = %" PRId32 ": not a fattn_isa (0..3)",
+                          pr->isa);
+    return FATTN_OK;
+}
+
+static void copy_strides(int64_t *dst, const fattn_tensor *t)
+{
+    for (int d = 0; d < 4; d++)
+        dst[d] = t->shape[d] == 1 ? 0 : t->stride[d];
+}
+
+static fattn_status resolve_isa(const vctx *c, int want, fattn_isa *isa)
+{
+    if (want == FATTN_ISA_AUTO) {
+        fattn_error why;
+        fattn_isa got = fattn_isa_auto(&why);
+        if (got == FATTN_ISA_AUTO)
+            return fattn_fail(c->err, FATTN_ERR_ISA_UNAVAILABLE, c->fn, "%s",
+                              why.message);
+        *isa = got;
+        return FATTN_OK;
+    }
+    if (!fattn_isa_available(want))
+        return fattn_fail(c->err, FATTN_ERR_ISA_UNAVAILABLE, c->fn,
+                          "params.isa = %s: this path is not available (not built in, or not supported by this CPU and OS)",
+                          fattn_isa_name(want));
+    *isa = (fattn_isa)want;
+    return FATTN_OK;
+}
+
+fattn_status fattn_validate(const char *fn, const fattn_tensor *q,
+                            const fattn_tensor *k, const fattn_tensor *v,
+                            const fattn_tensor *o, const fattn_params *params,
+                            fattn_problem *p, fattn_isa *isa, fattn_error *err)
+{
+    const vctx cx = {fn, err}, *c = &cx;
+    const fattn_tensor *const req[4] = {q, k, v, o};
+    for (int r = R_QUERY; r <= R_OUTPUT; r++)
+        if (!req[r])
+            return fattn_fail(err, FATTN_ERR_NULL_POINTER, fn, "%s is NULL",
+                              role_name[r]);
+
+    static const fattn_params defaults;
+    const fattn_params *pr = params ? params : &defaults;
+    if (pr->version > FATTN_PARAMS_VERSION)
+        return fattn_fail(err, FATTN_ERR_UNSUPPORTED_VERSION, fn,
+                          "params.version = %" PRIu32 " > %d: this library knows params up to version %d",
+                          pr->version, FATTN_PARAMS_VERSION, FATTN_PARAMS_VERSION);
+    TRY(check_enums(c, pr));
+
+    span spans[9]; /* inputs first, then the outputs */
+    int n = 0;
+    for (int r = R_QUERY; r <= R_VALUE; r++)
+        TRY(check_tensor(c, (enum role)r, req[r], &spans[n++]));
+    span out_span, lse_span = {0, 0, "lse"};
+    TRY(check_tensor(c, R_OUTPUT, o, &out_span));
+    TRY(check_relations(c, q, k, v, o));
+    if (pr->mask) {
+        TRY(check_tensor(c, R_MASK, pr->mask, &spans[n++]));
+        TRY(check_mask(c, pr->mask, q, k));
+    }
+    if (pr->lse) {
+        TRY(check_tensor(c, R_LSE, pr->lse, &lse_span));
+        TRY(check_lse(c, pr->lse, q));
+    }
+
+    memset(p, 0, sizeof *p);
+    TRY(check_params(c, pr, q, k, p, spans, &n));
+
+    TRY(check_self_overlap(c, R_OUTPUT, o));
+    if (pr->lse)
+        TRY(check_self_overlap(c, R_LSE, pr->lse));
+    const span *outs[2] = {&out_span, &lse_span};
+    for (int a = 0; a < 2; a++) {
+        for (int b = 0; b < n; b++)
+            if (spans_intersect(outs[a], &spans[b]))
+                return fattn_fail(err, FATTN_ERR_OVERLAP, fn,
+                                  "%s bytes [%p, %p) overlap %s bytes [%p, %p): outputs must not share memory with inputs",
+                                  outs[a]->name, (void *)outs[a]->begin,
+                                  (void *)outs[a]->end, spans[b].name,
+                                  (void *)spans[b].begin, (void *)spans[b].end);
+    }
+    if (spans_intersect(&out_span, &lse_span))
+        return fattn_fail(err, FATTN_ERR_OVERLAP, fn,
+                          "output bytes [%p, %p) overlap lse bytes [%p, %p): output and lse must not share memory",
+                          (void *)out_span.begin, (void *)out_span.end,
+                          (void *)lse_span.begin, (void *)lse_span.end);
+
+    TRY(resolve_isa(c, pr->isa, isa));
+
+    p->q = q->data;
+    p->k = k->data;
+    p->v = v->data;
+    p->o = o->data;
+    p->batch = q->shape[0];
+    p->heads_q = q->shape[1];
+    p->heads_kv = k->shape[1];
+    p->seq_q = q->shape[2];
+    p->seq_k = k->shape[2];
+    p->head_dim = q->shape[3];
+    p->head_dim_v = v->shape[3];
+    copy_strides(p->q_stride, q);
+    copy_strides(p->k_stride, k);
+    copy_strides(p->v_stride, v);
+    copy_strides(p->o_stride, o);
+    if (pr->mask) {
+        p->mask_kind = pr->mask->dtype == FATTN_DTYPE_BOOL ? FATTN_MASK_KEEP
+                                                           : FATTN_MASK_ADDITIVE;
+        p->mask = pr->mask->data;
+        copy_strides(p->mask_stride, pr->mask);
+    }
+    if (pr->lse) {
+        int64_t ls[4];
+        copy_strides(ls, pr->lse);
+        p->lse = pr->lse->data;
+        memcpy(p->lse_stride, ls, sizeof p->lse_stride);
+    }
+    fattn_ok(err);
+    return FATTN_OK;
+}
