@@ -409,9 +409,12 @@ static fattn_status resolve_isa(const vctx *c, int want, fattn_isa *isa)
     if (want == FATTN_ISA_AUTO) {
         fattn_error why;
         fattn_isa got = fattn_isa_auto(&why);
-        if (got == FATTN_ISA_AUTO)
+        if (got == FATTN_ISA_AUTO) {
+            /* Re-prefix the reason with this entry point's name. */
+            const char *reason = strchr(why.message, ' ');
             return fattn_fail(c->err, FATTN_ERR_ISA_UNAVAILABLE, c->fn, "%s",
-                              why.message);
+                              reason ? reason + 1 : why.message);
+        }
         *isa = got;
         return FATTN_OK;
     }
