@@ -40,8 +40,12 @@ typedef struct fattn_ref_report {
     double max_excess;     /* max (|x - ref| - (atol + rtol*|ref|)); <= 0 passes */
     int64_t checked;       /* elements compared */
     int64_t violations;    /* elements outside atol + rtol*|ref| (NaN counts) */
-    int64_t worst[4];      /* b, h, i, d of the worst element (d = -1: LSE) */
+    int64_t worst[4];      /* b, h, i, d of the worst element (d = -1: LSE;
+                            * worst[0] = -1: nothing checked) */
     double worst_got, worst_ref;
+    double max_ratio;      /* max |x - ref| / (atol + rtol*|ref|) over finite
+                            * pairs with a nonzero bound: how close to the
+                            * tolerance the data came (<= 1 passes) */
 } fattn_ref_report;
 
 /*
@@ -69,7 +73,8 @@ int fattn_ref_compare(const fattn_tensor *query, const fattn_tensor *key,
  * the rules of fattn_ref_compare; returns 1 if it passes.
  * report_merge: fold `from` into `into` (maxima, counts, the worse worst).
  * compare_row: row i of (b, h) of `output` (and of `lse` unless NULL) against
- * a reference row and LSE, with the exact-zero rule for fully masked rows.
+ * a reference row and LSE, with the exact-zero rule for fully masked rows;
+ * output elements go to `report`, the LSE to `lse_report` (NULL: `report`).
  */
 void fattn_ref_report_init(fattn_ref_report *report);
 int fattn_ref_report_add(fattn_ref_report *report, double got, double ref,
@@ -78,6 +83,7 @@ int fattn_ref_report_add(fattn_ref_report *report, double got, double ref,
 void fattn_ref_report_merge(fattn_ref_report *into,
                             const fattn_ref_report *from);
 void fattn_ref_compare_row(fattn_ref_report *report,
+                           fattn_ref_report *lse_report,
                            const fattn_tensor *output, const fattn_tensor *lse,
                            int64_t b, int64_t h, int64_t i,
                            const double *ref_row, double ref_lse, double atol,
