@@ -289,9 +289,13 @@ typedef struct fattn_allocator {
  *     and every row when Sk (or kv_lengths[b]) is 0.
  *   - Order: softcap applies to scale * Q.K^T first, then the additive mask
  *     and the ALiBi bias are added (as in Gemma-2 and FlashAttention).
- *   - Additive mask values must be finite or -inf; +inf or NaN in the mask,
- *     or NaN/Inf in query, key or value, propagate to the output (the data is
- *     not scanned).
+ *   - Data is not scanned for NaN or Inf. A NaN score that a row can see
+ *     (from query, key, or the additive mask) makes that row's output and
+ *     LSE NaN on every path; it never makes the row look fully masked. A
+ *     +inf score gives NaN the same way. NaN or Inf in a value row reaches
+ *     the rows that see that key, and on the SIMD paths may also reach rows
+ *     of the same tiles that do not (0 * NaN). Additive mask values should
+ *     be finite or -inf.
  */
 typedef struct fattn_params {
     /* 0 or FATTN_PARAMS_VERSION (= the layout in this header). A newer value
@@ -304,7 +308,8 @@ typedef struct fattn_params {
     /* fattn_causal. */
     int32_t causal;
 
-    /* Sliding window: when window_enabled != 0, row i sees key j only if
+    /* Sliding window: when window_enabled = 1 (0 = off, other values are
+     * FATTN_ERR_INVALID_ENUM), row i sees key j only if
      *     pos(i) - window_left <= j <= pos(i) + window_right
      * with pos(i) from `align`. Each side is >= 0, or FATTN_WINDOW_UNLIMITED.
      * window_left = W - 1, window_right = 0 with causal is Mistral's window
@@ -328,8 +333,9 @@ typedef struct fattn_params {
      * stride of 0 broadcasts too. A [B, 1, 1, Sk] mask is key padding. */
     const fattn_tensor *mask;
 
-    /* Optional ALiBi slopes, NULL = none: Hq finite floats; the bias of key j
-     * for row i of head h is -alibi_slopes[h] * |pos(i) - j|. */
+    /* Optional ALiBi slopes, NULL = none: Hq finite floats (any sign; 0
+     * disables the bias for that head); the bias of key j for row i of head h
+     * is -alibi_slopes[h] * |pos(i) - j|. */
     const float *alibi_slopes;
 
     /* Optional per-batch valid lengths, NULL = all full. q_lengths[b] in

@@ -147,6 +147,15 @@ static void tile_scores(const fattn_problem *p, const head_view *hv,
     }
 }
 
+/* max that propagates NaN (fmaxf drops it): a NaN score must reach the
+ * row's output and LSE, never make the row look fully masked. */
+static float max_nan(float a, float b)
+{
+    if (isnan(a) || isnan(b))
+        return NAN;
+    return a > b ? a : b;
+}
+
 /* Fold the tile's scores into each row's running max, sum and accumulator. */
 static void tile_update(const fattn_problem *p, const head_view *hv,
                         const tile_state *t, int rows, int64_t j0, int cols)
@@ -157,10 +166,10 @@ static void tile_update(const fattn_problem *p, const head_view *hv,
         float *s = t->s + r * TILE_K;
         float tile_max = -INFINITY;
         for (int c = 0; c < cols; c++)
-            tile_max = fmaxf(tile_max, s[c]);
+            tile_max = max_nan(tile_max, s[c]);
         if (tile_max == -INFINITY)
             continue; /* nothing visible to this row in this tile */
-        float m_new = fmaxf(t->m[r], tile_max);
+        float m_new = max_nan(t->m[r], tile_max);
         float correction = expf(t->m[r] - m_new); /* 0 on the first tile */
         float sum = 0.0f;
         for (int c = 0; c < cols; c++) {
@@ -196,13 +205,13 @@ static void write_rows(const fattn_problem *p, const head_view *hv,
     for (int r = 0; r < rows; r++) {
         int64_t i = i0 + r;
         float *orow = hv->o + i * os[2];
-        float l = t->l[r];
-        float inv = l > 0.0f ? 1.0f / l : 0.0f; /* l = 0: a fully masked row */
+        float l = t->l[r]; /* 0: a fully masked row; NaN: a NaN input */
+        float inv = l != 0.0f ? 1.0f / l : 0.0f;
         const float *acc = t->acc + r * dv;
         for (int64_t d = 0; d < dv; d++)
             orow[d * os[3]] = acc[d] * inv;
         if (p->lse) {
-            float lse = l > 0.0f ? t->m[r] + logf(l) : -INFINITY;
+            float lse = l != 0.0f ? t->m[r] + logf(l) : -INFINITY;
             p->lse[hv->b * p->lse_stride[0] + hv->h * p->lse_stride[1] +
                    i * p->lse_stride[2]] = lse;
         }
