@@ -14,7 +14,12 @@
 #include <string.h>
 
 static const fattn_kernel kernels[] = {
-    {FATTN_ISA_SCALAR, fattn_attention_scalar_workspace, fattn_attention_scalar},
+#define FATTN_VECMATH(vexp, vtanh)
+#define FATTN_KERNEL(isa, flags, run, workspace, vexp, vtanh)                  \
+    {isa, flags, workspace, run, vexp, vtanh},
+#include "kernels.inc"
+#undef FATTN_KERNEL
+#undef FATTN_VECMATH
 };
 
 static const char *const isa_names[] = {"auto", "scalar", "avx2", "avx512"};
@@ -34,16 +39,28 @@ const fattn_kernel *fattn_kernel_for(fattn_isa isa)
     return NULL;
 }
 
+/* The once-only state: written inside pthread_once, read-only after. */
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+static uint32_t cpu_flags;
+
+static void detect_cpu(void)
+{
+    cpu_flags = fattn_cpu_detect();
+}
+
 int fattn_isa_available(int isa)
 {
     if (isa == FATTN_ISA_AUTO)
         return 1;
     if (isa < FATTN_ISA_AUTO || isa > FATTN_ISA_AVX512)
         return 0;
-    return fattn_kernel_for((fattn_isa)isa) != NULL;
+    const fattn_kernel *k = fattn_kernel_for((fattn_isa)isa);
+    if (!k)
+        return 0;
+    pthread_once(&cpu_once, detect_cpu);
+    return (cpu_flags & k->cpu_flags) == k->cpu_flags;
 }
 
-/* The once-only choice: written inside pthread_once, read-only after. */
 static pthread_once_t auto_once = PTHREAD_ONCE_INIT;
 static fattn_isa auto_isa;
 static char auto_error[FATTN_ERROR_MESSAGE_SIZE];

@@ -8,6 +8,7 @@
 #ifndef FATTN_INTERNAL_H
 #define FATTN_INTERNAL_H
 
+#include "cpu.h"
 #include "fattn.h"
 
 #include <stddef.h>
@@ -57,11 +58,16 @@ typedef struct fattn_problem {
  * A kernel path. The front end asks for the workspace size, allocates it
  * (failure is a status, before anything is written), then runs the kernel,
  * which cannot fail. Workspace is O(tile): independent of sequence length.
+ * vec_exp/vec_tanh (SIMD paths only, else NULL) expose the path's vector
+ * math to the accuracy tests; n must be a multiple of the vector width.
  */
 typedef struct fattn_kernel {
     fattn_isa isa;
+    uint32_t cpu_flags; /* FATTN_CPU_* the path needs (cpu.h) */
     size_t (*workspace_size)(const fattn_problem *p);
     void (*run)(const fattn_problem *p, void *workspace);
+    void (*vec_exp)(const float *in, float *out, size_t n);
+    void (*vec_tanh)(const float *in, float *out, size_t n);
 } fattn_kernel;
 
 /* Valid lengths of batch b. */
@@ -91,11 +97,19 @@ static inline int64_t fattn_query_pos(int align_bottom_right, int64_t qlen,
     return align_bottom_right ? i + klen - qlen : i;
 }
 
-/* Kernels (one entry per path, see dispatch.c). */
-size_t fattn_attention_scalar_workspace(const fattn_problem *p);
-void fattn_attention_scalar(const fattn_problem *p, void *workspace);
+/* Kernels: src/kernels.inc lists them, once. */
+#define FATTN_KERNEL(isa, flags, run, workspace, vexp, vtanh)                  \
+    size_t workspace(const fattn_problem *p);                                  \
+    void run(const fattn_problem *p, void *ws);
+#define FATTN_VECMATH(vexp, vtanh)                                             \
+    void vexp(const float *in, float *out, size_t n);                          \
+    void vtanh(const float *in, float *out, size_t n);
+#include "kernels.inc"
+#undef FATTN_KERNEL
+#undef FATTN_VECMATH
 
-/* Dispatch (dispatch.c): the kernel of an available, non-AUTO isa. */
+/* Dispatch (dispatch.c): the registered kernel of `isa`, or NULL if it is
+ * not built in. fattn_isa_available() adds the CPU/OS check. */
 const fattn_kernel *fattn_kernel_for(fattn_isa isa);
 
 /* Validation (validate.c): check everything and fill *p. `fn` names the

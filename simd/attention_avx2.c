@@ -1,0 +1,29 @@
+/*
+ * attention_avx2.c - flash attention, AVX2 path.
+ *
+ * Flags: -mavx2 -mfma, guarded by FATTN_CPU_AVX2 (CPUID AVX2 + FMA and
+ * OS-enabled YMM state). Microkernel 4 x 3 ymm: 12 accumulators + 3 loaded
+ * vectors + 1 broadcast = all 16 registers; query tile 24 rows; key tile 64.
+ * Body, tails and numerics: attention_tiled.h and vec_math.h.
+ */
+#include "vec_avx2.h"
+#include "vec_math.h"
+
+#define UK_MR 4
+#define UK_NV 3
+#define TILE_K 64
+#define KERNEL_RUN fattn_attention_avx2
+#define KERNEL_WORKSPACE fattn_attention_avx2_workspace
+#include "attention_tiled.h"
+
+void fattn_exp_avx2(const float *in, float *out, size_t n)
+{
+    for (size_t i = 0; i + VW <= n; i += VW)
+        vf_store(out + i, vf_exp(vf_load(in + i)));
+}
+
+void fattn_tanh_avx2(const float *in, float *out, size_t n)
+{
+    for (size_t i = 0; i + VW <= n; i += VW)
+        vf_store(out + i, vf_tanh(vf_load(in + i)));
+}

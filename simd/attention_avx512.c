@@ -1,0 +1,31 @@
+/*
+ * attention_avx512.c - flash attention, AVX-512 path.
+ *
+ * Flags: -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma, guarded by
+ * FATTN_CPU_AVX512 (CPUID F/BW/DQ/VL + OS-enabled opmask and ZMM state).
+ * Microkernel 8 x 3 zmm: 24 accumulators + 3 loaded vectors + 1 broadcast of
+ * 32 registers; query tile 48 rows; key tile 64. 8 divides head_dim 64, 80,
+ * 96, 128 and 256, so those need no tail block. Body, tails and numerics:
+ * attention_tiled.h and vec_math.h.
+ */
+#include "vec_avx512.h"
+#include "vec_math.h"
+
+#define UK_MR 8
+#define UK_NV 3
+#define TILE_K 64
+#define KERNEL_RUN fattn_attention_avx512
+#define KERNEL_WORKSPACE fattn_attention_avx512_workspace
+#include "attention_tiled.h"
+
+void fattn_exp_avx512(const float *in, float *out, size_t n)
+{
+    for (size_t i = 0; i + VW <= n; i += VW)
+        vf_store(out + i, vf_exp(vf_load(in + i)));
+}
+
+void fattn_tanh_avx512(const float *in, float *out, size_t n)
+{
+    for (size_t i = 0; i + VW <= n; i += VW)
+        vf_store(out + i, vf_tanh(vf_load(in + i)));
+}

@@ -1,0 +1,366 @@
+/*
+ * attention_tiled.h - the SIMD flash attention body, shared by the ISA files.
+ *
+ * Included once by each simd/attention_<isa>.c after its vec_<isa>.h and
+ * vec_math.h, with these macros set:
+ *   UK_MR, UK_NV   microkernel block: UK_MR broadcast rows x UK_NV vectors
+ *   TILE_K         keys per key tile (a multiple of UK_MR)
+ *   KERNEL_RUN, KERNEL_WORKSPACE   the names of the two entry points
+ * Every function here is static: each ISA gets its own copy compiled with
+ * its own flags, and nothing compiled for AVX-512 can leak into the baseline.
+ *
+ * Layout: queries live in vector lanes. A query tile of TQ = UK_NV * VW rows
+ * is packed once, scaled and transposed, as Qt[D][TQ]. For each key tile:
+ *   St[c][q]  = sum_d K[c][d] * Qt[d][q]        (microkernel, K broadcast)
+ *   softcap, then masks/ALiBi/visibility on tiles that need them (scalar),
+ *   online softmax per lane: m, l and the rescale factor are vectors, so the
+ *   row max and row sum need no horizontal reduction;
+ *   Ot[e][q] = Ot[e][q] * corr[q] + sum_c V[c][e] * P[c][q]   (same
+ *   microkernel, V broadcast, the rescale fused into the accumulator load).
+ * K and V are read in place through their strides (broadcasts need no
+ * packing), so the workspace is Qt + St + Ot + row state: O(TQ * (D + Dv +
+ * TILE_K)), independent of sequence length.
+ *
+ * Rows past the query length or past the tile are "don't care" lanes: their
+ * Q is packed as 0 (the padding is never read) and their results are never
+ * stored; the output rows past q_lengths are written as 0.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define TQ (UK_NV * VW)
+
+typedef struct tile_ws {
+    float *qt;        /* [D][TQ] scale * Q, transposed */
+    float *st;        /* [TILE_K][TQ] scores, then probabilities */
+    float *ot;        /* [Dv][TQ] unnormalised output, transposed */
+    float *m, *l;     /* [TQ] running max and sum */
+    float *corr;      /* [TQ] rescale factor of the current key tile */
+    int64_t *lo, *hi; /* [TQ] visible key range per row */
+} tile_ws;
+
+static size_t round64(size_t n) { return (n + 63u) & ~(size_t)63u; }
+
+size_t KERNEL_WORKSPACE(const fattn_problem *p)
+{
+    return round64(sizeof(float) * TQ * (size_t)p->head_dim) +
+           round64(sizeof(float) * TQ * TILE_K) +
+           round64(sizeof(float) * TQ * (size_t)p->head_dim_v) +
+           3 * round64(sizeof(float) * TQ) + 2 * round64(sizeof(int64_t) * TQ);
+}
+
+static tile_ws carve(const fattn_problem *p, void *workspace)
+{
+    char *w = workspace;
+    tile_ws t;
+    t.qt = (float *)w;
+    w += round64(sizeof(float) * TQ * (size_t)p->head_dim);
+    t.st = (float *)w;
+    w += round64(sizeof(float) * TQ * TILE_K);
+    t.ot = (float *)w;
+    w += round64(sizeof(float) * TQ * (size_t)p->head_dim_v);
+    t.m = (float *)w;
+    w += round64(sizeof(float) * TQ);
+    t.l = (float *)w;
+    w += round64(sizeof(float) * TQ);
+    t.corr = (float *)w;
+    w += round64(sizeof(float) * TQ);
+    t.lo = (int64_t *)w;
+    w += round64(sizeof(int64_t) * TQ);
+    t.hi = (int64_t *)w;
+    return t;
+}
+
+/*
+ * C[m][0..TQ) = (scale ? C[m] * scale : 0) + sum_k A(m, k) * B[k][0..TQ)
+ * for m < mvalid, where A(m, k) = a[m * am + k * ak] and B's rows are TQ
+ * apart. Rows past mvalid read row mvalid - 1 (so every load stays inside
+ * the caller's tensor) and their results are dropped. Two layouts get a
+ * loop with fewer address updates: adjacent rows (am == 1: V's head_dim is
+ * contiguous, one pointer and constant displacements) and contiguous k
+ * (ak == 1: K's head_dim, unrolled by 4).
+ */
+#define UK_STEP(avals)                                                         \
+    do {                                                                       \
+        for (int n = 0; n < UK_NV; n++)                                        \
+            bv[n] = vf_load(bk + n * VW);                                      \
+        bk += TQ;                                                              \
+        for (int m = 0; m < UK_MR; m++) {                                      \
+            vf am_ = vf_set1(avals);                                           \
+            for (int n = 0; n < UK_NV; n++)                                    \
+                acc[m][n] = vf_fmadd(am_, bv[n], acc[m][n]);                   \
+        }                                                                      \
+    } while (0)
+
+static void ukernel(int64_t kdim, const float *a, int64_t am, int64_t ak,
+                    const float *b, float *c, int mvalid, const float *scale)
+{
+    vf acc[UK_MR][UK_NV], bv[UK_NV];
+    if (scale) {
+        vf s[UK_NV];
+        for (int n = 0; n < UK_NV; n++)
+            s[n] = vf_load(scale + n * VW);
+        for (int m = 0; m < UK_MR; m++)
+            for (int n = 0; n < UK_NV; n++)
+                acc[m][n] = m < mvalid ? vf_mul(vf_load(c + m * TQ + n * VW), s[n])
+                                       : vf_zero();
+    } else {
+        for (int m = 0; m < UK_MR; m++)
+            for (int n = 0; n < UK_NV; n++)
+                acc[m][n] = vf_zero();
+    }
+    const float *bk = b;
+    if (mvalid == UK_MR && am == 1) {
+        for (int64_t k = 0; k < kdim; k++, a += ak)
+            UK_STEP(a[m]);
+    } else {
+        const float *ap[UK_MR];
+        for (int m = 0; m < UK_MR; m++)
+            ap[m] = a + (m < mvalid ? m : mvalid - 1) * am;
+        int64_t k = 0;
+        if (ak == 1) {
+            for (; k + 4 <= kdim; k += 4) {
+                UK_STEP(ap[m][0]);
+                UK_STEP(ap[m][1]);
+                UK_STEP(ap[m][2]);
+                UK_STEP(ap[m][3]);
+                for (int m = 0; m < UK_MR; m++)
+                    ap[m] += 4;
+            }
+        }
+        for (; k < kdim; k++) {
+            UK_STEP(*ap[m]);
+            for (int m = 0; m < UK_MR; m++)
+                ap[m] += ak;
+        }
+    }
+    for (int m = 0; m < mvalid; m++)
+        for (int n = 0; n < UK_NV; n++)
+            vf_store(c + m * TQ + n * VW, acc[m][n]);
+}
+#undef UK_STEP
+
+/* Where one (batch, head) pair's rows live. */
+typedef struct head_view {
+    int64_t b, h, qlen, klen;
+    const float *q, *k, *v;
+    float *o;
+    const unsigned char *mask; /* at (b, h, 0, 0) */
+    float slope;
+} head_view;
+
+/* The query tile: [i0, i0 + rows) with `active` rows below qlen. */
+typedef struct qtile {
+    int64_t i0;
+    int rows, active;
+    int64_t max_lo, min_hi; /* a key tile in [max_lo, min_hi) needs no masking */
+} qtile;
+
+static void pack_query(const fattn_problem *p, const head_view *hv,
+                       const tile_ws *t, const qtile *qt)
+{
+    const int64_t *qs = p->q_stride;
+    for (int64_t d = 0; d < p->head_dim; d++) {
+        float *row = t->qt + d * TQ;
+        int r = 0;
+        for (; r < qt->active; r++)
+            row[r] = p->scale * hv->q[(qt->i0 + r) * qs[2] + d * qs[3]];
+        for (; r < TQ; r++)
+            row[r] = 0.0f;
+    }
+}
+
+/* Masks, ALiBi and visibility for one key tile, element by element. */
+static void fix_scores(const fattn_problem *p, const head_view *hv,
+                       const tile_ws *t, const qtile *qt, int64_t j0, int cols,
+                       int need_range)
+{
+    const int64_t *ms = p->mask_stride;
+    const int align_br = p->align == FATTN_ALIGN_BOTTOM_RIGHT;
+    for (int c = 0; c < cols; c++) {
+        const int64_t j = j0 + c;
+        float *s = t->st + c * TQ;
+        for (int r = 0; r < qt->active; r++) {
+            const int64_t i = qt->i0 + r;
+            if (need_range && (j < t->lo[r] || j >= t->hi[r])) {
+                s[r] = -INFINITY;
+                continue;
+            }
+            float x = s[r];
+            if (p->mask_kind == FATTN_MASK_KEEP) {
+                if (hv->mask[i * ms[2] + j * ms[3]] == 0)
+                    x = -INFINITY;
+            } else if (p->mask_kind == FATTN_MASK_ADDITIVE) {
+                float add;
+                memcpy(&add, hv->mask + (size_t)(i * ms[2] + j * ms[3]) * 4, sizeof add);
+                x += add;
+            }
+            if (hv->slope != 0.0f) {
+                double pos = (double)fattn_query_pos(align_br, hv->qlen, hv->klen, i);
+                x -= hv->slope * (float)fabs(pos - (double)j);
+            }
+            s[r] = x;
+        }
+    }
+}
+
+static void softcap_scores(const fattn_problem *p, const tile_ws *t, int cols)
+{
+    const vf cap = vf_set1(p->softcap), inv = vf_set1(1.0f / p->softcap);
+    for (int c = 0; c < cols; c++)
+        for (int n = 0; n < UK_NV; n++) {
+            float *s = t->st + c * TQ + n * VW;
+            vf_store(s, vf_mul(cap, vf_tanh(vf_mul(vf_load(s), inv))));
+        }
+}
+
+/* Online softmax over the tile: St becomes P, m/l/corr are updated. */
+static void softmax_tile(const tile_ws *t, int cols)
+{
+    const vf neg_inf = vf_set1(-INFINITY);
+    for (int n = 0; n < UK_NV; n++) {
+        vf mt = neg_inf;
+        for (int c = 0; c < cols; c++)
+            mt = vf_max(mt, vf_load(t->st + c * TQ + n * VW));
+        vf m_old = vf_load(t->m + n * VW);
+        vf m_new = vf_max(m_old, mt);
+        /* A lane that has seen nothing yet keeps m = -inf; subtracting 0
+         * instead gives p = exp(-inf) = 0 rather than exp(-inf + inf). */
+        vf m_sub = vf_select_eq(m_new, neg_inf, vf_zero(), m_new);
+        vf corr = vf_exp(vf_sub(m_old, m_sub));
+        vf sum = vf_zero();
+        for (int c = 0; c < cols; c++) {
+            float *s = t->st + c * TQ + n * VW;
+            vf e = vf_exp(vf_sub(vf_load(s), m_sub));
+            vf_store(s, e);
+            sum = vf_add(sum, e);
+        }
+        vf_store(t->l + n * VW, vf_fmadd(vf_load(t->l + n * VW), corr, sum));
+        vf_store(t->m + n * VW, m_new);
+        vf_store(t->corr + n * VW, corr);
+    }
+}
+
+static void key_tile(const fattn_problem *p, const head_view *hv,
+                     const tile_ws *t, const qtile *qt, int64_t j0, int cols)
+{
+    const int64_t *ks = p->k_stride, *vs = p->v_stride;
+    for (int c0 = 0; c0 < cols; c0 += UK_MR) {
+        int mvalid = cols - c0 < UK_MR ? cols - c0 : UK_MR;
+        ukernel(p->head_dim, hv->k + (j0 + c0) * ks[2], ks[2], ks[3], t->qt,
+                t->st + c0 * TQ, mvalid, NULL);
+    }
+    if (p->softcap > 0.0f)
+        softcap_scores(p, t, cols);
+    int interior = j0 >= qt->max_lo && j0 + cols <= qt->min_hi;
+    if (!interior || p->mask_kind != FATTN_MASK_NONE || hv->slope != 0.0f)
+        fix_scores(p, hv, t, qt, j0, cols, !interior);
+    softmax_tile(t, cols);
+    const float *vrow = hv->v + j0 * vs[2];
+    for (int64_t e0 = 0; e0 < p->head_dim_v; e0 += UK_MR) {
+        int64_t left = p->head_dim_v - e0;
+        int mvalid = left < UK_MR ? (int)left : UK_MR;
+        ukernel(cols, vrow + e0 * vs[3], vs[3], vs[2], t->st, t->ot + e0 * TQ,
+                mvalid, t->corr);
+    }
+}
+
+static void write_rows(const fattn_problem *p, const head_view *hv,
+                       const tile_ws *t, const qtile *qt)
+{
+    const int64_t *os = p->o_stride;
+    for (int r = 0; r < qt->rows; r++) {
+        const int64_t i = qt->i0 + r;
+        float *orow = hv->o + i * os[2];
+        /* l = 0: fully masked or past q_lengths; NaN: a NaN input. */
+        float l = r < qt->active ? t->l[r] : 0.0f;
+        if (l != 0.0f) {
+            float inv = 1.0f / l;
+            for (int64_t e = 0; e < p->head_dim_v; e++)
+                orow[e * os[3]] = t->ot[e * TQ + r] * inv;
+        } else {
+            /* Fully masked, or past q_lengths: 0 whatever the lane holds. */
+            for (int64_t e = 0; e < p->head_dim_v; e++)
+                orow[e * os[3]] = 0.0f;
+        }
+        if (p->lse)
+            p->lse[hv->b * p->lse_stride[0] + hv->h * p->lse_stride[1] +
+                   i * p->lse_stride[2]] = l != 0.0f ? t->m[r] + logf(l) : -INFINITY;
+    }
+}
+
+static void query_tile(const fattn_problem *p, const head_view *hv,
+                       const tile_ws *t, qtile *qt)
+{
+    int64_t tile_lo = INT64_MAX, tile_hi = 0;
+    qt->max_lo = 0;
+    qt->min_hi = INT64_MAX;
+    for (int r = 0; r < TQ; r++) {
+        t->lo[r] = t->hi[r] = 0;
+        if (r < qt->active)
+            fattn_visible_range(p, hv->qlen, hv->klen, qt->i0 + r, &t->lo[r],
+                                &t->hi[r]);
+        if (r < qt->active) {
+            if (t->lo[r] > qt->max_lo)
+                qt->max_lo = t->lo[r];
+            if (t->hi[r] < qt->min_hi)
+                qt->min_hi = t->hi[r];
+        }
+        if (t->lo[r] < t->hi[r]) {
+            if (t->lo[r] < tile_lo)
+                tile_lo = t->lo[r];
+            if (t->hi[r] > tile_hi)
+                tile_hi = t->hi[r];
+        }
+        t->m[r] = -INFINITY;
+        t->l[r] = 0.0f;
+    }
+    memset(t->ot, 0, sizeof(float) * TQ * (size_t)p->head_dim_v);
+    if (tile_lo < tile_hi)
+        pack_query(p, hv, t, qt);
+    /* Row ranges are intervals moving monotonically with i, so the key
+     * tiles in [tile_lo, tile_hi) are exactly those some row can see. */
+    for (int64_t j0 = tile_lo; j0 < tile_hi; j0 += TILE_K) {
+        int cols = tile_hi - j0 < TILE_K ? (int)(tile_hi - j0) : TILE_K;
+        key_tile(p, hv, t, qt, j0, cols);
+    }
+    write_rows(p, hv, t, qt);
+}
+
+void KERNEL_RUN(const fattn_problem *p, void *workspace)
+{
+    tile_ws t = carve(p, workspace);
+    const int64_t group = p->heads_q / p->heads_kv;
+    const size_t mask_elem = p->mask_kind == FATTN_MASK_KEEP ? 1 : 4;
+    for (int64_t b = 0; b < p->batch; b++) {
+        for (int64_t h = 0; h < p->heads_q; h++) {
+            const int64_t g = h / group;
+            head_view hv;
+            hv.b = b;
+            hv.h = h;
+            hv.qlen = fattn_q_len(p, b);
+            hv.klen = fattn_kv_len(p, b);
+            hv.q = p->q + b * p->q_stride[0] + h * p->q_stride[1];
+            hv.k = p->k + b * p->k_stride[0] + g * p->k_stride[1];
+            hv.v = p->v + b * p->v_stride[0] + g * p->v_stride[1];
+            hv.o = p->o + b * p->o_stride[0] + h * p->o_stride[1];
+            hv.mask = p->mask ? (const unsigned char *)p->mask +
+                                    (size_t)(b * p->mask_stride[0] +
+                                             h * p->mask_stride[1]) *
+                                        mask_elem
+                              : NULL;
+            hv.slope = p->alibi_slopes ? p->alibi_slopes[h] : 0.0f;
+            for (int64_t i0 = 0; i0 < p->seq_q; i0 += TQ) {
+                qtile qt;
+                qt.i0 = i0;
+                qt.rows = p->seq_q - i0 < TQ ? (int)(p->seq_q - i0) : TQ;
+                int64_t act = hv.qlen - i0;
+                qt.active = act <= 0 ? 0 : act < qt.rows ? (int)act : qt.rows;
+                query_tile(p, &hv, &t, &qt);
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+/*
+ * vec_avx2.h - the vector vocabulary of the AVX2 kernels.
+ *
+ * Included only by files compiled with -mavx2 -mfma (FATTN_CPU_AVX2).
+ * Everything is static inline and stays in the including translation unit.
+ */
+#ifndef FATTN_VEC_AVX2_H
+#define FATTN_VEC_AVX2_H
+
+#include <immintrin.h>
+
+#define VW 8 /* floats per vector */
+typedef __m256 vf;
+
+static inline vf vf_zero(void) { return _mm256_setzero_ps(); }
+static inline vf vf_set1(float x) { return _mm256_set1_ps(x); }
+static inline vf vf_load(const float *p) { return _mm256_loadu_ps(p); }
+static inline void vf_store(float *p, vf x) { _mm256_storeu_ps(p, x); }
+static inline vf vf_add(vf a, vf b) { return _mm256_add_ps(a, b); }
+static inline vf vf_sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+static inline vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+static inline vf vf_div(vf a, vf b) { return _mm256_div_ps(a, b); }
+static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+/* max(a, b); if either is NaN the result is b, so pass data as b. */
+static inline vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
+static inline vf vf_min(vf a, vf b) { return _mm256_min_ps(a, b); }
+static inline vf vf_abs(vf a)
+{
+    return _mm256_and_ps(a, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)));
+}
+/* a with the sign of s. */
+static inline vf vf_copysign(vf a, vf s)
+{
+    const vf sign = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
+    return _mm256_or_ps(_mm256_andnot_ps(sign, a), _mm256_and_ps(sign, s));
+}
+/* lt ? a : b, with lt = (x < y). */
+static inline vf vf_select_lt(vf x, vf y, vf a, vf b)
+{
+    return _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, y, _CMP_LT_OQ));
+}
+/* eq ? a : b, with eq = (x == y). */
+static inline vf vf_select_eq(vf x, vf y, vf a, vf b)
+{
+    return _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, y, _CMP_EQ_OQ));
+}
+static inline vf vf_round(vf x)
+{
+    return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+/* p * 2^n for integral n in [-126, 127]: n goes straight into the exponent. */
+static inline vf vf_ldexp(vf p, vf n)
+{
+    __m256i e = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+#endif /* FATTN_VEC_AVX2_H */

@@ -1,0 +1,54 @@
+/*
+ * vec_avx512.h - the vector vocabulary of the AVX-512 kernels.
+ *
+ * Included only by files compiled with -mavx512f -mavx512bw -mavx512dq
+ * -mavx512vl -mavx2 -mfma (FATTN_CPU_AVX512). Everything is static inline
+ * and stays in the including translation unit.
+ */
+#ifndef FATTN_VEC_AVX512_H
+#define FATTN_VEC_AVX512_H
+
+#include <immintrin.h>
+
+#define VW 16 /* floats per vector */
+typedef __m512 vf;
+
+static inline vf vf_zero(void) { return _mm512_setzero_ps(); }
+static inline vf vf_set1(float x) { return _mm512_set1_ps(x); }
+static inline vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
+static inline void vf_store(float *p, vf x) { _mm512_storeu_ps(p, x); }
+static inline vf vf_add(vf a, vf b) { return _mm512_add_ps(a, b); }
+static inline vf vf_sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
+static inline vf vf_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
+static inline vf vf_div(vf a, vf b) { return _mm512_div_ps(a, b); }
+static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+/* max(a, b); if either is NaN the result is b, so pass data as b. */
+static inline vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
+static inline vf vf_min(vf a, vf b) { return _mm512_min_ps(a, b); }
+static inline vf vf_abs(vf a) { return _mm512_abs_ps(a); }
+/* a with the sign of s. */
+static inline vf vf_copysign(vf a, vf s)
+{
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+    return _mm512_castsi512_ps(_mm512_or_si512(
+        _mm512_andnot_si512(sign, _mm512_castps_si512(a)),
+        _mm512_and_si512(sign, _mm512_castps_si512(s))));
+}
+/* lt ? a : b, with lt = (x < y). */
+static inline vf vf_select_lt(vf x, vf y, vf a, vf b)
+{
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, y, _CMP_LT_OQ), b, a);
+}
+/* eq ? a : b, with eq = (x == y). */
+static inline vf vf_select_eq(vf x, vf y, vf a, vf b)
+{
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, y, _CMP_EQ_OQ), b, a);
+}
+static inline vf vf_round(vf x)
+{
+    return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+/* p * 2^n for integral n in [-126, 127]. */
+static inline vf vf_ldexp(vf p, vf n) { return _mm512_scalef_ps(p, n); }
+
+#endif /* FATTN_VEC_AVX512_H */

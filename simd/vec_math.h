@@ -1,0 +1,57 @@
+/*
+ * vec_math.h - exp and tanh on the vocabulary of vec_<isa>.h.
+ *
+ * Include after one vec_<isa>.h; everything is static inline, so each ISA's
+ * translation unit gets its own copy compiled with its own flags.
+ *
+ * vf_exp: Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2 (ln2 split
+ * in a 9-bit-exact high part and a low part), exp(r) by its Taylor series to
+ * r^7 (truncation <= 5.2e-9 relative), then scaling by 2^n. Measured max
+ * relative error against double exp over [-87, 88]: see tests/kernel
+ * (test_simd_math), about 2 ulp. Inputs below -87.33 (where results would be
+ * subnormal) and -inf give exactly 0, so masked scores weigh exactly
+ * nothing; inputs are clamped at 88 (softcap's tanh needs no more); NaN
+ * propagates.
+ *
+ * vf_tanh: odd Taylor polynomial to y^9 for |y| < 0.25 (error < 1e-8
+ * relative), 1 - 2/(exp(2|y|) + 1) with the sign restored above; the
+ * subtraction loses at most two bits at |y| = 0.25.
+ */
+#ifndef FATTN_VEC_MATH_H
+#define FATTN_VEC_MATH_H
+
+static inline vf vf_exp(vf x)
+{
+    const vf lo = vf_set1(-87.33654f);
+    vf xc = vf_min(vf_set1(88.0f), vf_max(lo, x)); /* NaN stays NaN */
+    vf n = vf_round(vf_mul(xc, vf_set1(1.44269504088896341f)));
+    vf r = vf_fmadd(n, vf_set1(-0.693359375f), xc);
+    r = vf_fmadd(n, vf_set1(2.12194440e-4f), r);
+    vf p = vf_set1(1.0f / 5040.0f);
+    p = vf_fmadd(p, r, vf_set1(1.0f / 720.0f));
+    p = vf_fmadd(p, r, vf_set1(1.0f / 120.0f));
+    p = vf_fmadd(p, r, vf_set1(1.0f / 24.0f));
+    p = vf_fmadd(p, r, vf_set1(1.0f / 6.0f));
+    p = vf_fmadd(p, r, vf_set1(0.5f));
+    p = vf_fmadd(p, r, vf_set1(1.0f));
+    p = vf_fmadd(p, r, vf_set1(1.0f));
+    return vf_select_lt(x, lo, vf_zero(), vf_ldexp(p, n));
+}
+
+static inline vf vf_tanh(vf y)
+{
+    vf a = vf_abs(y);
+    vf a2 = vf_mul(a, a);
+    vf p = vf_set1(62.0f / 2835.0f);
+    p = vf_fmadd(p, a2, vf_set1(-17.0f / 315.0f));
+    p = vf_fmadd(p, a2, vf_set1(2.0f / 15.0f));
+    p = vf_fmadd(p, a2, vf_set1(-1.0f / 3.0f));
+    p = vf_mul(p, a2);
+    vf small = vf_fmadd(p, a, a);
+    vf e = vf_exp(vf_add(a, a));
+    vf big = vf_sub(vf_set1(1.0f),
+                    vf_div(vf_set1(2.0f), vf_add(e, vf_set1(1.0f))));
+    return vf_copysign(vf_select_lt(a, vf_set1(0.25f), small, big), y);
+}
+
+#endif /* FATTN_VEC_MATH_H */

@@ -1,0 +1,22 @@
+/*
+ * cpu.h - what this CPU and OS can run (cpu_x86.c).
+ */
+#ifndef FATTN_CPU_H
+#define FATTN_CPU_H
+
+#include <stdint.h>
+
+/* Each flag is a complete feature set a kernel path may assume: the CPUID
+ * bits AND the OS-enabled register state (XCR0), never CPUID alone. */
+enum {
+    /* AVX2 + FMA3, OSXSAVE, XCR0 bits 1-2 (SSE and YMM state). */
+    FATTN_CPU_AVX2 = 1u << 0,
+    /* FATTN_CPU_AVX2 + AVX-512 F, BW, DQ and VL, XCR0 bits 5-7 (opmask,
+     * upper ZMM0-15, ZMM16-31). */
+    FATTN_CPU_AVX512 = 1u << 1
+};
+
+/* Detected once per call (cheap: a few CPUID instructions); 0 off x86. */
+uint32_t fattn_cpu_detect(void);
+
+#endif /* FATTN_CPU_H */
