@@ -402,6 +402,17 @@ int fattn_isa_available(int isa);
  */
 fattn_isa fattn_isa_auto(fattn_error *err);
 
+/*
+ * Diagnostics for benchmarks: this core's fp32 FMA throughput at the vector
+ * width of `isa` (FATTN_ISA_AUTO: the automatic path), measured by a
+ * register-resident loop of independent FMAs that runs for about `seconds`
+ * (0 < seconds <= 60); the best chunk's GFLOP/s, counting an FMA as 2 FLOP.
+ * Returns 0 for the scalar path (no FMA), an unavailable path or a bad
+ * `seconds`. Kernel GFLOP/s divided by this is the "% of peak" that
+ * `fattn bench` prints; measure both in the same process and run.
+ */
+double fattn_fma_peak_gflops(int isa, double seconds);
+
 #ifdef __cplusplus
 }
 #endif

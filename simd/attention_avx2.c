@@ -6,6 +6,7 @@
  * vectors + 1 broadcast = all 16 registers; query tile 24 rows; key tile 64.
  * Body, tails and numerics: attention_tiled.h and vec_math.h.
  */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime, for fma_peak.h */
 #include "vec_avx2.h"
 #include "vec_math.h"
 
@@ -15,6 +16,9 @@
 #define KERNEL_RUN fattn_attention_avx2
 #define KERNEL_WORKSPACE fattn_attention_avx2_workspace
 #include "attention_tiled.h"
+
+#define FMA_PEAK fattn_fma_peak_avx2
+#include "fma_peak.h"
 
 void fattn_exp_avx2(const float *in, float *out, size_t n)
 {

@@ -8,15 +8,19 @@
  * 96, 128 and 256, so those need no tail block. Body, tails and numerics:
  * attention_tiled.h and vec_math.h.
  */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime, for fma_peak.h */
 #include "vec_avx512.h"
 #include "vec_math.h"
 
 #define UK_MR 8
 #define UK_NV 3
-#define TILE_K 64
+#define TILE_K 128
 #define KERNEL_RUN fattn_attention_avx512
 #define KERNEL_WORKSPACE fattn_attention_avx512_workspace
 #include "attention_tiled.h"
+
+#define FMA_PEAK fattn_fma_peak_avx512
+#include "fma_peak.h"
 
 void fattn_exp_avx512(const float *in, float *out, size_t n)
 {

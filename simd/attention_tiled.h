@@ -39,6 +39,7 @@ typedef struct tile_ws {
     float *ot;        /* [Dv][TQ] unnormalised output, transposed */
     float *m, *l;     /* [TQ] running max and sum */
     float *corr;      /* [TQ] rescale factor of the current key tile */
+    float *tmax;      /* [TQ] max of the current key tile's scores */
     int64_t *lo, *hi; /* [TQ] visible key range per row */
 } tile_ws;
 
@@ -49,7 +50,7 @@ size_t KERNEL_WORKSPACE(const fattn_problem *p)
     return round64(sizeof(float) * TQ * (size_t)p->head_dim) +
            round64(sizeof(float) * TQ * TILE_K) +
            round64(sizeof(float) * TQ * (size_t)p->head_dim_v) +
-           3 * round64(sizeof(float) * TQ) + 2 * round64(sizeof(int64_t) * TQ);
+           4 * round64(sizeof(float) * TQ) + 2 * round64(sizeof(int64_t) * TQ);
 }
 
 static tile_ws carve(const fattn_problem *p, void *workspace)
@@ -67,6 +68,8 @@ static tile_ws carve(const fattn_problem *p, void *workspace)
     t.l = (float *)w;
     w += round64(sizeof(float) * TQ);
     t.corr = (float *)w;
+    w += round64(sizeof(float) * TQ);
+    t.tmax = (float *)w;
     w += round64(sizeof(float) * TQ);
     t.lo = (int64_t *)w;
     w += round64(sizeof(int64_t) * TQ);
@@ -96,7 +99,8 @@ static tile_ws carve(const fattn_problem *p, void *workspace)
     } while (0)
 
 static void ukernel(int64_t kdim, const float *a, int64_t am, int64_t ak,
-                    const float *b, float *c, int mvalid, const float *scale)
+                    const float *b, float *c, int mvalid, const float *scale,
+                    float *colmax)
 {
     vf acc[UK_MR][UK_NV], bv[UK_NV];
     if (scale) {
@@ -137,9 +141,21 @@ static void ukernel(int64_t kdim, const float *a, int64_t am, int64_t ak,
                 ap[m] += ak;
         }
     }
-    for (int m = 0; m < mvalid; m++)
-        for (int n = 0; n < UK_NV; n++)
-            vf_store(c + m * TQ + n * VW, acc[m][n]);
+    /* A constant trip count keeps acc[][] in registers (a loop to mvalid
+     * would spill the whole block to the stack first). */
+    for (int m = 0; m < UK_MR; m++)
+        if (m < mvalid)
+            for (int n = 0; n < UK_NV; n++)
+                vf_store(c + m * TQ + n * VW, acc[m][n]);
+    /* The softmax's row max, folded in while the block is in registers. */
+    if (colmax)
+        for (int n = 0; n < UK_NV; n++) {
+            vf mx = vf_load(colmax + n * VW);
+            for (int m = 0; m < UK_MR; m++)
+                if (m < mvalid)
+                    mx = vf_max(mx, acc[m][n]);
+            vf_store(colmax + n * VW, mx);
+        }
 }
 #undef UK_STEP
 
@@ -173,14 +189,27 @@ static void pack_query(const fattn_problem *p, const head_view *hv,
     }
 }
 
-/* Masks, ALiBi and visibility for one key tile, element by element. */
+/*
+ * Masks, ALiBi and visibility for one key tile, element by element. Without
+ * a mask or ALiBi only the columns that some row cannot see need a look:
+ * those outside [max_lo, min_hi), a narrow band along a causal diagonal or
+ * a window's edges.
+ */
 static void fix_scores(const fattn_problem *p, const head_view *hv,
                        const tile_ws *t, const qtile *qt, int64_t j0, int cols,
-                       int need_range)
+                       int need_range, int has_bias)
 {
     const int64_t *ms = p->mask_stride;
     const int align_br = p->align == FATTN_ALIGN_BOTTOM_RIGHT;
+    int skip_lo = cols, skip_hi = cols; /* columns every row sees */
+    if (!has_bias) {
+        int64_t a = qt->max_lo - j0, b = qt->min_hi - j0;
+        skip_lo = a < 0 ? 0 : a > cols ? cols : (int)a;
+        skip_hi = b < 0 ? 0 : b > cols ? cols : (int)b;
+    }
     for (int c = 0; c < cols; c++) {
+        if (c >= skip_lo && c < skip_hi)
+            continue;
         const int64_t j = j0 + c;
         float *s = t->st + c * TQ;
         for (int r = 0; r < qt->active; r++) {
@@ -189,6 +218,8 @@ static void fix_scores(const fattn_problem *p, const head_view *hv,
                 s[r] = -INFINITY;
                 continue;
             }
+            if (!has_bias)
+                continue;
             float x = s[r];
             if (p->mask_kind == FATTN_MASK_KEEP) {
                 if (hv->mask[i * ms[2] + j * ms[3]] == 0)
@@ -217,14 +248,18 @@ static void softcap_scores(const fattn_problem *p, const tile_ws *t, int cols)
         }
 }
 
-/* Online softmax over the tile: St becomes P, m/l/corr are updated. */
-static void softmax_tile(const tile_ws *t, int cols)
+/* Online softmax over the tile: St becomes P, m/l/corr are updated. With
+ * have_max, t->tmax already holds the tile's column max. */
+static void softmax_tile(const tile_ws *t, int cols, int have_max)
 {
     const vf neg_inf = vf_set1(-INFINITY);
     for (int n = 0; n < UK_NV; n++) {
         vf mt = neg_inf;
-        for (int c = 0; c < cols; c++)
-            mt = vf_max(mt, vf_load(t->st + c * TQ + n * VW));
+        if (have_max)
+            mt = vf_load(t->tmax + n * VW);
+        else
+            for (int c = 0; c < cols; c++)
+                mt = vf_max(mt, vf_load(t->st + c * TQ + n * VW));
         vf m_old = vf_load(t->m + n * VW);
         vf m_new = vf_max(m_old, mt);
         /* A lane that has seen nothing yet keeps m = -inf; subtracting 0
@@ -248,23 +283,30 @@ static void key_tile(const fattn_problem *p, const head_view *hv,
                      const tile_ws *t, const qtile *qt, int64_t j0, int cols)
 {
     const int64_t *ks = p->k_stride, *vs = p->v_stride;
+    const int interior = j0 >= qt->max_lo && j0 + cols <= qt->min_hi;
+    const int has_bias = p->mask_kind != FATTN_MASK_NONE || hv->slope != 0.0f;
+    /* The max can be taken in the microkernel when nothing edits the scores
+     * after it. */
+    const int fused_max = interior && !has_bias && p->softcap == 0.0f;
+    if (fused_max)
+        for (int n = 0; n < UK_NV; n++)
+            vf_store(t->tmax + n * VW, vf_set1(-INFINITY));
     for (int c0 = 0; c0 < cols; c0 += UK_MR) {
         int mvalid = cols - c0 < UK_MR ? cols - c0 : UK_MR;
         ukernel(p->head_dim, hv->k + (j0 + c0) * ks[2], ks[2], ks[3], t->qt,
-                t->st + c0 * TQ, mvalid, NULL);
+                t->st + c0 * TQ, mvalid, NULL, fused_max ? t->tmax : NULL);
     }
     if (p->softcap > 0.0f)
         softcap_scores(p, t, cols);
-    int interior = j0 >= qt->max_lo && j0 + cols <= qt->min_hi;
-    if (!interior || p->mask_kind != FATTN_MASK_NONE || hv->slope != 0.0f)
-        fix_scores(p, hv, t, qt, j0, cols, !interior);
-    softmax_tile(t, cols);
+    if (!interior || has_bias)
+        fix_scores(p, hv, t, qt, j0, cols, !interior, has_bias);
+    softmax_tile(t, cols, fused_max);
     const float *vrow = hv->v + j0 * vs[2];
     for (int64_t e0 = 0; e0 < p->head_dim_v; e0 += UK_MR) {
         int64_t left = p->head_dim_v - e0;
         int mvalid = left < UK_MR ? (int)left : UK_MR;
         ukernel(cols, vrow + e0 * vs[3], vs[3], vs[2], t->st, t->ot + e0 * TQ,
-                mvalid, t->corr);
+                mvalid, t->corr, NULL);
     }
 }
 

@@ -14,9 +14,9 @@
 #include <string.h>
 
 static const fattn_kernel kernels[] = {
-#define FATTN_VECMATH(vexp, vtanh)
-#define FATTN_KERNEL(isa, flags, run, workspace, vexp, vtanh)                  \
-    {isa, flags, workspace, run, vexp, vtanh},
+#define FATTN_VECMATH(vexp, vtanh, peak)
+#define FATTN_KERNEL(isa, flags, run, workspace, vexp, vtanh, peak)            \
+    {isa, flags, workspace, run, vexp, vtanh, peak},
 #include "kernels.inc"
 #undef FATTN_KERNEL
 #undef FATTN_VECMATH
@@ -110,4 +110,14 @@ fattn_isa fattn_isa_auto(fattn_error *err)
                 FATTN_ISA_AUTO);
     fattn_ok(err);
     return auto_isa;
+}
+
+double fattn_fma_peak_gflops(int isa, double seconds)
+{
+    if (isa == FATTN_ISA_AUTO)
+        isa = fattn_isa_auto(NULL);
+    if (!fattn_isa_available(isa) || !(seconds > 0.0) || seconds > 60.0)
+        return 0.0;
+    const fattn_kernel *k = fattn_kernel_for((fattn_isa)isa);
+    return k->fma_peak ? k->fma_peak(seconds) : 0.0;
 }

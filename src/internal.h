@@ -68,6 +68,7 @@ typedef struct fattn_kernel {
     void (*run)(const fattn_problem *p, void *workspace);
     void (*vec_exp)(const float *in, float *out, size_t n);
     void (*vec_tanh)(const float *in, float *out, size_t n);
+    double (*fma_peak)(double seconds); /* GFLOP/s; NULL for scalar */
 } fattn_kernel;
 
 /* Valid lengths of batch b. */
@@ -98,12 +99,13 @@ static inline int64_t fattn_query_pos(int align_bottom_right, int64_t qlen,
 }
 
 /* Kernels: src/kernels.inc lists them, once. */
-#define FATTN_KERNEL(isa, flags, run, workspace, vexp, vtanh)                  \
+#define FATTN_KERNEL(isa, flags, run, workspace, vexp, vtanh, peak)            \
     size_t workspace(const fattn_problem *p);                                  \
     void run(const fattn_problem *p, void *ws);
-#define FATTN_VECMATH(vexp, vtanh)                                             \
+#define FATTN_VECMATH(vexp, vtanh, peak)                                       \
     void vexp(const float *in, float *out, size_t n);                          \
-    void vtanh(const float *in, float *out, size_t n);
+    void vtanh(const float *in, float *out, size_t n);                         \
+    double peak(double seconds);
 #include "kernels.inc"
 #undef FATTN_KERNEL
 #undef FATTN_VECMATH
