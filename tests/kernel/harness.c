@@ -5,6 +5,8 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Detailed failure reports per category; later failures are only counted. */
@@ -133,6 +135,26 @@ static int run_isa(kt_ctx *ctx, fattn_ref_problem *p, const char *label,
     return 1;
 }
 
+/* Elements where two paths' results differ beyond twice the tolerance; NaN
+ * must meet NaN, and infinities must match exactly. */
+static int64_t count_disagreements(const float *a, const float *b, size_t n)
+{
+    int64_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(a[i]) || isnan(b[i])) {
+            bad += isnan(a[i]) != isnan(b[i]);
+            continue;
+        }
+        if (isinf(a[i]) || isinf(b[i])) {
+            bad += a[i] != b[i];
+            continue;
+        }
+        double tol = 2.0 * (KT_ATOL + KT_RTOL * fabs((double)a[i]));
+        bad += fabs((double)a[i] - (double)b[i]) > tol;
+    }
+    return bad;
+}
+
 int kt_run_problem(kt_ctx *ctx, fattn_ref_problem *p, const char *label)
 {
     int ok = 1;
@@ -155,8 +177,34 @@ int kt_run_problem(kt_ctx *ctx, fattn_ref_problem *p, const char *label)
     } else if (fattn_ref_problem_reference(p) != 0) {
         ok = report_failure(ctx, p, label, "", "out of memory (reference)");
     } else {
-        for (int k = 0; k < ctx->n_isas; k++)
+        /* Each path against the reference, then against the first path:
+         * the paths must agree with each other as well (checkasm's habit),
+         * to twice the reference tolerance, NaN where the first has NaN. */
+        float *first_out = malloc((p->out_elems + 1) * sizeof(float));
+        float *first_lse = malloc((p->lse_elems + 1) * sizeof(float));
+        for (int k = 0; k < ctx->n_isas; k++) {
             ok &= run_isa(ctx, p, label, ctx->isas[k]);
+            if (!first_out || !first_lse)
+                continue;
+            if (k == 0) {
+                memcpy(first_out, p->out_buf, p->out_elems * sizeof(float));
+                if (p->lse_buf)
+                    memcpy(first_lse, p->lse_buf, p->lse_elems * sizeof(float));
+                continue;
+            }
+            int64_t bad = count_disagreements(first_out, p->out_buf, p->out_elems);
+            if (p->lse_buf)
+                bad += count_disagreements(first_lse, p->lse_buf, p->lse_elems);
+            if (bad) {
+                char detail[160];
+                snprintf(detail, sizeof(detail), "isa=%s disagrees with isa=%s in %" PRId64
+                         " elements (beyond 2 * tolerance)", fattn_isa_name(ctx->isas[k]),
+                         fattn_isa_name(ctx->isas[0]), bad);
+                ok &= report_failure(ctx, p, label, "", detail);
+            }
+        }
+        free(first_out);
+        free(first_lse);
     }
     p->params.isa = saved_isa;
 
