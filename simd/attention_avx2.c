@@ -13,6 +13,7 @@
 #define UK_MR 4
 #define UK_NV 3
 #define TILE_K 64
+#define ROWS_NB 1 /* 8 rows x 1 vector: 16 registers */
 #define KERNEL_RUN fattn_attention_avx2
 #define KERNEL_WORKSPACE fattn_attention_avx2_workspace
 #include "attention_tiled.h"

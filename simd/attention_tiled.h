@@ -45,7 +45,7 @@ typedef struct tile_ws {
 
 static size_t round64(size_t n) { return (n + 63u) & ~(size_t)63u; }
 
-size_t KERNEL_WORKSPACE(const fattn_problem *p)
+static size_t lanes_workspace(const fattn_problem *p)
 {
     return round64(sizeof(float) * TQ * (size_t)p->head_dim) +
            round64(sizeof(float) * TQ * TILE_K) +
@@ -189,6 +189,24 @@ static void pack_query(const fattn_problem *p, const head_view *hv,
     }
 }
 
+/* Additive mask, keep-mask and ALiBi for score x of key j; mrow is the
+ * mask at (b, h, i, 0), pos is pos(i) for ALiBi. */
+static inline float bias_score(const fattn_problem *p, const unsigned char *mrow,
+                               float slope, double pos, int64_t j, float x)
+{
+    if (p->mask_kind == FATTN_MASK_KEEP) {
+        if (mrow[j * p->mask_stride[3]] == 0)
+            return -INFINITY;
+    } else if (p->mask_kind == FATTN_MASK_ADDITIVE) {
+        float add;
+        memcpy(&add, mrow + (size_t)(j * p->mask_stride[3]) * 4, sizeof add);
+        x += add;
+    }
+    if (slope != 0.0f)
+        x -= slope * (float)fabs(pos - (double)j);
+    return x;
+}
+
 /*
  * Masks, ALiBi and visibility for one key tile, element by element. Without
  * a mask or ALiBi only the columns that some row cannot see need a look:
@@ -199,7 +217,7 @@ static void fix_scores(const fattn_problem *p, const head_view *hv,
                        const tile_ws *t, const qtile *qt, int64_t j0, int cols,
                        int need_range, int has_bias)
 {
-    const int64_t *ms = p->mask_stride;
+    const size_t mask_elem = p->mask_kind == FATTN_MASK_KEEP ? 1 : 4;
     const int align_br = p->align == FATTN_ALIGN_BOTTOM_RIGHT;
     int skip_lo = cols, skip_hi = cols; /* columns every row sees */
     if (!has_bias) {
@@ -214,26 +232,14 @@ static void fix_scores(const fattn_problem *p, const head_view *hv,
         float *s = t->st + c * TQ;
         for (int r = 0; r < qt->active; r++) {
             const int64_t i = qt->i0 + r;
-            if (need_range && (j < t->lo[r] || j >= t->hi[r])) {
+            if (need_range && (j < t->lo[r] || j >= t->hi[r]))
                 s[r] = -INFINITY;
-                continue;
-            }
-            if (!has_bias)
-                continue;
-            float x = s[r];
-            if (p->mask_kind == FATTN_MASK_KEEP) {
-                if (hv->mask[i * ms[2] + j * ms[3]] == 0)
-                    x = -INFINITY;
-            } else if (p->mask_kind == FATTN_MASK_ADDITIVE) {
-                float add;
-                memcpy(&add, hv->mask + (size_t)(i * ms[2] + j * ms[3]) * 4, sizeof add);
-                x += add;
-            }
-            if (hv->slope != 0.0f) {
-                double pos = (double)fattn_query_pos(align_br, hv->qlen, hv->klen, i);
-                x -= hv->slope * (float)fabs(pos - (double)j);
-            }
-            s[r] = x;
+            else if (has_bias)
+                s[r] = bias_score(
+                    p, hv->mask + (size_t)(i * p->mask_stride[2]) * mask_elem,
+                    hv->slope,
+                    (double)fattn_query_pos(align_br, hv->qlen, hv->klen, i), j,
+                    s[r]);
         }
     }
 }
@@ -372,8 +378,20 @@ static void query_tile(const fattn_problem *p, const head_view *hv,
     write_rows(p, hv, t, qt);
 }
 
+#include "attention_rows.h"
+
+size_t KERNEL_WORKSPACE(const fattn_problem *p)
+{
+    return rows_path_fits(p) ? rows_workspace(p) : lanes_workspace(p);
+}
+
 void KERNEL_RUN(const fattn_problem *p, void *workspace)
 {
+    if (rows_path_fits(p)) {
+        rows_ws rw = rows_carve(p, workspace);
+        rows_run(p, &rw);
+        return;
+    }
     tile_ws t = carve(p, workspace);
     const int64_t group = p->heads_q / p->heads_kv;
     const size_t mask_elem = p->mask_kind == FATTN_MASK_KEEP ? 1 : 4;

@@ -56,4 +56,18 @@ static inline vf vf_ldexp(vf p, vf n)
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
+/* Lanes [0, n) of p, 0 < n < VW; the others are 0 and never touched. */
+static inline vf vf_load_n(const float *p, int n)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane));
+}
+static inline float vf_reduce_add(vf x)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
 #endif /* FATTN_VEC_AVX2_H */

@@ -51,4 +51,11 @@ static inline vf vf_round(vf x)
 /* p * 2^n for integral n in [-126, 127]. */
 static inline vf vf_ldexp(vf p, vf n) { return _mm512_scalef_ps(p, n); }
 
+/* Lanes [0, n) of p, 0 < n < VW; the others are 0 and never touched. */
+static inline vf vf_load_n(const float *p, int n)
+{
+    return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
+}
+static inline float vf_reduce_add(vf x) { return _mm512_reduce_add_ps(x); }
+
 #endif /* FATTN_VEC_AVX512_H */
