@@ -236,7 +236,9 @@ static void fix_scores(const fattn_problem *p, const head_view *hv,
                 s[r] = -INFINITY;
             else if (has_bias)
                 s[r] = bias_score(
-                    p, hv->mask + (size_t)(i * p->mask_stride[2]) * mask_elem,
+                    p,
+                    hv->mask ? hv->mask + (size_t)(i * p->mask_stride[2]) * mask_elem
+                             : NULL, /* no arithmetic on NULL, not even + 0 */
                     hv->slope,
                     (double)fattn_query_pos(align_br, hv->qlen, hv->klen, i), j,
                     s[r]);

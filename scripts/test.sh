@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this script):
+#   1. scripts/setup.sh (installs missing build dependencies)
+#   2. gcc build with --werror in build-test/, then `meson test`, then the
+#      suite again under each kernel path this machine can run
+#      (`meson test --setup scalar|avx2|avx512`, i.e. FATTN_ISA forced)
+#   3. gcc build with -Dsimd=disabled (scalar path only) in build-nosimd/,
+#      then `meson test`
+#   4. clang build with --werror, ASan + UBSan (every report fatal) in
+#      build-san/, then `meson test`
+#   5. clang build with --werror and ThreadSanitizer in build-tsan/, then the
+#      multi-threaded tests (`meson test --suite threads`)
+# Every step runs even if an earlier one failed; the exit status is non-zero
+# if anything failed. Existing build directories are reconfigured.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+JOBS=${JOBS:-2}
+failed=0
+passed_total=0
+failed_total=0
+skipped_total=0
+
+# configure DIR OPTIONS...: set up DIR with the environment in ENVS, or
+# reconfigure it if it exists (wiping it when reconfiguring is not enough,
+# e.g. after a meson upgrade).
+ENVS=()
+configure() {
+    local dir=$1
+    shift
+    if [ -f "$dir/meson-private/coredata.dat" ]; then
+        env "${ENVS[@]}" meson setup --reconfigure "$dir" "$@" ||
+            env "${ENVS[@]}" meson setup --wipe "$dir" "$@"
+    else
+        env "${ENVS[@]}" meson setup "$dir" "$@"
+    fi
+}
+
+# add_counts LOG: add meson's summary ("Ok:", "Fail:", ...) to the totals.
+add_counts() {
+    local log=$1 n key
+    for key in "Ok" "Expected Fail"; do
+        n=$(sed -n "s/^$key: *\([0-9][0-9]*\).*/\1/p" "$log" | tail -n 1)
+        passed_total=$((passed_total + ${n:-0}))
+    done
+    for key in "Fail" "Unexpected Pass" "Timeout"; do
+        n=$(sed -n "s/^$key: *\([0-9][0-9]*\).*/\1/p" "$log" | tail -n 1)
+        failed_total=$((failed_total + ${n:-0}))
+    done
+    n=$(sed -n "s/^Skipped: *\([0-9][0-9]*\).*/\1/p" "$log" | tail -n 1)
+    skipped_total=$((skipped_total + ${n:-0}))
+}
+
+# run_tests LABEL DIR [MESON_TEST_OPTIONS...]: meson test, summary counted.
+run_tests() {
+    local label=$1 dir=$2
+    shift 2
+    local log="$dir/test-summary.txt" rc=0
+    echo
+    echo "=== $label: meson test $*"
+    env "${ENVS[@]}" meson test -C "$dir" --num-processes "$JOBS" \
+        --print-errorlogs "$@" 2>&1 | tee "$log" || rc=$?
+    add_counts "$log"
+    if [ "$rc" -ne 0 ] || ! grep -q "^Fail: *0" "$log" ||
+            ! grep -q "^Ok: *[1-9]" "$log"; then
+        echo "=== $label: tests FAILED"
+        failed=1
+    fi
+}
+
+# build LABEL DIR ENV... -- SETUP_OPTIONS...: configure and compile; sets
+# ENVS for the tests that follow. Returns non-zero if the build failed.
+build() {
+    local label=$1 dir=$2
+    shift 2
+    ENVS=()
+    while [ "$1" != "--" ]; do
+        ENVS+=("$1")
+        shift
+    done
+    shift
+    echo
+    echo "=== $label: $dir"
+    if ! configure "$dir" "$@"; then
+        echo "=== $label: configure FAILED"
+        failed=1
+        return 1
+    fi
+    if ! meson compile -C "$dir" -j "$JOBS"; then
+        echo "=== $label: build FAILED"
+        failed=1
+        return 1
+    fi
+}
+
+if build "gcc --werror" build-test CC=gcc CXX=g++ -- \
+        --werror --buildtype=debugoptimized; then
+    run_tests "gcc --werror" build-test
+    # The kernel paths the library reports available here, from `fattn info`
+    # ("  avx2     available  (...)"); a path this CPU lacks would only fail.
+    if ! paths=$(env -u FATTN_ISA build-test/src/cli/fattn info |
+            awk '$2 == "available" { print $1 }'); then
+        echo "=== gcc --werror: fattn info FAILED"
+        failed=1
+        paths=
+    fi
+    for isa in $paths; do
+        run_tests "gcc --werror, FATTN_ISA=$isa" build-test --setup "$isa"
+    done
+fi
+
+# The library without its SIMD paths: baseline x86-64 only, so forcing AVX2
+# or AVX-512 must fail with isa_unavailable (the validation test checks it).
+if build "gcc --werror, -Dsimd=disabled" build-nosimd CC=gcc CXX=g++ -- \
+        --werror --buildtype=debugoptimized -Dsimd=disabled; then
+    run_tests "gcc --werror, -Dsimd=disabled" build-nosimd
+fi
+
+SAN_FLAGS=-fno-sanitize-recover=all
+if build "clang --werror, ASan+UBSan" build-san \
+        CC=clang CXX=clang++ \
+        "ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:strict_string_checks=1" \
+        "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1" -- \
+        --werror --buildtype=debugoptimized \
+        -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dc_args=$SAN_FLAGS -Dcpp_args=$SAN_FLAGS; then
+    run_tests "clang --werror, ASan+UBSan" build-san
+fi
+
+# Only the threads suite starts threads; the rest gains nothing under TSan.
+if build "clang --werror, TSan" build-tsan \
+        CC=clang CXX=clang++ \
+        "TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1" -- \
+        --werror --buildtype=debugoptimized \
+        -Db_sanitize=thread -Db_lundef=false; then
+    run_tests "clang --werror, TSan" build-tsan --suite threads
+fi
+
+echo
+echo "test.sh: $passed_total passed, $failed_total failed, $skipped_total skipped"
+if [ "$failed" -ne 0 ]; then
+    echo "test.sh: FAILED"
+    exit 1
+fi
+echo "test.sh: all configurations passed"

@@ -1,0 +1,529 @@
+/*
+ * bench.c - `fattn bench`: time fattn_forward on seeded random f32 inputs and
+ * check a sample of output rows against the fp64 reference.
+ *
+ * One warm-up call, then --repeat timed calls (CLOCK_MONOTONIC); the median
+ * and the minimum are reported. FLOPs: 4*B*H*Sq*Sk*D for dense attention; with
+ * causal masking or a window only the visible (query, key) pairs count,
+ * 2*(D+Dv) each (Q.K^T and P.V), so masked work is never credited.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "cli.h"
+
+#include "fattn.h"
+#include "reference.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The accuracy bound of the check: |x - ref| <= ATOL + RTOL * |ref|. */
+#define BENCH_ATOL 1e-5
+#define BENCH_RTOL 1e-5
+
+/* Budget for the reference check, in "reference work units" (about one
+ * double multiply-add or 1/40 of an exp each): keeps it near a second. */
+#define BENCH_REF_BUDGET 1e9
+
+typedef struct bench_opts {
+    int64_t batch, heads, kv_heads, seq, seq_k, dim, repeat;
+    int causal; /* fattn_causal */
+    int window_enabled;
+    int64_t window_left, window_right;
+    int align; /* fattn_align, or -1 = follow --causal */
+    int isa;   /* fattn_isa */
+    uint64_t seed;
+} bench_opts;
+
+static const char *const causal_names[] = {"none", "top-left",
+                                           "bottom-right"};
+static const char *const align_names[] = {"top-left", "bottom-right"};
+static const char *const isa_names[] = {"auto", "scalar", "avx2", "avx512"};
+
+static void print_help(FILE *out)
+{
+    fputs(
+        "usage: fattn bench [options]\n"
+        "\n"
+        "Time fattn_forward on random f32 inputs (uniform in [-1, 1], seeded,\n"
+        "contiguous BHSD): one warm-up call, then --repeat timed calls. Prints\n"
+        "the kernel path used, the median and minimum time, GFLOP/s, and the\n"
+        "max abs/rel error of a sample of rows against the fp64 reference;\n"
+        "FAIL (exit 1) if any checked element has |x-ref| > 1e-5 + 1e-5*|ref|.\n"
+        "\n"
+        "options:\n"
+        "  --batch B          batch size (default 1)\n"
+        "  --heads H          query heads (default 8)\n"
+        "  --kv-heads HKV     key/value heads; H must be a multiple (GQA)\n"
+        "                     (default: H)\n"
+        "  --seq S            query length (default 2048)\n"
+        "  --seq-k SK         key/value length (default: S)\n"
+        "  --dim D            head_dim of query, key and value (default 128)\n"
+        "  --causal MODE      none | top-left | bottom-right (default none)\n"
+        "  --window L,R       sliding window: row i sees keys pos(i)-L ..\n"
+        "                     pos(i)+R; -1 = unlimited on that side\n"
+        "                     (default: no window)\n"
+        "  --align MODE       top-left | bottom-right: pos(i) for the window\n"
+        "                     (default: as --causal, top-left when none)\n"
+        "  --repeat R         timed calls after the warm-up (default 5)\n"
+        "  --isa PATH         auto | scalar | avx2 | avx512 (default auto)\n"
+        "  --seed N           random seed (default 1)\n"
+        "  -h, --help         show this help\n"
+        "\n"
+        "GFLOP/s counts 4*B*H*Sq*Sk*D per call for dense attention; with\n"
+        "--causal or --window, only the visible (query, key) pairs, 2*(D+D)\n"
+        "FLOP each.\n"
+        "\n"
+        "exit status: 0 PASS, 1 library error or FAIL, 2 usage error\n",
+        out);
+}
+
+/* Returns 0, or the exit code of a usage error (already reported). */
+static int parse_args(int argc, char **argv, bench_opts *o, int *help)
+{
+    int64_t kv_heads = -1, seq_k = -1;
+    const char *v;
+    int r;
+
+    memset(o, 0, sizeof *o);
+    o->batch = 1;
+    o->heads = 8;
+    o->seq = 2048;
+    o->dim = 128;
+    o->repeat = 5;
+    o->causal = FATTN_CAUSAL_NONE;
+    o->align = -1;
+    o->isa = FATTN_ISA_AUTO;
+    o->seed = 1;
+    *help = 0;
+
+#define INT_OPT(name, min, max, field)                                        \
+    if ((r = cli_take_option("bench", argc, argv, &i, name, &v)) != 0) {      \
+        if (r < 0 || cli_parse_i64("bench", name, v, min, max, field) != 0)   \
+            return CLI_EXIT_USAGE;                                            \
+        continue;                                                             \
+    }
+#define CHOICE_OPT(name, names, count, field)                                 \
+    if ((r = cli_take_option("bench", argc, argv, &i, name, &v)) != 0) {      \
+        if (r < 0 ||                                                          \
+            cli_parse_choice("bench", name, v, names, count, &choice) != 0)   \
+            return CLI_EXIT_USAGE;                                            \
+        field = choice;                                                       \
+        continue;                                                             \
+    }
+
+    for (int i = 1; i < argc; i++) {
+        int choice;
+
+        if (cli_is_help(argv[i])) {
+            *help = 1;
+            return 0;
+        }
+        INT_OPT("--batch", 1, INT64_MAX, &o->batch)
+        INT_OPT("--heads", 1, INT64_MAX, &o->heads)
+        INT_OPT("--kv-heads", 1, INT64_MAX, &kv_heads)
+        INT_OPT("--seq", 1, INT64_MAX, &o->seq)
+        INT_OPT("--seq-k", 1, INT64_MAX, &seq_k)
+        INT_OPT("--dim", 1, INT64_MAX, &o->dim)
+        INT_OPT("--repeat", 1, 1000000, &o->repeat)
+        CHOICE_OPT("--causal", causal_names, 3, o->causal)
+        CHOICE_OPT("--align", align_names, 2, o->align)
+        if ((r = cli_take_option("bench", argc, argv, &i, "--window", &v))) {
+            if (r < 0 || cli_parse_window("bench", "--window", v,
+                                          &o->window_left,
+                                          &o->window_right) != 0)
+                return CLI_EXIT_USAGE;
+            o->window_enabled = 1;
+            continue;
+        }
+        CHOICE_OPT("--isa", isa_names, 4, o->isa)
+        if ((r = cli_take_option("bench", argc, argv, &i, "--seed", &v))) {
+            if (r < 0 || cli_parse_u64("bench", "--seed", v, &o->seed) != 0)
+                return CLI_EXIT_USAGE;
+            continue;
+        }
+        if (argv[i][0] == '-')
+            return cli_usage_error("bench", "unknown option '%s'", argv[i]);
+        return cli_usage_error("bench", "unexpected argument '%s'", argv[i]);
+    }
+#undef INT_OPT
+#undef CHOICE_OPT
+
+    o->kv_heads = kv_heads > 0 ? kv_heads : o->heads;
+    o->seq_k = seq_k > 0 ? seq_k : o->seq;
+    if (o->align < 0)
+        o->align = o->causal == FATTN_CAUSAL_BOTTOM_RIGHT
+                       ? FATTN_ALIGN_BOTTOM_RIGHT
+                       : FATTN_ALIGN_TOP_LEFT;
+    return 0;
+}
+
+/* splitmix64: small, seedable, identical on every platform. */
+static uint64_t rng_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [-1, 1]: 24 random bits, exactly representable in float. */
+static float rng_uniform(uint64_t *state)
+{
+    uint32_t bits = (uint32_t)(rng_next(state) >> 40);
+
+    return (float)bits * (2.0f / 16777215.0f) - 1.0f;
+}
+
+/* a * b * c * d elements of a float buffer, in bytes; 0 on overflow. */
+static size_t tensor_bytes(int64_t a, int64_t b, int64_t c, int64_t d)
+{
+    uint64_t dims[4] = {(uint64_t)a, (uint64_t)b, (uint64_t)c, (uint64_t)d};
+    uint64_t n = sizeof(float);
+
+    for (int k = 0; k < 4; k++) {
+        if (dims[k] != 0 && n > UINT64_MAX / dims[k])
+            return 0;
+        n *= dims[k];
+    }
+    /* Round up to 64 bytes for aligned_alloc; keep the size in size_t. */
+    if (n > (uint64_t)SIZE_MAX - 63)
+        return 0;
+    return (size_t)((n + 63) & ~(uint64_t)63);
+}
+
+/* Allocate and fill one tensor (touching every page once). */
+static float *alloc_tensor(const char *what, int64_t a, int64_t b, int64_t c,
+                           int64_t d, uint64_t *rng)
+{
+    size_t bytes = tensor_bytes(a, b, c, d);
+    size_t count;
+    float *p;
+
+    if (bytes == 0) {
+        fprintf(stderr,
+                "fattn bench: error: the %s tensor [%" PRId64 ", %" PRId64
+                ", %" PRId64 ", %" PRId64 "] is too large to allocate\n",
+                what, a, b, c, d);
+        return NULL;
+    }
+    p = aligned_alloc(64, bytes);
+    if (p == NULL) {
+        fprintf(stderr,
+                "fattn bench: error: out of memory allocating %.1f MiB for "
+                "the %s tensor\n",
+                (double)bytes / (1024.0 * 1024.0), what);
+        return NULL;
+    }
+    count = bytes / sizeof(float);
+    for (size_t k = 0; k < count; k++)
+        p[k] = rng ? rng_uniform(rng) : 0.0f;
+    return p;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+static int report_library_error(const fattn_error *err)
+{
+    fflush(stdout);
+    fprintf(stderr, "fattn bench: error (%s): %s\n",
+            fattn_status_name(err->status), err->message);
+    return CLI_EXIT_ERROR;
+}
+
+/* Rows to skip between checked rows so the fp64 reference stays cheap. */
+static int64_t choose_row_step(const bench_opts *o, int64_t pairs)
+{
+    double rows = (double)o->batch * (double)o->heads * (double)o->seq;
+    double keys_per_row = rows > 0 ? (double)pairs / rows : 0.0;
+    double row_cost = keys_per_row * (2.0 * (double)(o->dim + o->dim) + 40.0) +
+                      (double)o->dim;
+    double rows_affordable = BENCH_REF_BUDGET / (row_cost > 1.0 ? row_cost : 1.0);
+    double step = ceil(rows / (rows_affordable > 1.0 ? rows_affordable : 1.0));
+
+    if (step < 1.0)
+        return 1;
+    if (step > (double)o->seq)
+        return o->seq; /* still one row (i = 0) of every (b, h) */
+    return (int64_t)step;
+}
+
+static void print_shape(const bench_opts *o)
+{
+    printf("shape: B=%" PRId64 " H=%" PRId64 " HKV=%" PRId64 " Sq=%" PRId64
+           " Sk=%" PRId64 " D=%" PRId64 " causal=%s",
+           o->batch, o->heads, o->kv_heads, o->seq, o->seq_k, o->dim,
+           causal_names[o->causal]);
+    if (o->window_enabled)
+        printf(" window=%" PRId64 ",%" PRId64 " align=%s", o->window_left,
+               o->window_right, align_names[o->align]);
+    printf(" (f32, BHSD, seed %" PRIu64 ")\n", o->seed);
+}
+
+/* Resolve and print the path into *used; returns 0 or an exit code. */
+static int print_path(const bench_opts *o, int *used)
+{
+    fattn_error err;
+    fattn_isa chosen;
+    const char *env;
+
+    if (o->isa != FATTN_ISA_AUTO) {
+        /* An unavailable forced path is reported by fattn_check below, with
+         * the library's own message. */
+        printf("path: %s (forced with --isa)\n", fattn_isa_name(o->isa));
+        *used = o->isa;
+        return 0;
+    }
+    memset(&err, 0, sizeof err);
+    chosen = fattn_isa_auto(&err);
+    if (chosen == FATTN_ISA_AUTO)
+        return report_library_error(&err);
+    *used = chosen;
+    env = getenv("FATTN_ISA");
+    if (env != NULL && env[0] != '\0' && strcmp(env, "auto") != 0)
+        printf("path: %s (auto: FATTN_ISA=%s in the environment)\n",
+               fattn_isa_name(chosen), env);
+    else
+        printf("path: %s (auto: best available)\n", fattn_isa_name(chosen));
+    return 0;
+}
+
+/* About how long the FMA peak is measured, in seconds. */
+#define BENCH_PEAK_SECONDS 0.25
+
+static int run(const bench_opts *o, int used, float *q, float *k, float *v,
+               float *out)
+{
+    fattn_tensor tq, tk, tv, to;
+    fattn_params params;
+    fattn_error err;
+    fattn_ref_report rep;
+    double *times, flops, ms_median, ms_min, t_ref, gflops, peak;
+    int64_t pairs, row_step, rows_total;
+    int ok, rc;
+
+    fattn_tensor_contiguous(&tq, q, FATTN_DTYPE_F32, o->batch, o->heads,
+                            o->seq, o->dim);
+    fattn_tensor_contiguous(&tk, k, FATTN_DTYPE_F32, o->batch, o->kv_heads,
+                            o->seq_k, o->dim);
+    fattn_tensor_contiguous(&tv, v, FATTN_DTYPE_F32, o->batch, o->kv_heads,
+                            o->seq_k, o->dim);
+    fattn_tensor_contiguous(&to, out, FATTN_DTYPE_F32, o->batch, o->heads,
+                            o->seq, o->dim);
+    memset(&params, 0, sizeof params);
+    params.version = FATTN_PARAMS_VERSION;
+    params.causal = o->causal;
+    params.window_enabled = o->window_enabled;
+    params.window_left = o->window_left;
+    params.window_right = o->window_right;
+    params.align = o->window_enabled ? o->align : FATTN_ALIGN_TOP_LEFT;
+    params.isa = o->isa;
+
+    memset(&err, 0, sizeof err);
+    if (fattn_check(&tq, &tk, &tv, &to, &params, &err) != FATTN_OK)
+        return report_library_error(&err);
+
+    pairs = fattn_ref_visible_pairs(&tq, &tk, &params);
+    if (o->causal == FATTN_CAUSAL_NONE && !o->window_enabled) {
+        flops = 4.0 * (double)o->batch * (double)o->heads * (double)o->seq *
+                (double)o->seq_k * (double)o->dim;
+        printf("flops: %.4g GFLOP per call (dense: 4*B*H*Sq*Sk*D)\n",
+               flops * 1e-9);
+    } else {
+        flops = (double)pairs * 2.0 * (double)(o->dim + o->dim);
+        printf("flops: %.4g GFLOP per call (counting only the %" PRId64
+               " visible (query, key) pairs, 2*(D+Dv) FLOP each)\n",
+               flops * 1e-9, pairs);
+    }
+    fflush(stdout);
+
+    times = malloc((size_t)o->repeat * sizeof *times);
+    if (times == NULL) {
+        fprintf(stderr, "fattn bench: error: out of memory\n");
+        return CLI_EXIT_ERROR;
+    }
+    for (int64_t r = -1; r < o->repeat; r++) {
+        double t0 = now_ms(), t1;
+        fattn_status st = fattn_forward(&tq, &tk, &tv, &to, &params, &err);
+
+        t1 = now_ms();
+        if (st != FATTN_OK) {
+            free(times);
+            return report_library_error(&err);
+        }
+        if (r < 0) {
+            printf("warm-up: %.3f ms\n", t1 - t0);
+        } else {
+            times[r] = t1 - t0;
+            printf("run %" PRId64 "/%" PRId64 ": %.3f ms\n", r + 1, o->repeat,
+                   times[r]);
+        }
+        fflush(stdout);
+    }
+    qsort(times, (size_t)o->repeat, sizeof *times, cmp_double);
+    ms_min = times[0];
+    ms_median = (o->repeat % 2) ? times[o->repeat / 2]
+                                : 0.5 * (times[o->repeat / 2 - 1] +
+                                         times[o->repeat / 2]);
+    free(times);
+    printf("time: median %.3f ms, min %.3f ms over %" PRId64 " runs\n",
+           ms_median, ms_min, o->repeat);
+    gflops = ms_median > 0 ? flops / (ms_median * 1e6) : 0.0;
+    printf("GFLOP/s: %.3f (median), %.3f (best)\n", gflops,
+           ms_min > 0 ? flops / (ms_min * 1e6) : 0.0);
+    /* The same process, right after the kernel: comparable conditions. */
+    peak = fattn_fma_peak_gflops(used, BENCH_PEAK_SECONDS);
+    if (peak > 0)
+        printf("peak: %.1f GFLOP/s (fp32 FMA, one core, %s width, measured "
+               "now): the median run reaches %.1f%% of it\n",
+               peak, fattn_isa_name(used), 100.0 * gflops / peak);
+    else
+        printf("peak: not measured for the %s path (no FMA peak)\n",
+               fattn_isa_name(used));
+
+    row_step = choose_row_step(o, pairs);
+    rows_total = o->batch * o->heads * o->seq;
+    memset(&rep, 0, sizeof rep);
+    t_ref = now_ms();
+    ok = fattn_ref_compare(&tq, &tk, &tv, &to, &params, BENCH_ATOL, BENCH_RTOL,
+                           row_step, &rep);
+    t_ref = now_ms() - t_ref;
+    printf("check vs fp64 reference: 1 row in %" PRId64 " of %" PRId64
+           " rows (%" PRId64 " elements, %.2f s): max abs err %.3g, "
+           "max rel err %.3g\n",
+           row_step, rows_total, rep.checked, t_ref * 1e-3, rep.max_abs_err,
+           rep.max_rel_err);
+    if (ok && rep.violations == 0) {
+        printf("PASS: |x-ref| <= %g + %g*|ref| for every checked element\n",
+               BENCH_ATOL, BENCH_RTOL);
+        rc = CLI_EXIT_OK;
+    } else {
+        printf("FAIL: %" PRId64 " of %" PRId64 " checked elements exceed "
+               "|x-ref| <= %g + %g*|ref|; worst at b=%" PRId64 " h=%" PRId64
+               " i=%" PRId64 " d=%" PRId64 ": got %.9g, reference %.9g\n",
+               rep.violations, rep.checked, BENCH_ATOL, BENCH_RTOL,
+               rep.worst[0], rep.worst[1], rep.worst[2], rep.worst[3],
+               rep.worst_got, rep.worst_ref);
+        rc = CLI_EXIT_ERROR;
+    }
+    printf("bench: %s B=%" PRId64 " H=%" PRId64 " HKV=%" PRId64 " Sq=%" PRId64
+           " Sk=%" PRId64 " D=%" PRId64 " causal=%s%s: median %.3f ms, "
+           "%.3f GFLOP/s",
+           fattn_isa_name(used), o->batch, o->heads, o->kv_heads, o->seq,
+           o->seq_k, o->dim, causal_names[o->causal],
+           o->window_enabled ? " +window" : "", ms_median, gflops);
+    if (peak > 0)
+        printf(" (%.1f%% of peak)", 100.0 * gflops / peak);
+    printf(", %s\n", rc == CLI_EXIT_OK ? "PASS" : "FAIL");
+    return rc;
+}
+
+/* Physical memory in bytes, or 0 if unknown. */
+static uint64_t physical_memory(void)
+{
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+
+    if (pages > 0 && page > 0 &&
+        (uint64_t)pages <= UINT64_MAX / (uint64_t)page)
+        return (uint64_t)pages * (uint64_t)page;
+#endif
+    return 0;
+}
+
+/* Refuse shapes whose buffers cannot fit in memory, before allocating: an
+ * overcommitting OS would otherwise accept the allocation and kill the
+ * process while the inputs are filled. Returns 0 or an exit code. */
+static int check_memory(const bench_opts *o)
+{
+    size_t parts[4] = {
+        tensor_bytes(o->batch, o->heads, o->seq, o->dim),
+        tensor_bytes(o->batch, o->kv_heads, o->seq_k, o->dim),
+        tensor_bytes(o->batch, o->kv_heads, o->seq_k, o->dim),
+        tensor_bytes(o->batch, o->heads, o->seq, o->dim),
+    };
+    uint64_t total = 0, phys = physical_memory();
+
+    for (int k = 0; k < 4; k++) {
+        if (parts[k] == 0 || total > UINT64_MAX - parts[k]) {
+            total = UINT64_MAX;
+            break;
+        }
+        total += parts[k];
+    }
+    if (total == UINT64_MAX || (phys != 0 && total > phys)) {
+        fflush(stdout);
+        if (total == UINT64_MAX)
+            fprintf(stderr, "fattn bench: error: the shape is too large: its "
+                            "buffers overflow the address space\n");
+        else
+            fprintf(stderr,
+                    "fattn bench: error: the shape is too large: its buffers "
+                    "need %.1f GiB, more than this machine's %.1f GiB of "
+                    "memory\n",
+                    (double)total / 1073741824.0, (double)phys / 1073741824.0);
+        return CLI_EXIT_ERROR;
+    }
+    return 0;
+}
+
+int cli_bench(int argc, char **argv)
+{
+    bench_opts o;
+    uint64_t rng;
+    float *q = NULL, *k = NULL, *v = NULL, *out = NULL;
+    int help = 0, rc, used = FATTN_ISA_SCALAR;
+
+    rc = parse_args(argc, argv, &o, &help);
+    if (rc != 0)
+        return rc;
+    if (help) {
+        print_help(stdout);
+        return CLI_EXIT_OK;
+    }
+
+    rc = print_path(&o, &used);
+    if (rc != 0)
+        return rc;
+    print_shape(&o);
+    fflush(stdout);
+    rc = check_memory(&o);
+    if (rc != 0)
+        return rc;
+
+    rng = o.seed;
+    rc = CLI_EXIT_ERROR;
+    q = alloc_tensor("query", o.batch, o.heads, o.seq, o.dim, &rng);
+    if (q != NULL)
+        k = alloc_tensor("key", o.batch, o.kv_heads, o.seq_k, o.dim, &rng);
+    if (k != NULL)
+        v = alloc_tensor("value", o.batch, o.kv_heads, o.seq_k, o.dim, &rng);
+    if (v != NULL)
+        out = alloc_tensor("output", o.batch, o.heads, o.seq, o.dim, NULL);
+    if (out != NULL)
+        rc = run(&o, used, q, k, v, out);
+    free(q);
+    free(k);
+    free(v);
+    free(out);
+    return rc;
+}

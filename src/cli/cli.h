@@ -1,0 +1,66 @@
+/*
+ * cli.h - the pieces of the `fattn` command-line tool.
+ *
+ * Exit codes: 0 success, 1 a library error or a failed accuracy check,
+ * 2 a usage error (bad option, bad number, unknown subcommand).
+ */
+#ifndef FATTN_CLI_H
+#define FATTN_CLI_H
+
+#include <stdint.h>
+
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_ERROR = 1,
+    CLI_EXIT_USAGE = 2
+};
+
+/* Subcommands; argv[0] is the subcommand's name. */
+int cli_info(int argc, char **argv);
+int cli_bench(int argc, char **argv);
+
+/* ---- args.c: strict option and number parsing ----------------------- */
+
+/* 1 for "-h" or "--help". */
+int cli_is_help(const char *arg);
+
+/*
+ * If argv[*i] is the option `name` ("--seq 12" or "--seq=12"), store its value
+ * in *value, advance *i past it and return 1. Return 0 if argv[*i] is another
+ * option, -1 (after printing a usage message naming `cmd` and the option) if
+ * the value is missing.
+ */
+int cli_take_option(const char *cmd, int argc, char **argv, int *i,
+                    const char *name, const char **value);
+
+/*
+ * Parse a whole decimal integer in [min, max]. "12x", "", " 1", overflow and
+ * out-of-range values print a message naming `cmd` and `opt` to stderr and
+ * return -1; success returns 0.
+ */
+int cli_parse_i64(const char *cmd, const char *opt, const char *text,
+                  int64_t min, int64_t max, int64_t *out);
+
+/* Same for an unsigned 64-bit value (no sign allowed). */
+int cli_parse_u64(const char *cmd, const char *opt, const char *text,
+                  uint64_t *out);
+
+/* "L,R", each an integer >= -1 (-1 = unlimited). */
+int cli_parse_window(const char *cmd, const char *opt, const char *text,
+                     int64_t *left, int64_t *right);
+
+/*
+ * `text` must be one of names[0 .. count-1]; *out = its index. Otherwise a
+ * message listing the choices, and -1.
+ */
+int cli_parse_choice(const char *cmd, const char *opt, const char *text,
+                     const char *const *names, int count, int *out);
+
+/* Print "fattn <cmd>: <message>" and a hint to use --help; return 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+#endif /* FATTN_CLI_H */
