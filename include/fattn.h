@@ -353,8 +353,20 @@ typedef struct fattn_params {
      * build, CPU or OS lacks it). A per-call choice: no global state. */
     int32_t isa;
 
-    /* Optional workspace allocator; NULL functions = malloc/free. */
+    /* Optional workspace allocator; NULL functions = malloc/free. Used only
+     * when `workspace` is NULL. */
     fattn_allocator allocator;
+
+    /* Optional caller-owned workspace, NULL = allocate per call. When set,
+     * it must hold at least fattn_workspace_size() bytes for this call
+     * (FATTN_ERR_INVALID_VALUE otherwise), be 64-byte aligned
+     * (FATTN_ERR_MISALIGNED) and share no byte with any tensor or array of
+     * the call (FATTN_ERR_OVERLAP); fattn_forward then allocates nothing.
+     * Its contents are scratch: overwritten, never read before written. Use
+     * one per thread. Reusing a workspace matters in hot loops: a fresh
+     * allocation can cost a page fault per 4 KiB on every call. */
+    void *workspace;
+    size_t workspace_size;
 } fattn_params;
 
 /* ------------------------------------------------------------------------ */
@@ -379,6 +391,21 @@ fattn_status fattn_forward(const fattn_tensor *query, const fattn_tensor *key,
                            const fattn_tensor *value,
                            const fattn_tensor *output,
                            const fattn_params *params, fattn_error *err);
+
+/*
+ * The workspace fattn_forward needs for these arguments, in bytes, through
+ * *bytes: the same checks as fattn_check (params->workspace and
+ * workspace_size are ignored), then the size for the path the call would
+ * run. It depends on the path and on head_dim, head_dim_v, Sq and the heads
+ * ratio, never on the key length. *bytes is set only on success; `bytes`
+ * NULL is FATTN_ERR_NULL_POINTER.
+ */
+fattn_status fattn_workspace_size(const fattn_tensor *query,
+                                  const fattn_tensor *key,
+                                  const fattn_tensor *value,
+                                  const fattn_tensor *output,
+                                  const fattn_params *params, size_t *bytes,
+                                  fattn_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Kernel paths                                                             */

@@ -26,8 +26,27 @@ fattn_status fattn_check(const fattn_tensor *query, const fattn_tensor *key,
 {
     fattn_problem p;
     fattn_isa isa;
-    return fattn_validate("fattn_check", query, key, value, output, params, &p,
-                          &isa, err);
+    return fattn_validate("fattn_check", query, key, value, output, params, 1,
+                          &p, &isa, err);
+}
+
+fattn_status fattn_workspace_size(const fattn_tensor *query,
+                                  const fattn_tensor *key,
+                                  const fattn_tensor *value,
+                                  const fattn_tensor *output,
+                                  const fattn_params *params, size_t *bytes,
+                                  fattn_error *err)
+{
+    static const char fn[] = "fattn_workspace_size";
+    if (!bytes)
+        return fattn_fail(err, FATTN_ERR_NULL_POINTER, fn, "bytes is NULL");
+    fattn_problem p;
+    fattn_isa isa;
+    fattn_status st = fattn_validate(fn, query, key, value, output, params, 0,
+                                     &p, &isa, err);
+    if (st == FATTN_OK)
+        *bytes = p.workspace_bytes;
+    return st;
 }
 
 fattn_status fattn_forward(const fattn_tensor *query, const fattn_tensor *key,
@@ -38,27 +57,27 @@ fattn_status fattn_forward(const fattn_tensor *query, const fattn_tensor *key,
     static const char fn[] = "fattn_forward";
     fattn_problem p;
     fattn_isa isa;
-    fattn_status st = fattn_validate(fn, query, key, value, output, params, &p,
-                                     &isa, err);
+    fattn_status st = fattn_validate(fn, query, key, value, output, params, 1,
+                                     &p, &isa, err);
     if (st != FATTN_OK)
         return st;
-    if (!p.allocator.alloc) {
-        p.allocator.alloc = default_alloc;
-        p.allocator.free = default_free;
-        p.allocator.opaque = NULL;
-    }
     const fattn_kernel *k = fattn_kernel_for(isa);
-    size_t size = k->workspace_size(&p);
-    void *ws = NULL;
-    if (size > 0) {
-        ws = p.allocator.alloc(size, p.allocator.opaque);
+    void *ws = p.workspace;
+    if (!ws && p.workspace_bytes > 0) {
+        if (!p.allocator.alloc) {
+            p.allocator.alloc = default_alloc;
+            p.allocator.free = default_free;
+            p.allocator.opaque = NULL;
+        }
+        ws = p.allocator.alloc(p.workspace_bytes, p.allocator.opaque);
         if (!ws)
             return fattn_fail(err, FATTN_ERR_OUT_OF_MEMORY, fn,
                               "workspace allocation of %zu bytes failed (path %s)",
-                              size, fattn_isa_name(isa));
+                              p.workspace_bytes, fattn_isa_name(isa));
+        k->run(&p, ws);
+        p.allocator.free(ws, p.allocator.opaque);
+        return FATTN_OK;
     }
     k->run(&p, ws);
-    if (ws)
-        p.allocator.free(ws, p.allocator.opaque);
     return FATTN_OK;
 }

@@ -51,7 +51,9 @@ typedef struct fattn_problem {
     float *lse; /* NULL = not wanted */
     int64_t lse_stride[3];
 
-    fattn_allocator allocator; /* both functions set (malloc/free by default) */
+    fattn_allocator allocator; /* both NULL, or both set */
+    void *workspace;           /* the caller's, checked; NULL = allocate */
+    size_t workspace_bytes;    /* what the chosen path needs */
 } fattn_problem;
 
 /*
@@ -116,12 +118,13 @@ const fattn_kernel *fattn_kernel_for(fattn_isa isa);
 
 /* Validation (validate.c): check everything and fill *p. `fn` names the
  * public entry point in messages. Resolves params->isa (AUTO included) into
- * *isa. */
+ * *isa and sets p->workspace_bytes for it; with use_workspace, also checks
+ * params->workspace (if set) and stores it in p->workspace. */
 fattn_status fattn_validate(const char *fn, const fattn_tensor *query,
                             const fattn_tensor *key, const fattn_tensor *value,
                             const fattn_tensor *output,
-                            const fattn_params *params, fattn_problem *p,
-                            fattn_isa *isa, fattn_error *err);
+                            const fattn_params *params, int use_workspace,
+                            fattn_problem *p, fattn_isa *isa, fattn_error *err);
 
 /* Error reporting (error.c). `err` may be NULL. Writes "<fn>: <message>"
  * (one line, truncated to fit) and returns code. */

@@ -426,10 +426,40 @@ static fattn_status resolve_isa(const vctx *c, int want, fattn_isa *isa)
     return FATTN_OK;
 }
 
+/* A caller's workspace: aligned, large enough for the path, and apart from
+ * every tensor and array of the call (spans[0..n)). */
+static fattn_status check_workspace(const vctx *c, const fattn_params *pr,
+                                    fattn_isa isa, size_t need,
+                                    const span *spans, int n)
+{
+    uintptr_t base = (uintptr_t)pr->workspace;
+    if (base % 64 != 0)
+        return fattn_fail(c->err, FATTN_ERR_MISALIGNED, c->fn,
+                          "params.workspace = %p is not 64-byte aligned",
+                          pr->workspace);
+    if (pr->workspace_size < need)
+        return fattn_fail(c->err, FATTN_ERR_INVALID_VALUE, c->fn,
+                          "params.workspace_size = %zu < %zu bytes needed by the %s path: size it with fattn_workspace_size",
+                          pr->workspace_size, need, fattn_isa_name(isa));
+    if (pr->workspace_size > UINTPTR_MAX - base)
+        return fattn_fail(c->err, FATTN_ERR_SIZE_OVERFLOW, c->fn,
+                          "params.workspace_size = %zu from %p exceeds the address space",
+                          pr->workspace_size, pr->workspace);
+    const span ws = {base, base + pr->workspace_size, "params.workspace"};
+    for (int b = 0; b < n; b++)
+        if (spans_intersect(&ws, &spans[b]))
+            return fattn_fail(c->err, FATTN_ERR_OVERLAP, c->fn,
+                              "params.workspace bytes [%p, %p) overlap %s bytes [%p, %p): the workspace must not share memory with tensors",
+                              (void *)ws.begin, (void *)ws.end, spans[b].name,
+                              (void *)spans[b].begin, (void *)spans[b].end);
+    return FATTN_OK;
+}
+
 fattn_status fattn_validate(const char *fn, const fattn_tensor *q,
                             const fattn_tensor *k, const fattn_tensor *v,
                             const fattn_tensor *o, const fattn_params *params,
-                            fattn_problem *p, fattn_isa *isa, fattn_error *err)
+                            int use_workspace, fattn_problem *p,
+                            fattn_isa *isa, fattn_error *err)
 {
     const vctx cx = {fn, err}, *c = &cx;
     const fattn_tensor *const req[4] = {q, k, v, o};
@@ -446,7 +476,7 @@ fattn_status fattn_validate(const char *fn, const fattn_tensor *q,
                           pr->version, FATTN_PARAMS_VERSION, FATTN_PARAMS_VERSION);
     TRY(check_enums(c, pr));
 
-    span spans[9]; /* inputs first, then the outputs */
+    span spans[11]; /* inputs, then (for the workspace check) the outputs */
     int n = 0;
     for (int r = R_QUERY; r <= R_VALUE; r++)
         TRY(check_tensor(c, (enum role)r, req[r], &spans[n++]));
@@ -512,6 +542,14 @@ fattn_status fattn_validate(const char *fn, const fattn_tensor *q,
         copy_strides(ls, pr->lse);
         p->lse = pr->lse->data;
         memcpy(p->lse_stride, ls, sizeof p->lse_stride);
+    }
+
+    p->workspace_bytes = fattn_kernel_for(*isa)->workspace_size(p);
+    if (use_workspace && pr->workspace) {
+        spans[n++] = out_span;
+        spans[n++] = lse_span;
+        TRY(check_workspace(c, pr, *isa, p->workspace_bytes, spans, n));
+        p->workspace = pr->workspace;
     }
     fattn_ok(err);
     return FATTN_OK;

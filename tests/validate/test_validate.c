@@ -17,12 +17,14 @@
 #include <string.h>
 
 enum { B = 2, HQ = 4, HKV = 2, SQ = 5, SK = 7, D = 8, DV = 6 };
+enum { WS_BYTES = 1 << 20 };
 enum { NQ = B * HQ * SQ * D, NK = B * HKV * SK * D, NV = B * HKV * SK * DV,
        NO = B * HQ * SQ * DV, NM = B * SQ * SK, NL = B * HQ * SQ };
 
 /* The fixture: a valid problem that each row breaks in one way. */
 static struct fixture {
     float *qb, *kb, *vb, *ob, *mb, *lb;
+    unsigned char *ws; /* WS_BYTES, 64-byte aligned */
     fattn_tensor q, k, v, o, mask, lse;
     const fattn_tensor *qp, *kp, *vp, *op;
     fattn_params p;
@@ -30,9 +32,10 @@ static struct fixture {
     float slopes[HQ];
 } F;
 
+/* 64-byte aligned, so a buffer can also pose as a workspace. */
 static void *xmalloc(size_t n)
 {
-    void *p = malloc(n);
+    void *p = aligned_alloc(64, (n + 63) / 64 * 64);
     if (!p) {
         fprintf(stderr, "out of memory\n");
         exit(2);
@@ -168,6 +171,29 @@ static void alibi_with_other_alignment(void)
     F.p.causal = FATTN_CAUSAL_TOP_LEFT;
     F.p.alibi_slopes = F.slopes;
     F.p.align = FATTN_ALIGN_BOTTOM_RIGHT;
+}
+
+static void workspace_misaligned(void)
+{
+    F.p.workspace = F.ws + 32;
+    F.p.workspace_size = WS_BYTES - 32;
+}
+static void workspace_too_small(void)
+{
+    F.p.workspace = F.ws;
+    F.p.workspace_size = 64;
+}
+static void workspace_on_query(void)
+{
+    /* Query's buffer, 64-byte aligned as the check wants, of plenty size. */
+    F.p.workspace = F.qb;
+    F.p.workspace_size = WS_BYTES;
+}
+static void workspace_on_lse(void)
+{
+    F.p.workspace = F.ws;
+    F.p.workspace_size = WS_BYTES;
+    F.lse.data = F.ws + WS_BYTES - 64;
 }
 
 static int unavailable_isa(void)
@@ -344,6 +370,11 @@ static const row rows[] = {
     {"alibi vs causal alignment", DO(alibi_with_other_alignment), FATTN_ERR_INCOMPATIBLE_OPTIONS,
      "params.align = bottom-right != params.causal = top-left: the ALiBi bias must use the causal alignment", 0},
 
+    {"workspace misaligned", DO(workspace_misaligned), FATTN_ERR_MISALIGNED, NULL, 0},
+    {"workspace too small", DO(workspace_too_small), FATTN_ERR_INVALID_VALUE, NULL, 0},
+    {"workspace is query", DO(workspace_on_query), FATTN_ERR_OVERLAP, NULL, 0},
+    {"workspace holds lse", DO(workspace_on_lse), FATTN_ERR_OVERLAP, NULL, 0},
+
     {"isa unavailable", DO(isa_unavailable), FATTN_ERR_ISA_UNAVAILABLE, NULL, 0},
     {"allocation fails", DO(allocator_fails), FATTN_ERR_OUT_OF_MEMORY, NULL, 1},
 };
@@ -487,6 +518,75 @@ static void test_valid_calls(void)
           "every option at once rejected: %s", e.message);
 }
 
+/* A caller workspace gives the same result as the allocating path, bit
+ * for bit, on every path, and no allocation happens (the allocator fails). */
+static void test_workspace(void)
+{
+    fattn_error e;
+    float *first = xmalloc(NO * sizeof(float));
+    for (int isa = FATTN_ISA_SCALAR; isa <= FATTN_ISA_AVX512; isa++) {
+        if (!fattn_isa_available(isa))
+            continue;
+        reset();
+        F.p.isa = isa;
+        F.p.causal = FATTN_CAUSAL_TOP_LEFT;
+        size_t need = 0;
+        CHECK(fattn_workspace_size(F.qp, F.kp, F.vp, F.op, &F.p, &need, &e) == FATTN_OK,
+              "fattn_workspace_size failed: %s", e.message);
+        CHECK(need > 0 && need <= WS_BYTES, "workspace size %zu", need);
+        CHECK(fattn_forward(F.qp, F.kp, F.vp, F.op, &F.p, &e) == FATTN_OK,
+              "forward failed: %s", e.message);
+        memcpy(first, F.ob, NO * sizeof(float));
+        memset(F.ob, 0, NO * sizeof(float));
+        F.p.workspace = F.ws;
+        F.p.workspace_size = need;
+        allocator_fails();
+        CHECK(fattn_forward(F.qp, F.kp, F.vp, F.op, &F.p, &e) == FATTN_OK,
+              "forward with a workspace of exactly %zu bytes failed (%s): %s", need,
+              fattn_isa_name(isa), e.message);
+        CHECK(memcmp(first, F.ob, NO * sizeof(float)) == 0,
+              "%s: the workspace changed the result", fattn_isa_name(isa));
+        F.p.workspace_size = need - 1;
+        CHECK(fattn_check(F.qp, F.kp, F.vp, F.op, &F.p, &e) == FATTN_ERR_INVALID_VALUE,
+              "%s: a workspace one byte short was accepted", fattn_isa_name(isa));
+        /* The size query ignores the workspace fields. */
+        size_t again = 0;
+        CHECK(fattn_workspace_size(F.qp, F.kp, F.vp, F.op, &F.p, &again, &e) == FATTN_OK &&
+                  again == need,
+              "fattn_workspace_size looked at params.workspace");
+    }
+    reset();
+    size_t untouched = 12345;
+    CHECK(fattn_workspace_size(F.qp, F.kp, F.vp, F.op, &F.p, NULL, &e) ==
+              FATTN_ERR_NULL_POINTER,
+          "fattn_workspace_size accepted bytes = NULL");
+    check_record("workspace_size NULL", &e, FATTN_ERR_NULL_POINTER, "fattn_workspace_size",
+                 "bytes is NULL");
+    F.k.shape[3] = 16;
+    CHECK(fattn_workspace_size(F.qp, F.kp, F.vp, F.op, &F.p, &untouched, &e) ==
+                  FATTN_ERR_SHAPE_MISMATCH && untouched == 12345,
+          "fattn_workspace_size: a bad call must fail and leave *bytes alone");
+    free(first);
+}
+
+/* The FMA peak meter: a positive figure for each available SIMD path, 0 for
+ * the scalar path, an unavailable path and a bad duration. */
+static void test_peak(void)
+{
+    CHECK(fattn_fma_peak_gflops(FATTN_ISA_SCALAR, 0.01) == 0.0, "scalar has no FMA peak");
+    CHECK(fattn_fma_peak_gflops(FATTN_ISA_AVX2, 0.0) == 0.0, "0 seconds measured");
+    CHECK(fattn_fma_peak_gflops(FATTN_ISA_AVX2, -1.0) == 0.0, "negative seconds measured");
+    CHECK(fattn_fma_peak_gflops(FATTN_ISA_AVX2, NAN) == 0.0, "NaN seconds measured");
+    CHECK(fattn_fma_peak_gflops(17, 0.01) == 0.0, "isa 17 measured");
+    for (int isa = FATTN_ISA_AVX2; isa <= FATTN_ISA_AVX512; isa++) {
+        double g = fattn_fma_peak_gflops(isa, 0.01);
+        if (fattn_isa_available(isa))
+            CHECK(g > 0.0 && isfinite(g), "%s peak = %g", fattn_isa_name(isa), g);
+        else
+            CHECK(g == 0.0, "unavailable %s measured %g", fattn_isa_name(isa), g);
+    }
+}
+
 static void test_status_names(void)
 {
     for (int s = 0; s < FATTN_STATUS_COUNT; s++) {
@@ -576,6 +676,9 @@ int main(int argc, char **argv)
     F.ob = xmalloc(NO * sizeof(float));
     F.mb = xmalloc(NM * sizeof(float));
     F.lb = xmalloc(NL * sizeof(float));
+    F.ws = aligned_alloc(64, WS_BYTES);
+    if (!F.ws)
+        return 2;
     fill(F.qb, NQ, 1);
     fill(F.kb, NK, 2);
     fill(F.vb, NV, 3);
@@ -588,6 +691,8 @@ int main(int argc, char **argv)
         test_status_names();
         test_valid_calls();
         test_packed();
+        test_workspace();
+        test_peak();
         for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
             run_row(&rows[i]);
         for (int s = 0; s < FATTN_STATUS_COUNT; s++) {
@@ -605,5 +710,6 @@ int main(int argc, char **argv)
     free(F.ob);
     free(F.mb);
     free(F.lb);
+    free(F.ws);
     return rc;
 }
