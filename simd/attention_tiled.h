@@ -159,14 +159,6 @@ static void ukernel(int64_t kdim, const float *a, int64_t am, int64_t ak,
 }
 #undef UK_STEP
 
-/* Where one (batch, head) pair's rows live. */
-typedef struct head_view {
-    int64_t b, h, qlen, klen;
-    const float *q, *k, *v;
-    float *o;
-    const unsigned char *mask; /* at (b, h, 0, 0) */
-    float slope;
-} head_view;
 
 /* The query tile: [i0, i0 + rows) with `active` rows below qlen. */
 typedef struct qtile {
@@ -175,7 +167,7 @@ typedef struct qtile {
     int64_t max_lo, min_hi; /* a key tile in [max_lo, min_hi) needs no masking */
 } qtile;
 
-static void pack_query(const fattn_problem *p, const head_view *hv,
+static void pack_query(const fattn_problem *p, const fattn_head *hv,
                        const tile_ws *t, const qtile *qt)
 {
     const int64_t *qs = p->q_stride;
@@ -213,7 +205,7 @@ static inline float bias_score(const fattn_problem *p, const unsigned char *mrow
  * those outside [max_lo, min_hi), a narrow band along a causal diagonal or
  * a window's edges.
  */
-static void fix_scores(const fattn_problem *p, const head_view *hv,
+static void fix_scores(const fattn_problem *p, const fattn_head *hv,
                        const tile_ws *t, const qtile *qt, int64_t j0, int cols,
                        int need_range, int has_bias)
 {
@@ -287,7 +279,7 @@ static void softmax_tile(const tile_ws *t, int cols, int have_max)
     }
 }
 
-static void key_tile(const fattn_problem *p, const head_view *hv,
+static void key_tile(const fattn_problem *p, const fattn_head *hv,
                      const tile_ws *t, const qtile *qt, int64_t j0, int cols)
 {
     const int64_t *ks = p->k_stride, *vs = p->v_stride;
@@ -318,7 +310,7 @@ static void key_tile(const fattn_problem *p, const head_view *hv,
     }
 }
 
-static void write_rows(const fattn_problem *p, const head_view *hv,
+static void write_rows(const fattn_problem *p, const fattn_head *hv,
                        const tile_ws *t, const qtile *qt)
 {
     const int64_t *os = p->o_stride;
@@ -342,7 +334,7 @@ static void write_rows(const fattn_problem *p, const head_view *hv,
     }
 }
 
-static void query_tile(const fattn_problem *p, const head_view *hv,
+static void query_tile(const fattn_problem *p, const fattn_head *hv,
                        const tile_ws *t, qtile *qt)
 {
     int64_t tile_lo = INT64_MAX, tile_hi = 0;
@@ -395,26 +387,10 @@ void KERNEL_RUN(const fattn_problem *p, void *workspace)
         return;
     }
     tile_ws t = carve(p, workspace);
-    const int64_t group = p->heads_q / p->heads_kv;
-    const size_t mask_elem = p->mask_kind == FATTN_MASK_KEEP ? 1 : 4;
     for (int64_t b = 0; b < p->batch; b++) {
         for (int64_t h = 0; h < p->heads_q; h++) {
-            const int64_t g = h / group;
-            head_view hv;
-            hv.b = b;
-            hv.h = h;
-            hv.qlen = fattn_q_len(p, b);
-            hv.klen = fattn_kv_len(p, b);
-            hv.q = p->q + b * p->q_stride[0] + h * p->q_stride[1];
-            hv.k = p->k + b * p->k_stride[0] + g * p->k_stride[1];
-            hv.v = p->v + b * p->v_stride[0] + g * p->v_stride[1];
-            hv.o = p->o + b * p->o_stride[0] + h * p->o_stride[1];
-            hv.mask = p->mask ? (const unsigned char *)p->mask +
-                                    (size_t)(b * p->mask_stride[0] +
-                                             h * p->mask_stride[1]) *
-                                        mask_elem
-                              : NULL;
-            hv.slope = p->alibi_slopes ? p->alibi_slopes[h] : 0.0f;
+            fattn_head hv;
+            fattn_head_init(p, b, h, &hv);
             for (int64_t i0 = 0; i0 < p->seq_q; i0 += TQ) {
                 qtile qt;
                 qt.i0 = i0;

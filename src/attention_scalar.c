@@ -26,34 +26,6 @@
 
 enum { TILE_Q = 32, TILE_K = 64 };
 
-void fattn_visible_range(const fattn_problem *p, int64_t qlen, int64_t klen,
-                         int64_t i, int64_t *lo_out, int64_t *hi_out)
-{
-    int64_t lo = 0, hi = klen;
-    if (p->causal != FATTN_CAUSAL_NONE) {
-        int64_t pos = fattn_query_pos(p->causal == FATTN_CAUSAL_BOTTOM_RIGHT,
-                                      qlen, klen, i);
-        if (pos + 1 < hi)
-            hi = pos + 1;
-    }
-    if (p->window_enabled) {
-        int64_t pos = fattn_query_pos(p->align == FATTN_ALIGN_BOTTOM_RIGHT,
-                                      qlen, klen, i);
-        /* Written so that no sum can overflow, whatever the window sizes. */
-        if (p->window_left != FATTN_WINDOW_UNLIMITED && pos >= 0 &&
-            pos - p->window_left > lo)
-            lo = pos - p->window_left;
-        if (p->window_right != FATTN_WINDOW_UNLIMITED &&
-            (pos < 0 || p->window_right < klen - pos) &&
-            pos + p->window_right + 1 < hi)
-            hi = pos + p->window_right + 1;
-    }
-    if (hi < lo)
-        hi = lo;
-    *lo_out = lo;
-    *hi_out = hi;
-}
-
 /* Per-call workspace, carved from one allocation. */
 typedef struct tile_state {
     int64_t *lo, *hi; /* [TILE_Q] visible key range per row */
@@ -96,17 +68,9 @@ static float dot(const float *a, int64_t sa, const float *b, int64_t sb,
     return sum;
 }
 
-/* Where one (batch, head) pair's rows live. */
-typedef struct head_view {
-    int64_t b, h, qlen, klen;
-    const float *q, *k, *v; /* at row 0 of this batch and head */
-    float *o;
-    const unsigned char *mask; /* at (b, h, 0, 0), element size 1 or 4 */
-    float slope;               /* ALiBi, 0 = none */
-} head_view;
 
 /* S for rows [0, rows) of the query tile starting at i0, keys [j0, j0+cols). */
-static void tile_scores(const fattn_problem *p, const head_view *hv,
+static void tile_scores(const fattn_problem *p, const fattn_head *hv,
                         const tile_state *t, int64_t i0, int rows, int64_t j0,
                         int cols)
 {
@@ -157,7 +121,7 @@ static float max_nan(float a, float b)
 }
 
 /* Fold the tile's scores into each row's running max, sum and accumulator. */
-static void tile_update(const fattn_problem *p, const head_view *hv,
+static void tile_update(const fattn_problem *p, const fattn_head *hv,
                         const tile_state *t, int rows, int64_t j0, int cols)
 {
     const int64_t *vs = p->v_stride;
@@ -197,7 +161,7 @@ static void tile_update(const fattn_problem *p, const head_view *hv,
     }
 }
 
-static void write_rows(const fattn_problem *p, const head_view *hv,
+static void write_rows(const fattn_problem *p, const fattn_head *hv,
                        const tile_state *t, int64_t i0, int rows)
 {
     const int64_t *os = p->o_stride;
@@ -218,7 +182,7 @@ static void write_rows(const fattn_problem *p, const head_view *hv,
     }
 }
 
-static void query_tile(const fattn_problem *p, const head_view *hv,
+static void query_tile(const fattn_problem *p, const fattn_head *hv,
                        const tile_state *t, int64_t i0, int rows)
 {
     int64_t tile_lo = INT64_MAX, tile_hi = 0;
@@ -252,26 +216,10 @@ static void query_tile(const fattn_problem *p, const head_view *hv,
 void fattn_attention_scalar(const fattn_problem *p, void *workspace)
 {
     tile_state t = carve(p, workspace);
-    const int64_t group = p->heads_q / p->heads_kv;
-    const size_t mask_elem = p->mask_kind == FATTN_MASK_KEEP ? 1 : 4;
     for (int64_t b = 0; b < p->batch; b++) {
         for (int64_t h = 0; h < p->heads_q; h++) {
-            int64_t g = h / group;
-            head_view hv;
-            hv.b = b;
-            hv.h = h;
-            hv.qlen = fattn_q_len(p, b);
-            hv.klen = fattn_kv_len(p, b);
-            hv.q = p->q + b * p->q_stride[0] + h * p->q_stride[1];
-            hv.k = p->k + b * p->k_stride[0] + g * p->k_stride[1];
-            hv.v = p->v + b * p->v_stride[0] + g * p->v_stride[1];
-            hv.o = p->o + b * p->o_stride[0] + h * p->o_stride[1];
-            hv.mask = p->mask ? (const unsigned char *)p->mask +
-                                    (size_t)(b * p->mask_stride[0] +
-                                             h * p->mask_stride[1]) *
-                                        mask_elem
-                              : NULL;
-            hv.slope = p->alibi_slopes ? p->alibi_slopes[h] : 0.0f;
+            fattn_head hv;
+            fattn_head_init(p, b, h, &hv);
             for (int64_t i0 = 0; i0 < p->seq_q; i0 += TILE_Q) {
                 int rows = p->seq_q - i0 < TILE_Q ? (int)(p->seq_q - i0) : TILE_Q;
                 query_tile(p, &hv, &t, i0, rows);

@@ -93,6 +93,18 @@ static inline int64_t fattn_kv_len(const fattn_problem *p, int64_t b)
 void fattn_visible_range(const fattn_problem *p, int64_t qlen, int64_t klen,
                          int64_t i, int64_t *lo, int64_t *hi);
 
+/* Where the rows of one (batch, query head) pair live, for every path. */
+typedef struct fattn_head {
+    int64_t b, h, qlen, klen;  /* klen/qlen: this batch's valid lengths */
+    const float *q, *k, *v;     /* at row 0 of this head (k, v: its KV head) */
+    float *o;
+    const unsigned char *mask; /* at (b, h, 0, 0), or NULL without a mask */
+    float slope;               /* ALiBi, 0 = none */
+} fattn_head;
+
+void fattn_head_init(const fattn_problem *p, int64_t b, int64_t h,
+                     fattn_head *hd);
+
 /* pos(i) of the header, for the given alignment. */
 static inline int64_t fattn_query_pos(int align_bottom_right, int64_t qlen,
                                       int64_t klen, int64_t i)

@@ -30,16 +30,6 @@
  * double multiply-add or 1/40 of an exp each): keeps it near a second. */
 #define BENCH_REF_BUDGET 1e9
 
-typedef struct bench_opts {
-    int64_t batch, heads, kv_heads, seq, seq_k, dim, repeat;
-    int causal; /* fattn_causal */
-    int window_enabled;
-    int64_t window_left, window_right;
-    int align; /* fattn_align, or -1 = follow --causal */
-    int isa;   /* fattn_isa */
-    uint64_t seed;
-} bench_opts;
-
 static const char *const causal_names[] = {"none", "top-left",
                                            "bottom-right"};
 static const char *const align_names[] = {"top-left", "bottom-right"};
@@ -83,8 +73,7 @@ static void print_help(FILE *out)
         out);
 }
 
-/* Returns 0, or the exit code of a usage error (already reported). */
-static int parse_args(int argc, char **argv, bench_opts *o, int *help)
+int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
 {
     int64_t kv_heads = -1, seq_k = -1;
     const char *v;
@@ -510,7 +499,7 @@ int cli_bench(int argc, char **argv)
     float *q = NULL, *k = NULL, *v = NULL, *out = NULL;
     int help = 0, rc, used = FATTN_ISA_SCALAR;
 
-    rc = parse_args(argc, argv, &o, &help);
+    rc = cli_bench_parse(argc, argv, &o, &help);
     if (rc != 0)
         return rc;
     if (help) {

@@ -19,6 +19,25 @@ enum {
 int cli_info(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 
+/* The options of `fattn bench`, as parsed. */
+typedef struct bench_opts {
+    int64_t batch, heads, kv_heads, seq, seq_k, dim, repeat;
+    int causal; /* fattn_causal */
+    int window_enabled;
+    int64_t window_left, window_right;
+    int align; /* fattn_align; after parsing, --causal's when not given */
+    int isa;   /* fattn_isa */
+    uint64_t seed;
+} bench_opts;
+
+/*
+ * Parse `fattn bench`'s arguments (argv[0] is "bench") into *o, defaults
+ * filled in; *help = 1 if -h/--help comes before any bad argument. Returns
+ * 0, or the exit code of a usage error after printing its message to
+ * stderr. Runs nothing, so the fuzzer (fuzz/fuzz_cli.c) can call it.
+ */
+int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help);
+
 /* ---- args.c: strict option and number parsing ----------------------- */
 
 /* 1 for "-h" or "--help". */

@@ -1,0 +1,55 @@
+/*
+ * problem.c - what every kernel path derives from a validated problem the
+ * same way: the visible key range of a row and where a head's data lives.
+ * Compiled for baseline x86-64 and called from every path.
+ */
+#include "internal.h"
+
+void fattn_visible_range(const fattn_problem *p, int64_t qlen, int64_t klen,
+                         int64_t i, int64_t *lo_out, int64_t *hi_out)
+{
+    int64_t lo = 0, hi = klen;
+    if (p->causal != FATTN_CAUSAL_NONE) {
+        int64_t pos = fattn_query_pos(p->causal == FATTN_CAUSAL_BOTTOM_RIGHT,
+                                      qlen, klen, i);
+        if (pos + 1 < hi)
+            hi = pos + 1;
+    }
+    if (p->window_enabled) {
+        int64_t pos = fattn_query_pos(p->align == FATTN_ALIGN_BOTTOM_RIGHT,
+                                      qlen, klen, i);
+        /* Written so that no sum can overflow, whatever the window sizes. */
+        if (p->window_left != FATTN_WINDOW_UNLIMITED && pos >= 0 &&
+            pos - p->window_left > lo)
+            lo = pos - p->window_left;
+        if (p->window_right != FATTN_WINDOW_UNLIMITED &&
+            (pos < 0 || p->window_right < klen - pos) &&
+            pos + p->window_right + 1 < hi)
+            hi = pos + p->window_right + 1;
+    }
+    if (hi < lo)
+        hi = lo;
+    *lo_out = lo;
+    *hi_out = hi;
+}
+
+void fattn_head_init(const fattn_problem *p, int64_t b, int64_t h,
+                     fattn_head *hd)
+{
+    const int64_t g = h / (p->heads_q / p->heads_kv);
+    const size_t mask_elem = p->mask_kind == FATTN_MASK_KEEP ? 1 : 4;
+    hd->b = b;
+    hd->h = h;
+    hd->qlen = fattn_q_len(p, b);
+    hd->klen = fattn_kv_len(p, b);
+    hd->q = p->q + b * p->q_stride[0] + h * p->q_stride[1];
+    hd->k = p->k + b * p->k_stride[0] + g * p->k_stride[1];
+    hd->v = p->v + b * p->v_stride[0] + g * p->v_stride[1];
+    hd->o = p->o + b * p->o_stride[0] + h * p->o_stride[1];
+    hd->mask = p->mask ? (const unsigned char *)p->mask +
+                             (size_t)(b * p->mask_stride[0] +
+                                      h * p->mask_stride[1]) *
+                                 mask_elem
+                       : NULL;
+    hd->slope = p->alibi_slopes ? p->alibi_slopes[h] : 0.0f;
+}
