@@ -89,7 +89,12 @@ typedef enum fattn_status {
      * [0, seq_len]; an ALiBi slope that is NaN or infinite. */
     FATTN_ERR_INVALID_VALUE = 10,
     /* The output or LSE overlaps an input, each other, or itself (two output
-     * elements at the same address). */
+     * elements at the same address), or a caller workspace overlaps any of
+     * them. Judged conservatively: each tensor's bytes are taken as the
+     * range from its lowest to its highest element, so layouts that
+     * interleave without sharing an element are refused too; an output
+     * passes the self-overlap test when, with its dimensions of size > 1
+     * sorted by stride, each stride exceeds the extent of the smaller ones. */
     FATTN_ERR_OVERLAP = 11,
     /* The workspace allocation failed. */
     FATTN_ERR_OUT_OF_MEMORY = 12,
@@ -164,8 +169,10 @@ enum {
  *     lse    [B, Hq, Sq, 1]       (f32)
  * B, Sq and Sk may be 0 (an empty problem: nothing to compute; with Sk = 0
  * every row is fully masked). Hq, Hkv, D, Dv must be >= 1, and D, Dv <=
- * FATTN_MAX_HEAD_DIM. Data pointers must be non-NULL and aligned to the
- * element size even when the tensor is empty.
+ * FATTN_MAX_HEAD_DIM. Every dimension is at most FATTN_MAX_DIM (2^40), so
+ * that no position arithmetic can overflow, even for a stride-0 broadcast
+ * that describes a huge tensor in a few bytes. Data pointers must be
+ * non-NULL and aligned to the element size even when the tensor is empty.
  *
  * Inputs are only read, never written, whatever `data`'s constness.
  */
@@ -177,6 +184,7 @@ typedef struct fattn_tensor {
 } fattn_tensor;
 
 #define FATTN_MAX_HEAD_DIM 4096
+#define FATTN_MAX_DIM (INT64_C(1) << 40)
 
 /*
  * Fill *t as a contiguous BHSD f32/bf16/f16 tensor of the given shape
@@ -292,10 +300,12 @@ typedef struct fattn_allocator {
  *   - Data is not scanned for NaN or Inf. A NaN score that a row can see
  *     (from query, key, or the additive mask) makes that row's output and
  *     LSE NaN on every path; it never makes the row look fully masked. A
- *     +inf score gives NaN the same way. NaN or Inf in a value row reaches
- *     the rows that see that key, and on the SIMD paths may also reach rows
- *     of the same tiles that do not (0 * NaN). Additive mask values should
- *     be finite or -inf.
+ *     +inf score does the same unless softcap maps it to the cap. An
+ *     additive -inf does not hide a NaN or +inf score (NaN + -inf is NaN);
+ *     causal, window, lengths and a bool mask do. NaN or Inf in a value row
+ *     reaches the rows that see that key, and on the SIMD paths may also
+ *     reach rows of the same tiles that do not (0 * NaN). Additive mask
+ *     values should be finite or -inf.
  */
 typedef struct fattn_params {
     /* 0 or FATTN_PARAMS_VERSION (= the layout in this header). A newer value
@@ -323,7 +333,8 @@ typedef struct fattn_params {
      * (FATTN_ERR_INCOMPATIBLE_OPTIONS otherwise). */
     int32_t align;
 
-    /* Logit soft-capping: 0 = off, otherwise finite and > 0. */
+    /* Logit soft-capping: 0 = off, otherwise finite and >= FLT_MIN (a
+     * subnormal cap is FATTN_ERR_INVALID_VALUE: 1/cap would overflow). */
     float softcap;
 
     /* Optional mask, NULL = none. dtype F32: added to the scores (-inf
@@ -396,9 +407,10 @@ fattn_status fattn_forward(const fattn_tensor *query, const fattn_tensor *key,
  * The workspace fattn_forward needs for these arguments, in bytes, through
  * *bytes: the same checks as fattn_check (params->workspace and
  * workspace_size are ignored), then the size for the path the call would
- * run. It depends on the path and on head_dim, head_dim_v, Sq and the heads
- * ratio, never on the key length. *bytes is set only on success; `bytes`
- * NULL is FATTN_ERR_NULL_POINTER.
+ * run. It depends on the path, head_dim, head_dim_v, Sq, the heads ratio and
+ * whether key and value have unit stride along head_dim (which decides
+ * between a path's two kernels), never on the key length. *bytes is set
+ * only on success; `bytes` NULL is FATTN_ERR_NULL_POINTER.
  */
 fattn_status fattn_workspace_size(const fattn_tensor *query,
                                   const fattn_tensor *key,
@@ -416,7 +428,8 @@ fattn_status fattn_workspace_size(const fattn_tensor *query,
 const char *fattn_isa_name(int isa);
 
 /* 1 if `isa` is compiled in and supported by this CPU and OS, else 0.
- * FATTN_ISA_AUTO is always available. */
+ * FATTN_ISA_AUTO is available unless FATTN_ISA in the environment names an
+ * unknown or unavailable path (see fattn_isa_auto). */
 int fattn_isa_available(int isa);
 
 /*

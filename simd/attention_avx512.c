@@ -4,7 +4,7 @@
  * Flags: -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma, guarded by
  * FATTN_CPU_AVX512 (CPUID F/BW/DQ/VL + OS-enabled opmask and ZMM state).
  * Microkernel 8 x 3 zmm: 24 accumulators + 3 loaded vectors + 1 broadcast of
- * 32 registers; query tile 48 rows; key tile 64. 8 divides head_dim 64, 80,
+ * 32 registers; query tile 48 rows; key tile 128. 8 divides head_dim 64, 80,
  * 96, 128 and 256, so those need no tail block. Body, tails and numerics:
  * attention_tiled.h and vec_math.h.
  */

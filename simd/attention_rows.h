@@ -231,9 +231,10 @@ static void rows_block(const fattn_problem *p, const rows_ws *rw,
                                      mask_elem
                            : NULL;
         ri->slope = p->alibi_slopes ? p->alibi_slopes[ri->h] : 0.0f;
-        ri->pos = (double)fattn_query_pos(align_br, qlen, klen, ri->i);
+        ri->pos = 0.0;
         if (!ri->active)
             continue; /* the padding's Q is never read */
+        ri->pos = (double)fattn_query_pos(align_br, qlen, klen, ri->i);
         fattn_visible_range(p, qlen, klen, ri->i, &ri->lo, &ri->hi);
         if (ri->lo < ri->hi) {
             tile_lo = ri->lo < tile_lo ? ri->lo : tile_lo;
@@ -249,6 +250,9 @@ static void rows_block(const fattn_problem *p, const rows_ws *rw,
     for (int64_t j0 = tile_lo; j0 < tile_hi; j0 += ROWS_TK) {
         int cols = tile_hi - j0 < ROWS_TK ? (int)(tile_hi - j0) : ROWS_TK;
         ROWS_DISPATCH(rows_scores_r, R, p, rw, k + j0 * p->k_stride[2], cols)
+        for (int r = 0; r < R; r++) /* the vector passes read whole vectors */
+            for (int c = cols; c < round_vw(cols); c++)
+                rw->s[r * ROWS_TK + c] = 0.0f;
         if (p->softcap > 0.0f) {
             const vf cap = vf_set1(p->softcap), inv = vf_set1(1.0f / p->softcap);
             for (int r = 0; r < R; r++)
@@ -269,7 +273,7 @@ static int rows_path_fits(const fattn_problem *p)
 {
     const int64_t group = p->heads_q / p->heads_kv;
     return p->k_stride[3] == 1 && p->v_stride[3] == 1 && p->seq_q <= ROWS_MAX &&
-           group * p->seq_q <= ROWS_MAX;
+           (p->seq_q == 0 || group <= ROWS_MAX / p->seq_q);
 }
 
 static void rows_run(const fattn_problem *p, const rows_ws *rw)

@@ -16,7 +16,8 @@ enum {
     FATTN_CPU_AVX512 = 1u << 1
 };
 
-/* Detected once per call (cheap: a few CPUID instructions); 0 off x86. */
+/* Reads CPUID/XGETBV on every call (dispatch.c calls it once per process
+ * and keeps the result); 0 off x86. */
 uint32_t fattn_cpu_detect(void);
 
 #endif /* FATTN_CPU_H */

@@ -51,7 +51,7 @@ static void detect_cpu(void)
 int fattn_isa_available(int isa)
 {
     if (isa == FATTN_ISA_AUTO)
-        return 1;
+        return fattn_isa_auto(NULL) != FATTN_ISA_AUTO;
     if (isa < FATTN_ISA_AUTO || isa > FATTN_ISA_AVX512)
         return 0;
     const fattn_kernel *k = fattn_kernel_for((fattn_isa)isa);
@@ -115,9 +115,10 @@ fattn_isa fattn_isa_auto(fattn_error *err)
 double fattn_fma_peak_gflops(int isa, double seconds)
 {
     if (isa == FATTN_ISA_AUTO)
-        isa = fattn_isa_auto(NULL);
-    if (!fattn_isa_available(isa) || !(seconds > 0.0) || seconds > 60.0)
+        isa = fattn_isa_auto(NULL); /* stays AUTO if FATTN_ISA is bad */
+    if (isa == FATTN_ISA_AUTO || !fattn_isa_available(isa) ||
+        !(seconds > 0.0) || seconds > 60.0)
         return 0.0;
     const fattn_kernel *k = fattn_kernel_for((fattn_isa)isa);
-    return k->fma_peak ? k->fma_peak(seconds) : 0.0;
+    return k && k->fma_peak ? k->fma_peak(seconds) : 0.0;
 }

@@ -3,6 +3,7 @@
  */
 #include "internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 static void *default_alloc(size_t size, void *opaque)
@@ -61,6 +62,10 @@ fattn_status fattn_forward(const fattn_tensor *query, const fattn_tensor *key,
                                      &p, &isa, err);
     if (st != FATTN_OK)
         return st;
+    /* No output row: nothing to compute, however many heads or batches an
+     * empty output may describe. */
+    if (p.batch == 0 || p.seq_q == 0)
+        return FATTN_OK;
     const fattn_kernel *k = fattn_kernel_for(isa);
     void *ws = p.workspace;
     if (!ws && p.workspace_bytes > 0) {
@@ -74,6 +79,12 @@ fattn_status fattn_forward(const fattn_tensor *query, const fattn_tensor *key,
             return fattn_fail(err, FATTN_ERR_OUT_OF_MEMORY, fn,
                               "workspace allocation of %zu bytes failed (path %s)",
                               p.workspace_bytes, fattn_isa_name(isa));
+        if ((uintptr_t)ws % 64 != 0) {
+            p.allocator.free(ws, p.allocator.opaque);
+            return fattn_fail(err, FATTN_ERR_MISALIGNED, fn,
+                              "params.allocator.alloc returned %p, not 64-byte aligned",
+                              ws);
+        }
         k->run(&p, ws);
         p.allocator.free(ws, p.allocator.opaque);
         return FATTN_OK;

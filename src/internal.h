@@ -23,7 +23,9 @@ enum fattn_mask_kind {
 /*
  * A validated problem. Strides are in elements; a broadcast dimension (size 1
  * in the descriptor) has stride 0 here, so element (b, h, i, j) of the mask is
- * always mask + b*s[0] + h*s[1] + i*s[2] + j*s[3]. Sizes are >= 0 and every
+ * always mask + b*s[0] + h*s[1] + i*s[2] + j*s[3]. Every stride of an empty
+ * tensor (a dimension of size 0) is 0 too: pointer arithmetic with it stays
+ * at its data pointer. Sizes are >= 0 and every
  * addressed element lies inside memory the caller described.
  */
 typedef struct fattn_problem {
@@ -109,7 +111,8 @@ void fattn_head_init(const fattn_problem *p, int64_t b, int64_t h,
 static inline int64_t fattn_query_pos(int align_bottom_right, int64_t qlen,
                                       int64_t klen, int64_t i)
 {
-    return align_bottom_right ? i + klen - qlen : i;
+    /* i < qlen, so i - qlen + klen cannot overflow (i + klen could). */
+    return align_bottom_right ? i - qlen + klen : i;
 }
 
 /* Kernels: src/kernels.inc lists them, once. */

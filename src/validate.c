@@ -16,6 +16,7 @@
  */
 #include "internal.h"
 
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
@@ -83,6 +84,10 @@ static fattn_status check_tensor(const vctx *c, enum role r,
                               "%s.shape[%d] (%s) = %" PRId64 " < %d: %s must be >= %d",
                               n, d, dim_name[r][d], v, positive, dim_name[r][d],
                               positive);
+        if (v > FATTN_MAX_DIM)
+            return fattn_fail(c->err, FATTN_ERR_INVALID_DIMENSION, c->fn,
+                              "%s.shape[%d] (%s) = %" PRId64 " > 2^40: dimensions must be at most FATTN_MAX_DIM",
+                              n, d, dim_name[r][d], v);
         if (r <= R_OUTPUT && d == 3 && v > FATTN_MAX_HEAD_DIM)
             return fattn_fail(c->err, FATTN_ERR_INVALID_DIMENSION, c->fn,
                               "%s.shape[3] (%s) = %" PRId64 " > %d: %s must be at most FATTN_MAX_HEAD_DIM",
@@ -124,8 +129,8 @@ static fattn_status check_tensor(const vctx *c, enum role r,
     if (__builtin_mul_overflow((uint64_t)last + 1u, (uint64_t)es, &bytes) ||
         bytes > (uint64_t)PTRDIFF_MAX || bytes > (uint64_t)(UINTPTR_MAX - base))
         return fattn_fail(c->err, FATTN_ERR_SIZE_OVERFLOW, c->fn,
-                          "%s: %" PRId64 " elements of %zu bytes from %p exceed the address space",
-                          n, last + 1, es, t->data);
+                          "%s: %" PRIu64 " elements of %zu bytes from %p exceed the address space",
+                          n, (uint64_t)last + 1u, es, t->data);
     sp->end = base + (uintptr_t)bytes;
     return FATTN_OK;
 }
@@ -315,6 +320,10 @@ static fattn_status check_params(const vctx *c, const fattn_params *pr,
 {
     TRY(check_positive_or_zero(c, "scale", pr->scale, "1/sqrt(head_dim)"));
     TRY(check_positive_or_zero(c, "softcap", pr->softcap, "no soft-cap"));
+    if (pr->softcap > 0.0f && pr->softcap < FLT_MIN)
+        return fattn_fail(c->err, FATTN_ERR_INVALID_VALUE, c->fn,
+                          "params.softcap = %g < FLT_MIN = %g: a subnormal cap is refused (1/cap overflows)",
+                          (double)pr->softcap, (double)FLT_MIN);
     if (pr->window_enabled) {
         if (pr->window_left < FATTN_WINDOW_UNLIMITED)
             return fattn_fail(c->err, FATTN_ERR_INVALID_VALUE, c->fn,
@@ -398,10 +407,17 @@ static fattn_status check_enums(const vctx *c, const fattn_params *pr)
     return FATTN_OK;
 }
 
+/* The strides kernels use: 0 along a broadcast (size-1) dimension, and 0
+ * along every dimension of an empty tensor, which addresses nothing, so its
+ * strides were never bounded (check_tensor skips its extent) and must not
+ * reach the kernels' pointer arithmetic (a fuzz_validate finding). */
 static void copy_strides(int64_t *dst, const fattn_tensor *t)
 {
+    int empty = 0;
     for (int d = 0; d < 4; d++)
-        dst[d] = t->shape[d] == 1 ? 0 : t->stride[d];
+        empty |= t->shape[d] == 0;
+    for (int d = 0; d < 4; d++)
+        dst[d] = t->shape[d] == 1 || empty ? 0 : t->stride[d];
 }
 
 static fattn_status resolve_isa(const vctx *c, int want, fattn_isa *isa)

@@ -104,6 +104,7 @@ static void scale_nan(void) { F.p.scale = NAN; }
 static void scale_inf(void) { F.p.scale = INFINITY; }
 static void softcap_neg(void) { F.p.softcap = -2.0f; }
 static void softcap_nan(void) { F.p.softcap = NAN; }
+static void softcap_subnormal(void) { F.p.softcap = 1e-39f; }
 static void window_left_bad(void)
 {
     F.p.window_enabled = 1;
@@ -157,6 +158,12 @@ static void query_stride_mul_overflow(void)
 static void value_bytes_overflow(void)
 {
     F.v.stride[0] = INT64_MAX / 2; /* elements fit int64, bytes do not */
+}
+static void value_last_offset_int64_max(void)
+{
+    /* The last element's offset is exactly INT64_MAX, so the element count
+     * is 2^63 (fuzz_validate found its message overflowing int64 there). */
+    F.v.stride[0] = INT64_MAX - ((HKV - 1) * SK * DV + (SK - 1) * DV + (DV - 1));
 }
 static void window_with_other_alignment(void)
 {
@@ -217,6 +224,17 @@ static void failing_free(void *ptr, void *opaque)
     (void)opaque;
 }
 static void half_allocator(void) { F.p.allocator.free = failing_free; }
+static void *misaligned_alloc(size_t size, void *opaque)
+{
+    (void)size;
+    (void)opaque;
+    return F.ws + 8; /* big enough for any workspace here, not 64-aligned */
+}
+static void allocator_misaligned(void)
+{
+    F.p.allocator.alloc = misaligned_alloc;
+    F.p.allocator.free = failing_free;
+}
 static void allocator_fails(void)
 {
     F.p.allocator.alloc = failing_alloc;
@@ -330,7 +348,10 @@ static const row rows[] = {
     {"stride product overflow", DO(query_stride_mul_overflow), FATTN_ERR_SIZE_OVERFLOW,
      "query.stride[2] (seq_q) = 4611686018427387903 * (query.shape[2] - 1) = 4 overflows int64", 0},
     {"byte extent overflow", DO(value_bytes_overflow), FATTN_ERR_SIZE_OVERFLOW, NULL, 0},
-    {"huge seq_q", SET(q.shape[2], INT64_MAX), FATTN_ERR_SIZE_OVERFLOW, NULL, 0},
+    {"last offset INT64_MAX", DO(value_last_offset_int64_max), FATTN_ERR_SIZE_OVERFLOW, NULL, 0},
+    {"huge seq_q", SET(q.shape[2], INT64_MAX), FATTN_ERR_INVALID_DIMENSION,
+     "query.shape[2] (seq_q) = 9223372036854775807 > 2^40: dimensions must be at most FATTN_MAX_DIM", 0},
+    {"seq_k past FATTN_MAX_DIM", SET(k.shape[2], FATTN_MAX_DIM + 1), FATTN_ERR_INVALID_DIMENSION, NULL, 0},
 
     {"negative scale", DO(scale_neg), FATTN_ERR_INVALID_VALUE,
      "params.scale = -1: must be finite and > 0 (0 means 1/sqrt(head_dim))", 0},
@@ -340,6 +361,8 @@ static const row rows[] = {
      "params.scale = inf: must be finite and > 0 (0 means 1/sqrt(head_dim))", 0},
     {"negative softcap", DO(softcap_neg), FATTN_ERR_INVALID_VALUE,
      "params.softcap = -2: must be finite and > 0 (0 means no soft-cap)", 0},
+    {"subnormal softcap", DO(softcap_subnormal), FATTN_ERR_INVALID_VALUE,
+     "params.softcap = 1e-39 < FLT_MIN = 1.17549e-38: a subnormal cap is refused (1/cap overflows)", 0},
     {"NaN softcap", DO(softcap_nan), FATTN_ERR_INVALID_VALUE,
      "params.softcap = nan: must be finite and > 0 (0 means no soft-cap)", 0},
     {"window left", DO(window_left_bad), FATTN_ERR_INVALID_VALUE,
@@ -377,6 +400,7 @@ static const row rows[] = {
 
     {"isa unavailable", DO(isa_unavailable), FATTN_ERR_ISA_UNAVAILABLE, NULL, 0},
     {"allocation fails", DO(allocator_fails), FATTN_ERR_OUT_OF_MEMORY, NULL, 1},
+    {"allocator misaligned", DO(allocator_misaligned), FATTN_ERR_MISALIGNED, NULL, 1},
 };
 
 static int failures;
@@ -587,6 +611,64 @@ static void test_peak(void)
     }
 }
 
+/*
+ * Extremes that validation accepts must compute without overflow or hang
+ * (each was a finding of the code review): keys at positions near
+ * FATTN_MAX_DIM through a stride-0 broadcast, a huge empty batch, and the
+ * workspace query for huge empty shapes.
+ */
+static void test_extremes(void)
+{
+    static float q1[4] = {0.5f, -1.0f, 0.25f, 2.0f}, kv[4] = {1.0f, 2.0f, 3.0f, 4.0f};
+    static float out[4];
+    fattn_tensor tq, tk, tv, to;
+    fattn_error e;
+    fattn_tensor_contiguous(&tq, q1, FATTN_DTYPE_F32, 1, 1, 1, 4);
+    fattn_tensor_contiguous(&to, out, FATTN_DTYPE_F32, 1, 1, 1, 4);
+    fattn_tensor_contiguous(&tk, kv, FATTN_DTYPE_F32, 1, 1, FATTN_MAX_DIM, 4);
+    tk.stride[0] = tk.stride[1] = tk.stride[2] = 0; /* one row, 2^40 times */
+    tv = tk;
+    for (int isa = FATTN_ISA_SCALAR; isa <= FATTN_ISA_AVX512; isa++) {
+        if (!fattn_isa_available(isa))
+            continue;
+        for (int left = 0; left < 4; left += 3) {
+            fattn_params p;
+            memset(&p, 0, sizeof p);
+            p.isa = isa;
+            p.causal = FATTN_CAUSAL_BOTTOM_RIGHT;
+            p.align = FATTN_ALIGN_BOTTOM_RIGHT;
+            p.window_enabled = 1;
+            p.window_left = left; /* the last 1 or 4 of 2^40 keys */
+            p.window_right = FATTN_WINDOW_UNLIMITED;
+            memset(out, 0, sizeof out);
+            fattn_status s = fattn_forward(&tq, &tk, &tv, &to, &p, &e);
+            CHECK(s == FATTN_OK, "%s, keys at 2^40: %s", fattn_isa_name(isa), e.message);
+            for (int d = 0; d < 4; d++) /* every visible key is the same row */
+                CHECK(fabsf(out[d] - kv[d]) <= 1e-6f, "%s, keys at 2^40: out[%d] = %g",
+                      fattn_isa_name(isa), d, (double)out[d]);
+        }
+    }
+    /* B = Hq = 2^40 with Sq = 0: nothing to compute, so no 2^80 loop. */
+    fattn_tensor_contiguous(&tq, q1, FATTN_DTYPE_F32, FATTN_MAX_DIM, FATTN_MAX_DIM, 0, 4);
+    fattn_tensor_contiguous(&to, out, FATTN_DTYPE_F32, FATTN_MAX_DIM, FATTN_MAX_DIM, 0, 4);
+    fattn_tensor_contiguous(&tk, kv, FATTN_DTYPE_F32, FATTN_MAX_DIM, 1, 1, 4);
+    tk.stride[0] = tk.stride[1] = tk.stride[2] = 0;
+    tv = tk;
+    for (int isa = FATTN_ISA_SCALAR; isa <= FATTN_ISA_AVX512; isa++) {
+        if (!fattn_isa_available(isa))
+            continue;
+        fattn_params p;
+        memset(&p, 0, sizeof p);
+        p.isa = isa;
+        CHECK(fattn_forward(&tq, &tk, &tv, &to, &p, &e) == FATTN_OK,
+              "%s, empty huge output: %s", fattn_isa_name(isa), e.message);
+        /* Sq = 0 with Hq / Hkv = 2^40: the rows-path test must not overflow. */
+        size_t bytes = 0;
+        CHECK(fattn_workspace_size(&tq, &tk, &tv, &to, &p, &bytes, &e) == FATTN_OK,
+              "%s, workspace of an empty huge output: %s", fattn_isa_name(isa), e.message);
+    }
+}
+
 static void test_status_names(void)
 {
     for (int s = 0; s < FATTN_STATUS_COUNT; s++) {
@@ -660,6 +742,9 @@ static int env_bogus(void)
     check_record("FATTN_ISA=bogus", &e, FATTN_ERR_ISA_UNAVAILABLE, "fattn_forward",
                  "FATTN_ISA = 'bogus': unknown path (expected auto, scalar, avx2 or avx512)");
     CHECK(fattn_isa_auto(&e) == FATTN_ISA_AUTO, "fattn_isa_auto resolved a bogus FATTN_ISA");
+    CHECK(!fattn_isa_available(FATTN_ISA_AUTO), "auto available under a bogus FATTN_ISA");
+    CHECK(fattn_fma_peak_gflops(FATTN_ISA_AUTO, 0.01) == 0.0,
+          "the peak of an unresolvable auto path was measured");
     /* A forced path does not depend on the override. */
     F.p.isa = FATTN_ISA_SCALAR;
     CHECK(fattn_forward(F.qp, F.kp, F.vp, F.op, &F.p, &e) == FATTN_OK,
@@ -693,6 +778,7 @@ int main(int argc, char **argv)
         test_packed();
         test_workspace();
         test_peak();
+        test_extremes();
         for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
             run_row(&rows[i]);
         for (int s = 0; s < FATTN_STATUS_COUNT; s++) {
