@@ -41,6 +41,7 @@ typedef struct tile_ws {
     float *corr;      /* [TQ] rescale factor of the current key tile */
     float *tmax;      /* [TQ] max of the current key tile's scores */
     int64_t *lo, *hi; /* [TQ] visible key range per row */
+    int32_t *midx;    /* [TQ] mask gather offsets: r * mask_stride[2] */
 } tile_ws;
 
 static size_t round64(size_t n) { return (n + 63u) & ~(size_t)63u; }
@@ -50,7 +51,8 @@ static size_t lanes_workspace(const fattn_problem *p)
     return round64(sizeof(float) * TQ * (size_t)p->head_dim) +
            round64(sizeof(float) * TQ * TILE_K) +
            round64(sizeof(float) * TQ * (size_t)p->head_dim_v) +
-           4 * round64(sizeof(float) * TQ) + 2 * round64(sizeof(int64_t) * TQ);
+           4 * round64(sizeof(float) * TQ) + 2 * round64(sizeof(int64_t) * TQ) +
+           round64(sizeof(int32_t) * TQ);
 }
 
 static tile_ws carve(const fattn_problem *p, void *workspace)
@@ -74,6 +76,8 @@ static tile_ws carve(const fattn_problem *p, void *workspace)
     t.lo = (int64_t *)w;
     w += round64(sizeof(int64_t) * TQ);
     t.hi = (int64_t *)w;
+    w += round64(sizeof(int64_t) * TQ);
+    t.midx = (int32_t *)w;
     return t;
 }
 
@@ -165,6 +169,7 @@ typedef struct qtile {
     int64_t i0;
     int rows, active;
     int64_t max_lo, min_hi; /* a key tile in [max_lo, min_hi) needs no masking */
+    int mask_gather;        /* t->midx holds the mask's row offsets */
 } qtile;
 
 static void pack_query(const fattn_problem *p, const fattn_head *hv,
@@ -197,6 +202,98 @@ static inline float bias_score(const fattn_problem *p, const unsigned char *mrow
     if (slope != 0.0f)
         x -= slope * (float)fabs(pos - (double)j);
     return x;
+}
+
+/* Lane offsets 0, 1, 2, ... of a query tile, for ALiBi's distances. */
+static const float lane_index[TQ] = {
+    0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+#if TQ > 16
+    16, 17, 18, 19, 20, 21, 22, 23,
+#endif
+#if TQ > 24
+    24, 25, 26, 27, 28, 29, 30, 31,
+#endif
+#if TQ > 32
+    32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
+#endif
+};
+_Static_assert(TQ <= 48, "lane_index covers 48 lanes");
+
+/*
+ * Masks and ALiBi on whole lanes, for the tiles where that is exact: a
+ * mask whose row offsets fit the gather's int32 indices (or that is the
+ * same for every row), ALiBi distances below 2^24 (exact in float, as in
+ * the element-wise pass). Returns 0 if the element-wise pass must do it.
+ * Lanes past the active rows read row i0's mask (midx = 0) and are never
+ * stored, so no read leaves the mask.
+ */
+static int bias_lanes(const fattn_problem *p, const fattn_head *hv,
+                      const tile_ws *t, const qtile *qt, int64_t j0, int cols,
+                      int mask_gather)
+{
+    const int64_t *ms = p->mask_stride;
+    const int align_br = p->align == FATTN_ALIGN_BOTTOM_RIGHT;
+    if (p->mask_kind == FATTN_MASK_KEEP && ms[2] != 0 && ms[3] != 1)
+        return 0; /* strided byte masks per row: element by element */
+    if (p->mask_kind == FATTN_MASK_ADDITIVE && ms[2] != 0 && !mask_gather)
+        return 0;
+    double d0 = 0.0;
+    if (hv->slope != 0.0f) {
+        int64_t pos0 = fattn_query_pos(align_br, hv->qlen, hv->klen, qt->i0);
+        int64_t near = pos0 - (j0 + cols - 1), far = pos0 + TQ - j0;
+        if (near < -(INT64_C(1) << 24) + TQ || far > (INT64_C(1) << 24))
+            return 0;
+        d0 = (double)(pos0 - j0);
+    }
+    const vf neg_slope = vf_set1(-hv->slope);
+    const unsigned char *mrow =
+        hv->mask ? hv->mask + (size_t)(qt->i0 * ms[2]) *
+                                  (p->mask_kind == FATTN_MASK_KEEP ? 1 : 4)
+                 : NULL;
+    if (p->mask_kind == FATTN_MASK_KEEP && ms[2] != 0) {
+        /* Row by row along contiguous bytes: 8 at a time, and masks are
+         * mostly "keep", so most words are skipped whole. */
+        for (int r = 0; r < qt->active; r++) {
+            const unsigned char *m = mrow + r * ms[2] + j0;
+            for (int c = 0; c < cols; c++) {
+                if (c + 8 <= cols) {
+                    uint64_t w;
+                    memcpy(&w, m + c, sizeof w);
+                    const uint64_t ones = 0x0101010101010101u;
+                    if (((w - ones) & ~w & (ones << 7)) == 0) { /* no zero byte */
+                        c += 7;
+                        continue;
+                    }
+                }
+                if (m[c] == 0)
+                    t->st[c * TQ + r] = -INFINITY;
+            }
+        }
+    }
+    for (int c = 0; c < cols; c++) {
+        float *s = t->st + c * TQ;
+        const int64_t j = j0 + c;
+        if (p->mask_kind == FATTN_MASK_KEEP && ms[2] == 0 && mrow[j * ms[3]] == 0) {
+            for (int n = 0; n < UK_NV; n++)
+                vf_store(s + n * VW, vf_set1(-INFINITY));
+            continue;
+        }
+        const float *mcol = p->mask_kind == FATTN_MASK_ADDITIVE
+                                ? (const float *)(const void *)(mrow + (size_t)(j * ms[3]) * 4)
+                                : NULL;
+        const vf dist0 = vf_set1((float)(d0 - (double)c));
+        for (int n = 0; n < UK_NV; n++) {
+            vf x = vf_load(s + n * VW);
+            if (mcol)
+                x = vf_add(x, ms[2] == 0 ? vf_set1(*mcol)
+                                         : vf_gather(mcol, t->midx + n * VW));
+            if (hv->slope != 0.0f)
+                x = vf_fmadd(neg_slope,
+                             vf_abs(vf_add(dist0, vf_load(lane_index + n * VW))), x);
+            vf_store(s + n * VW, x);
+        }
+    }
+    return 1;
 }
 
 /*
@@ -298,8 +395,11 @@ static void key_tile(const fattn_problem *p, const fattn_head *hv,
     }
     if (p->softcap > 0.0f)
         softcap_scores(p, t, cols);
-    if (!interior || has_bias)
-        fix_scores(p, hv, t, qt, j0, cols, !interior, has_bias);
+    int bias_left = has_bias;
+    if (has_bias && bias_lanes(p, hv, t, qt, j0, cols, qt->mask_gather))
+        bias_left = 0;
+    if (!interior || bias_left)
+        fix_scores(p, hv, t, qt, j0, cols, !interior, bias_left);
     softmax_tile(t, cols, fused_max);
     const float *vrow = hv->v + j0 * vs[2];
     for (int64_t e0 = 0; e0 < p->head_dim_v; e0 += UK_MR) {
@@ -361,6 +461,12 @@ static void query_tile(const fattn_problem *p, const fattn_head *hv,
         t->l[r] = 0.0f;
     }
     memset(t->ot, 0, sizeof(float) * TQ * (size_t)p->head_dim_v);
+    /* Gather offsets of the mask rows, when int32 holds them all. */
+    qt->mask_gather = p->mask_kind == FATTN_MASK_ADDITIVE &&
+                      p->mask_stride[2] <= INT32_MAX / TQ;
+    if (qt->mask_gather)
+        for (int r = 0; r < TQ; r++)
+            t->midx[r] = r < qt->active ? (int32_t)(r * p->mask_stride[2]) : 0;
     if (tile_lo < tile_hi)
         pack_query(p, hv, t, qt);
     /* Row ranges are intervals moving monotonically with i, so the key

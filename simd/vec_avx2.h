@@ -8,6 +8,7 @@
 #define FATTN_VEC_AVX2_H
 
 #include <immintrin.h>
+#include <stdint.h>
 
 #define VW 8 /* floats per vector */
 typedef __m256 vf;
@@ -68,6 +69,12 @@ static inline float vf_reduce_add(vf x)
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
+}
+
+/* base[idx[k]] for each lane k (int32 element offsets). */
+static inline vf vf_gather(const float *base, const int32_t *idx)
+{
+    return _mm256_i32gather_ps(base, _mm256_loadu_si256((const __m256i *)(const void *)idx), 4);
 }
 
 #endif /* FATTN_VEC_AVX2_H */

@@ -9,6 +9,7 @@
 #define FATTN_VEC_AVX512_H
 
 #include <immintrin.h>
+#include <stdint.h>
 
 #define VW 16 /* floats per vector */
 typedef __m512 vf;
@@ -57,5 +58,11 @@ static inline vf vf_load_n(const float *p, int n)
     return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
 }
 static inline float vf_reduce_add(vf x) { return _mm512_reduce_add_ps(x); }
+
+/* base[idx[k]] for each lane k (int32 element offsets). */
+static inline vf vf_gather(const float *base, const int32_t *idx)
+{
+    return _mm512_i32gather_ps(_mm512_loadu_si512((const void *)idx), base, 4);
+}
 
 #endif /* FATTN_VEC_AVX512_H */
