@@ -8,9 +8,12 @@ set -euo pipefail
 # built with (g++/clang++ compile the C++ header test); libclang-rt-14-dev:
 # clang's ASan/UBSan runtimes (only a Recommends of Debian 12's clang, and
 # recommends are not installed here); pkg-config: the install test; python3:
-# test and build helper scripts; llvm: coverage tools.
+# test and build helper scripts; llvm: coverage tools; libbenchmark-dev,
+# libopenblas-dev, libdnnl-dev: the benchmark suite (bench/) and its two
+# unfused baselines; gnuplot-nox: scripts/bench.sh's charts (no X).
 PACKAGES=(meson ninja-build gcc g++ clang libclang-rt-14-dev pkg-config
-          python3 llvm)
+          python3 llvm libbenchmark-dev libopenblas-dev libdnnl-dev
+          gnuplot-nox)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -10,6 +10,9 @@
 #      build-san/, then `meson test`
 #   5. clang build with --werror and ThreadSanitizer in build-tsan/, then the
 #      multi-threaded tests (`meson test --suite threads`)
+#   6. clang libFuzzer build with --werror (ASan + UBSan) in build-fuzz/, then
+#      the fuzz corpus replay and a short real campaign per harness
+#      (`meson test --suite fuzz --suite fuzz-smoke`, about a minute)
 # Every step runs even if an earlier one failed; the exit status is non-zero
 # if anything failed. Existing build directories are reconfigured.
 set -euo pipefail
@@ -136,6 +139,15 @@ if build "clang --werror, TSan" build-tsan \
         --werror --buildtype=debugoptimized \
         -Db_sanitize=thread -Db_lundef=false; then
     run_tests "clang --werror, TSan" build-tsan --suite threads
+fi
+
+# Fuzzing on every run: each harness replays its corpus, then fuzzes for
+# fuzz_smoke_seconds (fuzz/meson.build). scripts/fuzz.sh runs long campaigns.
+if build "clang --werror, libFuzzer smoke" build-fuzz CC=clang CXX=clang++ -- \
+        --werror --buildtype=debugoptimized -Dfuzzing=libfuzzer \
+        -Dtests=false -Dbench=disabled; then
+    run_tests "clang --werror, libFuzzer smoke" build-fuzz \
+        --suite fuzz --suite fuzz-smoke
 fi
 
 echo

@@ -1,0 +1,34 @@
+/*
+ * cases.h - the benchmark cases: shapes x variants x implementations.
+ *
+ * Names follow Google Benchmark's habit of slash-separated parameters:
+ *     <group>/B:1/H:8/S:2048/D:128/<variant>/<impl>
+ *     decode/B:1/H:32/Hkv:8/Sq:1/Sk:8192/D:128/plain/<impl>
+ * group: prefill (incl. the sequence-length sweep at B=1 H=8 D=128),
+ * variant (each option next to a plain run of the same shape), decode.
+ * impl: blas and onednn (unfused baselines), scalar, avx2, avx512 (fattn's
+ * kernel paths, forced per call). Within a shape the baselines run first,
+ * so each fattn case can report its speed-up over them from the same run.
+ */
+#ifndef FATTN_BENCH_CASES_H
+#define FATTN_BENCH_CASES_H
+
+#include "machine.h"
+
+/* Largest dense work per iteration (GFLOP, 4*B*H*Sq*Sk*D) for which each
+ * kind of implementation is registered: the scalar path, the unfused
+ * baselines, the SIMD paths. */
+typedef struct bench_limits {
+    double scalar_gflop;
+    double baseline_gflop;
+    double simd_gflop;
+} bench_limits;
+
+/* Register every case within the limits; `machine` must outlive the run. */
+void bench_cases_register(const bench_machine *machine,
+                          const bench_limits *limits);
+
+/* Free what the cases hold (the cached problem, the case table). */
+void bench_cases_free(void);
+
+#endif /* FATTN_BENCH_CASES_H */

@@ -1,0 +1,110 @@
+/*
+ * main.c - fattn's benchmark suite (Google Benchmark, cases in C).
+ *
+ *   fattn_bench [--fattn_full] [Google Benchmark flags]
+ *
+ * Exit status 1 if any implementation's output failed its check against
+ * the fp64 reference (the case then shows ERROR OCCURRED); a kernel path
+ * this CPU lacks or a baseline not built is reported but is no failure.
+ *
+ * At start-up, in this process: each kernel path's FMA peak and the memory
+ * read bandwidth are measured, OpenBLAS and oneDNN are pinned to one
+ * thread (fattn is single-threaded), and all of it goes into the report's
+ * context. --fattn_full raises the size limits (cases.h): by default one
+ * call of the scalar path stays under about 2 s and one of the others
+ * under about 1.5 s; with --fattn_full under about 6 s.
+ */
+#include "cases.h"
+#include "machine.h"
+#include "prepare.h"
+#include "shim.h"
+
+#include "fattn.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Seconds spent measuring each FMA peak. */
+#define PEAK_SECONDS 0.25
+
+/* Default: S <= 1024 at D=128 for the scalar path, S <= 4096 for the
+ * others (the sweep's S=8192 takes 3 to 6 s per call on the SIMD paths).
+ * Full: scalar S <= 2048, everything else to S = 8192. */
+static const bench_limits default_limits = {5.0, 70.0, 70.0};
+static const bench_limits full_limits = {20.0, 300.0, 300.0};
+
+static void help(void)
+{
+    printf("fattn_bench: fattn's kernels against unfused attention "
+           "(OpenBLAS, oneDNN)\n"
+           "  --fattn_full   run the scalar path up to %.0f GFLOP per call and "
+           "the others up to\n"
+           "                 %.0f (default: %.0f and %.0f): scalar S=2048 and the "
+           "S=8192 sweep point\n\n",
+           full_limits.scalar_gflop, full_limits.baseline_gflop,
+           default_limits.scalar_gflop, default_limits.baseline_gflop);
+}
+
+/* Remove our own flags from argv before Google Benchmark sees it. */
+static int take_flag(int *argc, char **argv, const char *flag)
+{
+    int found = 0, out = 1;
+
+    for (int k = 1; k < *argc; k++) {
+        if (strcmp(argv[k], flag) == 0)
+            found = 1;
+        else
+            argv[out++] = argv[k];
+    }
+    *argc = out;
+    argv[out] = NULL;
+    return found;
+}
+
+/* Listing needs no measurements: keep --benchmark_list_tests instant. */
+static int listing_only(int argc, char **argv)
+{
+    for (int k = 1; k < argc; k++)
+        if (strcmp(argv[k], "--benchmark_list_tests") == 0 ||
+            strcmp(argv[k], "--benchmark_list_tests=true") == 0 ||
+            strcmp(argv[k], "--benchmark_list_tests=1") == 0)
+            return 1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const int full = take_flag(&argc, argv, "--fattn_full");
+    const int list = listing_only(argc, argv);
+    bench_machine machine;
+    fattn_error err;
+    char text[64];
+    int failures;
+
+    if (fb_init(&argc, argv, help) != 0)
+        return 1;
+    memset(&machine, 0, sizeof machine);
+    if (!list) {
+        bench_machine_pin_threads(1);
+        bench_machine_measure(&machine, PEAK_SECONDS);
+        bench_machine_report(&machine);
+        memset(&err, 0, sizeof err);
+        fb_add_context("fattn_version", fattn_version_string());
+        fb_add_context("fattn_auto_path", fattn_isa_name(fattn_isa_auto(&err)));
+        snprintf(text, sizeof text, "%s", full ? "full (--fattn_full)" : "default");
+        fb_add_context("fattn_case_limits", text);
+    }
+    bench_cases_register(&machine, full ? &full_limits : &default_limits);
+    fb_run();
+    fb_shutdown();
+    failures = bench_verify_failures();
+    bench_cases_free();
+    if (failures > 0) {
+        fprintf(stderr,
+                "fattn_bench: %d implementation(s) gave a wrong result or an "
+                "error (see ERROR OCCURRED above)\n",
+                failures);
+        return 1;
+    }
+    return 0;
+}

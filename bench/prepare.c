@@ -1,0 +1,412 @@
+/*
+ * prepare.c - per-shape state, verification and the one-call runners of
+ * the benchmark cases (prepare.h).
+ */
+#include "prepare.h"
+
+#include "fattn.h"
+#include "reference.h"
+#include "unfused.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Accuracy bound of the check, the same as `fattn bench`:
+ * |x - ref| <= ATOL + RTOL * |ref| on every sampled element. */
+#define VERIFY_ATOL 1e-5
+#define VERIFY_RTOL 1e-5
+
+/* Budget for the fp64 reference sample, in multiply-adds (about 0.1 s). */
+#define REF_BUDGET 2e8
+
+#define SUMMARY_SIZE 160
+
+struct bench_prepared {
+    char key[192];
+    fattn_ref_problem p;
+    double flops;
+    /* The fp64 sample: rows (flattened (b, h, i)), their outputs and LSE. */
+    int64_t nrows;
+    int64_t *rows;
+    double *ref_out, *ref_lse;
+    /* The baselines' score buffer (allocated and touched on first use). */
+    float *scores;
+    size_t scores_bytes;
+    unfused_dnnl *dnnl;
+    /* fattn's workspace per path: sized by fattn_workspace_size, allocated
+     * and touched once, reused by every call (as a hot loop should). */
+    void *workspace[BENCH_IMPL_COUNT];
+    size_t workspace_bytes[BENCH_IMPL_COUNT];
+    int verified[BENCH_IMPL_COUNT]; /* 0 not yet, 1 passed, -1 failed */
+    char summary[BENCH_IMPL_COUNT][SUMMARY_SIZE];
+};
+
+static bench_prepared *g_prepared;
+static int g_failures;
+
+int bench_verify_failures(void)
+{
+    return g_failures;
+}
+
+static const char *const impl_names[BENCH_IMPL_COUNT] = {
+    "blas", "onednn", "scalar", "avx2", "avx512"};
+static const char *const variant_names[BENCH_VARIANT_COUNT] = {
+    "plain", "causal", "mask_f32", "mask_bool",
+    "window", "alibi", "softcap", "ragged"};
+
+const char *bench_impl_name(int impl)
+{
+    return impl >= 0 && impl < BENCH_IMPL_COUNT ? impl_names[impl] : "?";
+}
+
+const char *bench_variant_name(int variant)
+{
+    return variant >= 0 && variant < BENCH_VARIANT_COUNT ? variant_names[variant]
+                                                         : "?";
+}
+
+int bench_impl_fattn_isa(int impl)
+{
+    switch (impl) {
+    case BENCH_SCALAR: return FATTN_ISA_SCALAR;
+    case BENCH_AVX2: return FATTN_ISA_AVX2;
+    case BENCH_AVX512: return FATTN_ISA_AVX512;
+    default: return -1;
+    }
+}
+
+int bench_impl_runnable(int impl, char *why, size_t size)
+{
+    const int isa = bench_impl_fattn_isa(impl);
+
+    if (impl == BENCH_BLAS && !unfused_blas_built()) {
+        snprintf(why, size, "blas: not built (libopenblas-dev was not found)");
+        return 0;
+    }
+    if (impl == BENCH_ONEDNN && !unfused_dnnl_built()) {
+        snprintf(why, size, "onednn: not built (libdnnl-dev was not found)");
+        return 0;
+    }
+    if (isa >= 0 && !fattn_isa_available(isa)) {
+        snprintf(why, size,
+                 "%s: not supported by this CPU and OS, or not compiled in",
+                 fattn_isa_name(isa));
+        return 0;
+    }
+    return 1;
+}
+
+void bench_prepare_release(void)
+{
+    bench_prepared *pp = g_prepared;
+
+    if (pp == NULL)
+        return;
+    unfused_dnnl_free(pp->dnnl);
+    for (int impl = 0; impl < BENCH_IMPL_COUNT; impl++)
+        free(pp->workspace[impl]);
+    free(pp->scores);
+    free(pp->rows);
+    free(pp->ref_out);
+    free(pp->ref_lse);
+    fattn_ref_problem_free(&pp->p);
+    free(pp);
+    g_prepared = NULL;
+}
+
+static void config_for(fattn_ref_problem_config *cfg, const bench_shape *s)
+{
+    fattn_ref_config_init(cfg, s->batch, s->heads, s->seq_q, s->seq_k, s->dim);
+    cfg->heads_kv = s->kv_heads;
+    cfg->seed = 1;
+    cfg->params.version = FATTN_PARAMS_VERSION;
+    switch (s->variant) {
+    case BENCH_CAUSAL:
+        cfg->params.causal = FATTN_CAUSAL_TOP_LEFT;
+        break;
+    case BENCH_MASK_F32:
+    case BENCH_MASK_BOOL:
+        /* One [Sq, Sk] mask broadcast over batch and heads, the usual
+         * attn_mask; no row loses every key. */
+        cfg->mask = s->variant == BENCH_MASK_F32 ? FATTN_REF_MASK_ADDITIVE
+                                                 : FATTN_REF_MASK_BOOL;
+        cfg->mask_size1 = 1u << FATTN_DIM_BATCH | 1u << FATTN_DIM_HEADS;
+        cfg->mask_drop = 0.1;
+        break;
+    case BENCH_WINDOW:
+        cfg->params.causal = FATTN_CAUSAL_TOP_LEFT;
+        cfg->params.window_enabled = 1;
+        cfg->params.window_left = 255;
+        cfg->params.window_right = 0;
+        cfg->params.align = FATTN_ALIGN_TOP_LEFT;
+        break;
+    case BENCH_ALIBI:
+        cfg->alibi = 1;
+        break;
+    case BENCH_SOFTCAP:
+        cfg->params.softcap = 50.0f;
+        break;
+    case BENCH_RAGGED:
+        cfg->q_lengths = 1;
+        cfg->kv_lengths = 1;
+        break;
+    default:
+        break;
+    }
+}
+
+static double count_flops(const fattn_ref_problem *p)
+{
+    const fattn_params *pr = &p->params;
+    const double d = (double)p->query.shape[3], dv = (double)p->value.shape[3];
+
+    if (pr->causal == FATTN_CAUSAL_NONE && !pr->window_enabled &&
+        pr->q_lengths == NULL && pr->kv_lengths == NULL)
+        return 2.0 * (d + dv) * (double)p->query.shape[0] *
+               (double)p->query.shape[1] * (double)p->query.shape[2] *
+               (double)p->key.shape[2];
+    return 2.0 * (d + dv) *
+           (double)fattn_ref_visible_pairs(&p->query, &p->key, pr);
+}
+
+/* Choose the sampled rows and compute their fp64 reference. */
+static int sample_reference(bench_prepared *pp)
+{
+    const fattn_ref_problem *p = &pp->p;
+    const int64_t H = p->query.shape[1], sq = p->query.shape[2];
+    const int64_t total = p->query.shape[0] * H * sq;
+    const int64_t dv = p->value.shape[3];
+    const double per_row =
+        (total > 0 ? pp->flops / 2.0 / (double)total : 0.0) + 40.0 * (double)p->key.shape[2];
+    int64_t want = (int64_t)(REF_BUDGET / (per_row > 1.0 ? per_row : 1.0));
+    int64_t step;
+
+    if (want < 1)
+        want = 1;
+    if (want > total)
+        want = total;
+    step = total / (want > 0 ? want : 1);
+    if (step > 1)
+        step |= 1; /* odd: the sample walks every residue of a tile */
+    pp->nrows = step > 0 ? (total + step - 1) / step : 0;
+    pp->rows = malloc((size_t)(pp->nrows > 0 ? pp->nrows : 1) * sizeof *pp->rows);
+    pp->ref_out = malloc((size_t)(pp->nrows > 0 ? pp->nrows : 1) * (size_t)dv *
+                         sizeof *pp->ref_out);
+    pp->ref_lse = malloc((size_t)(pp->nrows > 0 ? pp->nrows : 1) * sizeof *pp->ref_lse);
+    if (pp->rows == NULL || pp->ref_out == NULL || pp->ref_lse == NULL)
+        return -1;
+    for (int64_t k = 0; k < pp->nrows; k++) {
+        const int64_t r = k * step;
+
+        pp->rows[k] = r;
+        fattn_ref_row(&p->query, &p->key, &p->value, &p->params, r / (H * sq),
+                      (r / sq) % H, r % sq, pp->ref_out + k * dv, &pp->ref_lse[k]);
+    }
+    return 0;
+}
+
+bench_prepared *bench_prepare(const char *key, const bench_shape *shape,
+                              char *why, size_t size)
+{
+    fattn_ref_problem_config cfg;
+    bench_prepared *pp;
+
+    if (g_prepared != NULL && strcmp(g_prepared->key, key) == 0)
+        return g_prepared;
+    bench_prepare_release();
+    pp = calloc(1, sizeof *pp);
+    if (pp == NULL) {
+        snprintf(why, size, "out of memory");
+        return NULL;
+    }
+    snprintf(pp->key, sizeof pp->key, "%s", key);
+    config_for(&cfg, shape);
+    if (fattn_ref_problem_init(&pp->p, &cfg) != 0) {
+        free(pp);
+        snprintf(why, size, "cannot build the problem (out of memory?)");
+        return NULL;
+    }
+    if (shape->variant == BENCH_RAGGED)
+        for (int64_t b = 0; b < shape->batch; b++) {
+            /* S, 3S/4, S/2, S/4, S, ...: a packed batch of unequal
+             * sequences, none empty. */
+            const int64_t part = 4 - b % 4;
+
+            pp->p.q_lengths[b] = shape->seq_q * part / 4;
+            pp->p.kv_lengths[b] = shape->seq_k * part / 4;
+        }
+    pp->flops = count_flops(&pp->p);
+    g_prepared = pp;
+    if (sample_reference(pp) != 0) {
+        bench_prepare_release();
+        snprintf(why, size, "out of memory for the reference sample");
+        return NULL;
+    }
+    return pp;
+}
+
+double bench_flops(const bench_prepared *pp)
+{
+    return pp->flops;
+}
+
+double bench_kv_bytes(const bench_prepared *pp)
+{
+    const fattn_ref_problem *p = &pp->p;
+
+    return 4.0 * (double)p->key.shape[0] * (double)p->key.shape[1] *
+           (double)p->key.shape[2] *
+           (double)(p->key.shape[3] + p->value.shape[3]);
+}
+
+double bench_extra_bytes(const bench_prepared *pp, int impl)
+{
+    if (bench_impl_fattn_isa(impl) >= 0)
+        return (double)pp->workspace_bytes[impl];
+    return (double)pp->scores_bytes;
+}
+
+const char *bench_verify_summary(const bench_prepared *pp, int impl)
+{
+    return pp->summary[impl];
+}
+
+/* The baselines' state, created on first use. */
+static int unfused_ready(bench_prepared *pp, int impl, char *why, size_t size)
+{
+    if (!unfused_supported(&pp->p, why, size))
+        return -1;
+    if (pp->scores == NULL) {
+        pp->scores_bytes = unfused_scores_bytes(&pp->p);
+        pp->scores = malloc(pp->scores_bytes > 0 ? pp->scores_bytes : 1);
+        if (pp->scores == NULL) {
+            snprintf(why, size, "out of memory for the %zu-byte score matrix",
+                     pp->scores_bytes);
+            return -1;
+        }
+        memset(pp->scores, 0, pp->scores_bytes); /* touch every page now */
+    }
+    if (impl == BENCH_ONEDNN && pp->dnnl == NULL) {
+        pp->dnnl = unfused_dnnl_create(&pp->p, pp->scores, why, size);
+        if (pp->dnnl == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+static fattn_status run_fattn(bench_prepared *pp, int impl, fattn_error *err)
+{
+    fattn_params params = pp->p.params;
+
+    params.isa = bench_impl_fattn_isa(impl);
+    if (pp->workspace[impl] == NULL) {
+        size_t bytes = 0;
+        fattn_status st = fattn_workspace_size(&pp->p.query, &pp->p.key, &pp->p.value,
+                                               &pp->p.output, &params, &bytes, err);
+        if (st != FATTN_OK)
+            return st;
+        pp->workspace[impl] = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        if (pp->workspace[impl] == NULL) {
+            snprintf(err->message, sizeof err->message,
+                     "bench: workspace of %zu bytes: out of memory", bytes);
+            err->status = FATTN_ERR_OUT_OF_MEMORY;
+            return FATTN_ERR_OUT_OF_MEMORY;
+        }
+        memset(pp->workspace[impl], 0, bytes); /* touch every page now */
+        pp->workspace_bytes[impl] = bytes;
+    }
+    params.workspace = pp->workspace[impl];
+    params.workspace_size = pp->workspace_bytes[impl];
+    return fattn_forward(&pp->p.query, &pp->p.key, &pp->p.value, &pp->p.output,
+                         &params, err);
+}
+
+int bench_run(bench_prepared *pp, int impl)
+{
+    switch (impl) {
+    case BENCH_BLAS:
+        unfused_blas_run(&pp->p, pp->scores);
+        return 0;
+    case BENCH_ONEDNN:
+        return unfused_dnnl_run(pp->dnnl);
+    default:
+        return run_fattn(pp, impl, NULL) == FATTN_OK ? 0 : -1;
+    }
+}
+
+static int compare_sample(bench_prepared *pp, int impl, char *why, size_t size)
+{
+    const fattn_ref_problem *p = &pp->p;
+    const int64_t H = p->query.shape[1], sq = p->query.shape[2];
+    const int64_t dv = p->value.shape[3];
+    fattn_ref_report rep;
+
+    fattn_ref_report_init(&rep);
+    for (int64_t k = 0; k < pp->nrows; k++) {
+        const int64_t r = pp->rows[k];
+
+        fattn_ref_compare_row(&rep, NULL, &p->output, NULL, r / (H * sq),
+                              (r / sq) % H, r % sq, pp->ref_out + k * dv,
+                              pp->ref_lse[k], VERIFY_ATOL, VERIFY_RTOL);
+    }
+    snprintf(pp->summary[impl], SUMMARY_SIZE,
+             "%s%smax err %.1e vs fp64 (%lld of %lld rows)",
+             impl == BENCH_ONEDNN ? unfused_dnnl_impl(pp->dnnl) : "",
+             impl == BENCH_ONEDNN ? "; " : "", rep.max_abs_err,
+             (long long)pp->nrows, (long long)(p->query.shape[0] * H * sq));
+    if (rep.violations == 0)
+        return 0;
+    snprintf(why, size,
+             "%s: wrong result: %lld of %lld sampled elements exceed "
+             "|x-ref| <= %g + %g*|ref|; worst at b=%lld h=%lld i=%lld d=%lld: "
+             "got %.9g, fp64 reference %.9g",
+             bench_impl_name(impl), (long long)rep.violations,
+             (long long)rep.checked, VERIFY_ATOL, VERIFY_RTOL,
+             (long long)rep.worst[0], (long long)rep.worst[1],
+             (long long)rep.worst[2], (long long)rep.worst[3], rep.worst_got,
+             rep.worst_ref);
+    return -1;
+}
+
+int bench_verify(bench_prepared *pp, int impl, char *why, size_t size)
+{
+    fattn_error err;
+
+    if (pp->verified[impl] > 0)
+        return 0;
+    if (pp->verified[impl] < 0) {
+        snprintf(why, size, "%s", pp->summary[impl]);
+        return -1;
+    }
+    pp->verified[impl] = -1;
+    why[0] = '\0';
+    fattn_ref_problem_reset_output(&pp->p);
+    if (bench_impl_fattn_isa(impl) >= 0) {
+        memset(&err, 0, sizeof err);
+        if (run_fattn(pp, impl, &err) != FATTN_OK) {
+            snprintf(why, size, "%s: fattn_forward failed (%s): %s",
+                     bench_impl_name(impl), fattn_status_name(err.status),
+                     err.message);
+            g_failures++;
+            snprintf(pp->summary[impl], SUMMARY_SIZE, "%s", why);
+            return -1;
+        }
+    } else {
+        if (unfused_ready(pp, impl, why, size) != 0 || bench_run(pp, impl) != 0) {
+            if (why[0] == '\0')
+                snprintf(why, size, "%s: the baseline failed", bench_impl_name(impl));
+            snprintf(pp->summary[impl], SUMMARY_SIZE, "%s", why);
+            return -1;
+        }
+    }
+    if (compare_sample(pp, impl, why, size) != 0) {
+        snprintf(pp->summary[impl], SUMMARY_SIZE, "%s", why);
+        g_failures++;
+        return -1;
+    }
+    pp->verified[impl] = 1;
+    return 0;
+}

@@ -1,0 +1,92 @@
+/*
+ * prepare.h - the per-shape state of the benchmark cases, built once and
+ * shared by every implementation of that shape: the seeded problem (all
+ * buffers allocated and touched), the FLOP count, a sample of fp64
+ * reference rows, the baselines' score buffer and oneDNN primitives, and
+ * each implementation's one-time verification.
+ *
+ * Google Benchmark calls a case body several times (growing iteration
+ * counts, repetitions); only the first call of a shape pays for set-up.
+ * One shape is held at a time.
+ */
+#ifndef FATTN_BENCH_PREPARE_H
+#define FATTN_BENCH_PREPARE_H
+
+#include "problem.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum bench_impl {
+    BENCH_BLAS = 0,   /* unfused: OpenBLAS sgemm + softmax + sgemm */
+    BENCH_ONEDNN = 1, /* unfused: oneDNN matmul + softmax + matmul */
+    BENCH_SCALAR = 2, /* fattn, forced paths */
+    BENCH_AVX2 = 3,
+    BENCH_AVX512 = 4,
+    BENCH_IMPL_COUNT = 5
+} bench_impl;
+
+typedef enum bench_variant {
+    BENCH_PLAIN = 0,
+    BENCH_CAUSAL,    /* top-left causal */
+    BENCH_MASK_F32,  /* additive [1, 1, Sq, Sk] mask, 10% -inf */
+    BENCH_MASK_BOOL, /* bool keep-mask [1, 1, Sq, Sk], 10% removed */
+    BENCH_WINDOW,    /* causal + sliding window of 256 keys (Mistral) */
+    BENCH_ALIBI,     /* ALiBi slopes, non-causal */
+    BENCH_SOFTCAP,   /* logit soft-cap 50 (Gemma 2) */
+    BENCH_RAGGED,    /* per-batch q and kv lengths S, 3S/4, S/2, S/4, ... */
+    BENCH_VARIANT_COUNT
+} bench_variant;
+
+typedef struct bench_shape {
+    int64_t batch, heads, kv_heads, seq_q, seq_k, dim;
+    int variant; /* bench_variant */
+} bench_shape;
+
+const char *bench_impl_name(int impl);
+const char *bench_variant_name(int variant);
+
+/* The fattn_isa of a fattn impl (scalar, avx2, avx512), else -1. */
+int bench_impl_fattn_isa(int impl);
+
+/* 1 if `impl` can run here (built, CPU and OS support it); else 0 and the
+ * reason in why. */
+int bench_impl_runnable(int impl, char *why, size_t size);
+
+typedef struct bench_prepared bench_prepared;
+
+/* The state for `shape` under `key` (reused while the key is the same).
+ * NULL on failure with the reason in why. */
+bench_prepared *bench_prepare(const char *key, const bench_shape *shape,
+                              char *why, size_t size);
+
+/* Run `impl` once (checked against the fp64 sample on its first use of
+ * this shape: 0 if it matches, else -1 and why). */
+int bench_verify(bench_prepared *pp, int impl, char *why, size_t size);
+
+/* One untimed-by-us call of `impl`: what the timing loop repeats. 0 on
+ * success. */
+int bench_run(bench_prepared *pp, int impl);
+
+/* FLOP per call: 4*B*H*Sq*Sk*D dense; with causal, window or lengths only
+ * the visible pairs, 2*(D+Dv) each. */
+double bench_flops(const bench_prepared *pp);
+
+/* Bytes of K and V one call reads: B*Hkv*Sk*(D+Dv)*4. */
+double bench_kv_bytes(const bench_prepared *pp);
+
+/* Extra memory of `impl`: fattn's workspace (fattn_workspace_size, one
+ * buffer reused by every call), the baselines' score matrix. */
+double bench_extra_bytes(const bench_prepared *pp, int impl);
+
+/* One-line verification summary of `impl` (after bench_verify). */
+const char *bench_verify_summary(const bench_prepared *pp, int impl);
+
+/* How many implementations gave a wrong result or an error in their
+ * verification (a missing ISA or baseline does not count). */
+int bench_verify_failures(void);
+
+/* Free the held state. */
+void bench_prepare_release(void);
+
+#endif /* FATTN_BENCH_PREPARE_H */

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Turn fattn_bench's Google Benchmark JSON into the published results.
+
+    report.py BENCH_JSON OUT_DIR
+
+Writes into OUT_DIR:
+  perf.json   the results, aggregates only, without host name or paths
+  perf.md     tables: headline shapes, variants, decode (medians)
+  perf.dat    the sequence-length sweep for bench/perf.gp (gnuplot)
+and prints perf.md. Each case's value is its median over the repetitions
+(Google Benchmark's "median" aggregate), or the single run without
+repetitions.
+"""
+import json
+import os
+import sys
+
+IMPLS = ["blas", "onednn", "scalar", "avx2", "avx512"]
+FATTN = ["scalar", "avx2", "avx512"]
+
+# (title, key) of the headline shapes: the name without the impl.
+HEADLINE = [
+    ("prefill B=1 H=8 S=1024 D=64", "prefill/B:1/H:8/S:1024/D:64/plain"),
+    ("prefill B=1 H=8 S=2048 D=128", "prefill/B:1/H:8/S:2048/D:128/plain"),
+    ("prefill B=1 H=8 S=2048 D=128 causal", "prefill/B:1/H:8/S:2048/D:128/causal"),
+    ("prefill B=4 H=16 S=512 D=64", "prefill/B:4/H:16/S:512/D:64/plain"),
+    ("decode B=1 H=32 Hkv=8 Sk=8192 D=128", "decode/B:1/H:32/Hkv:8/Sq:1/Sk:8192/D:128/plain"),
+    ("decode B=1 H=32 Hkv=8 Sk=65536 D=128", "decode/B:1/H:32/Hkv:8/Sq:1/Sk:65536/D:128/plain"),
+]
+VARIANT_HOSTS = ["variant/B:4/H:16/S:512/D:64", "variant/B:1/H:8/S:2048/D:128"]
+VARIANTS = ["plain", "mask_f32", "mask_bool", "window", "alibi", "softcap", "ragged"]
+SWEEP = "prefill/B:1/H:8/S:{}/D:128/plain"
+
+
+def split_name(name):
+    """'prefill/.../plain/avx512/process_time' -> (key, impl)."""
+    parts = [p for p in name.split("/") if p not in ("process_time", "real_time")]
+    return "/".join(parts[:-1]), parts[-1]
+
+
+def load(path):
+    with open(path) as f:
+        data = json.load(f)
+    runs = {}
+    singles = {}
+    for b in data.get("benchmarks", []):
+        key, impl = split_name(b.get("run_name", b["name"]))
+        if b.get("error_occurred"):
+            runs.setdefault((key, impl), {"error": b.get("error_message", "error")})
+            continue
+        if b.get("run_type") == "aggregate":
+            if b.get("aggregate_name") == "median":
+                runs[(key, impl)] = b
+        else:
+            singles.setdefault((key, impl), []).append(b)
+    for k, lst in singles.items():
+        if k not in runs:
+            runs[k] = lst[len(lst) // 2]
+    return data, runs
+
+
+def clean(data):
+    """The medians (or the single runs) only, without Google Benchmark's
+    bookkeeping fields; no host name, no paths."""
+    ctx = dict(data.get("context", {}))
+    for k in ("host_name", "executable"):
+        ctx.pop(k, None)
+    has_agg = any(b.get("run_type") == "aggregate" for b in data.get("benchmarks", []))
+    keep = [b for b in data.get("benchmarks", [])
+            if not has_agg or b.get("error_occurred")
+            or b.get("aggregate_name") == "median"]
+    drop = ("family_index", "per_family_instance_index", "repetition_index",
+            "threads", "aggregate_unit")
+    keep = [{k: v for k, v in b.items() if k not in drop} for b in keep]
+    return {"context": ctx, "benchmarks": keep}
+
+
+def write_json(path, doc):
+    """One benchmark a line: small, and diffs stay readable."""
+    with open(path, "w") as f:
+        f.write('{"context": ' + json.dumps(doc["context"], indent=1) + ',\n"benchmarks": [\n')
+        f.write(",\n".join(json.dumps(b, separators=(",", ":")) for b in doc["benchmarks"]))
+        f.write("\n]}\n")
+
+
+def ms(b):
+    unit = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b.get("time_unit", "ms")]
+    return b["cpu_time"] * unit
+
+
+def fmt(v, spec):
+    return format(v, spec) if v is not None else "-"
+
+
+def cell(runs, key, impl):
+    return runs.get((key, impl))
+
+
+def headline_table(runs):
+    out = ["| Shape | Impl | ms | GFLOP/s | % of peak | x over blas | x over oneDNN | K/V GB/s | % of mem BW |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for title, key in HEADLINE:
+        for impl in IMPLS:
+            b = cell(runs, key, impl)
+            if b is None:
+                continue
+            if "error" in b:
+                out.append(f"| {title} | {impl} | {b['error']} | | | | | | |")
+                continue
+            out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                title, impl, fmt(ms(b), ".1f"), fmt(b.get("FLOPS", 0) * 1e-9, ".1f"),
+                fmt(b.get("peak_pct"), ".1f"), fmt(b.get("x_blas"), ".2f"),
+                fmt(b.get("x_onednn"), ".2f"),
+                fmt(b["kv_read"] * 1e-9 if "kv_read" in b else None, ".2f"),
+                fmt(b.get("bw_pct"), ".1f")))
+    return out
+
+
+def variant_table(runs):
+    out = []
+    for host in VARIANT_HOSTS:
+        out += ["", "`{}`: time in ms (time / plain time of the same implementation)".format(host), "",
+                "| Variant | " + " | ".join(IMPLS) + " | avx512 x over oneDNN |",
+                "| --- |" + " ---: |" * (len(IMPLS) + 1)]
+        for v in VARIANTS:
+            key = f"{host}/{v}"
+            if not any(cell(runs, key, i) for i in IMPLS):
+                continue
+            cells = []
+            for impl in IMPLS:
+                b = cell(runs, key, impl)
+                if b is None or "error" in b:
+                    cells.append("-")
+                elif v == "plain" or "time_vs_plain" not in b:
+                    cells.append(fmt(ms(b), ".1f"))
+                else:
+                    cells.append("{} ({}x)".format(fmt(ms(b), ".1f"), fmt(b["time_vs_plain"], ".2f")))
+            b = cell(runs, key, "avx512")
+            x = fmt(b.get("x_onednn"), ".2f") if b and "error" not in b else "-"
+            out.append(f"| {v} | " + " | ".join(cells) + f" | {x} |")
+    return out
+
+
+def sweep_rows(runs):
+    sizes = sorted({int(k.split("/")[3][2:]) for (k, _) in runs
+                    if k.startswith("prefill/B:1/H:8/S:") and k.endswith("/D:128/plain")})
+    rows = []
+    for s in sizes:
+        row = [str(s)]
+        for impl in IMPLS:
+            b = cell(runs, SWEEP.format(s), impl)
+            ok = b is not None and "error" not in b
+            row.append(fmt(b["FLOPS"] * 1e-9, ".2f") if ok else "?")
+            row.append(fmt(b.get("peak_pct"), ".2f") if ok and "peak_pct" in b else "?")
+        rows.append(" ".join(row))
+    return rows
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit("usage: report.py BENCH_JSON OUT_DIR")
+    data, runs = load(sys.argv[1])
+    out_dir = sys.argv[2]
+    os.makedirs(out_dir, exist_ok=True)
+    write_json(os.path.join(out_dir, "perf.json"), clean(data))
+    with open(os.path.join(out_dir, "perf.dat"), "w") as f:
+        f.write("# S " + " ".join(f"{i}_gflops {i}_peak_pct" for i in IMPLS) + "\n")
+        f.write("\n".join(sweep_rows(runs)) + "\n")
+    ctx = data.get("context", {})
+    lines = ["# fattn benchmark results", "",
+             "Generated by `scripts/bench.sh` from `perf.json` (medians of process CPU time; "
+             "one thread everywhere).", "",
+             "Machine: {} x {} MHz, FMA peak AVX2 {} / AVX-512 {} GFLOP/s, one-core read {} GB/s; "
+             "date {}.".format(ctx.get("num_cpus", "?"), round(ctx.get("mhz_per_cpu", 0)),
+                               ctx.get("fma_peak_gflops_avx2", "?"),
+                               ctx.get("fma_peak_gflops_avx512", "?"),
+                               ctx.get("mem_read_gbps", "?"), ctx.get("date", "?")[:10]),
+             "OpenBLAS: {}. oneDNN: {}.".format(ctx.get("openblas", "?"), ctx.get("onednn", "?")),
+             "", "## Headline shapes", ""]
+    lines += headline_table(runs)
+    lines += ["", "## Variants (each next to the plain case of its shape)"]
+    lines += variant_table(runs)
+    lines.append("")
+    with open(os.path.join(out_dir, "perf.md"), "w") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,296 @@
+/*
+ * fuzz_differential.c - every kernel path this CPU has, on the same valid
+ * random problem, against the fp64 reference and against each other
+ * (simdjson's differential fuzzers).
+ *
+ * The input decodes into a fattn_ref_problem_config (tests/reference/
+ * problem.h): shape (tile edges are likely: 0, 1, 7, 8, 15..17, 31..33,
+ * 63..65, 127..129), GQA group, memory layout, f32/bool mask with
+ * broadcasting and stride-0 dimensions, dropped keys and dead rows, LSE,
+ * per-batch lengths, ALiBi, large logits, scale, soft-cap, causal mode,
+ * window and alignment. The builder fills the data from a seed so that a
+ * correct float32 kernel meets |x - ref| <= 1e-5 + 1e-5 |ref|.
+ *
+ * Each available path (scalar, avx2, avx512) is forced through params.isa,
+ * with the library's own workspace or (decoded) a caller workspace of
+ * exactly fattn_workspace_size() bytes.
+ * Properties: fattn_check accepts the problem; each path succeeds with an
+ * empty error record, writes every output and LSE element, leaves the
+ * layout's gaps alone and matches the reference (fully masked rows exactly
+ * 0 and -inf); any two paths agree within twice the tolerance and on NaN.
+ * A violation prints the problem, each path's report and each path's value
+ * at the worst element, then aborts: that input is a finding.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "fuzz_common.h"
+#include "fuzz_data_producer.h"
+#include "problem.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FD_ATOL 1e-5
+#define FD_RTOL 1e-5
+/* Multiply-adds per case, all paths and the reference together: keeps a
+ * case around a millisecond (more under sanitizers). */
+#define FD_WORK_LIMIT ((int64_t)1 << 19)
+
+typedef struct path_result {
+    int isa;
+    fattn_ref_report out, lse;
+    float *out_copy, *lse_copy; /* whole buffers, gaps included */
+} path_result;
+
+static fattn_ref_problem P;
+static path_result R[3];
+static int nresults;
+static int use_workspace; /* caller workspace of exactly the size asked */
+
+static void describe(void)
+{
+    char line[1024];
+    fprintf(stderr, "problem: %s; %s workspace\n",
+            fattn_ref_problem_describe(&P, line, sizeof line),
+            use_workspace ? "caller" : "library");
+    for (int k = 0; k < nresults; k++) {
+        const fattn_ref_report *r = &R[k].out;
+        fprintf(stderr,
+                "  %-7s output: %" PRId64 " checked, %" PRId64 " beyond tolerance, max abs err %.3g,"
+                " worst b=%" PRId64 " h=%" PRId64 " i=%" PRId64 " d=%" PRId64 " got %.9g ref %.9g;"
+                " lse: %" PRId64 " beyond, max abs err %.3g\n",
+                fattn_isa_name(R[k].isa), r->checked, r->violations,
+                r->max_abs_err, r->worst[0], r->worst[1], r->worst[2],
+                r->worst[3], r->worst_got, r->worst_ref, R[k].lse.violations,
+                R[k].lse.max_abs_err);
+    }
+}
+
+/* Decoders for the config. */
+static int64_t seq_len(fz_producer *in)
+{
+    static const int64_t edges[] = {0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32,
+                                    33, 63, 64, 65, 127, 128, 129};
+    return fz_bool(in) ? fz_range(in, 0, 140) : fz_pick(in, edges, 18);
+}
+
+static int64_t head_dim(fz_producer *in)
+{
+    static const int64_t edges[] = {1, 2, 3, 4, 7, 8, 15, 16, 17, 31, 32,
+                                    33, 63, 64, 65, 80, 96, 128};
+    return fz_bool(in) ? fz_range(in, 1, 130) : fz_pick(in, edges, 18);
+}
+
+static int64_t work(const fattn_ref_problem_config *c)
+{
+    return c->batch * c->heads_q * (c->seq_q + 1) * (c->seq_k + 1) *
+           (c->head_dim + c->head_dim_v);
+}
+
+static void decode(fattn_ref_problem_config *c, fz_producer *in)
+{
+    memset(c, 0, sizeof *c);
+    c->seed = fz_bits(in, 4);
+    c->batch = fz_range(in, 1, 3);
+    c->heads_kv = fz_range(in, 1, 3);
+    c->heads_q = c->heads_kv * fz_range(in, 1, 4);
+    c->seq_q = seq_len(in);
+    c->seq_k = fz_bool(in) ? c->seq_q : seq_len(in);
+    c->head_dim = head_dim(in);
+    c->head_dim_v = fz_bool(in) ? c->head_dim : head_dim(in);
+    c->layout = (int)fz_range(in, 0, FATTN_REF_LAYOUT_COUNT - 1);
+    c->mask = (int)fz_range(in, 0, 2);
+    c->mask_size1 = (unsigned)fz_range(in, 0, 15);
+    c->mask_stride0 = (unsigned)fz_range(in, 0, 15);
+    static const double drops[] = {0.0, 0.1, 0.5, 0.9, 1.0};
+    c->mask_drop = drops[fz_range(in, 0, 4)];
+    static const double dead[] = {0.0, 0.25, 1.0};
+    c->mask_dead_rows = dead[fz_range(in, 0, 2)];
+    c->lse = fz_bool(in);
+    c->q_lengths = fz_bool(in);
+    c->kv_lengths = fz_bool(in);
+    c->alibi = fz_bool(in);
+    c->large_logits = fz_range(in, 0, 3) == 3;
+    c->value_range = fz_bool(in) ? 0.25 : 1.0;
+
+    fattn_params *p = &c->params;
+    static const float scales[] = {0.0f, 0.0625f, 0.25f, 0.03125f};
+    p->scale = scales[fz_range(in, 0, 3)];
+    static const float caps[] = {0.0f, 1.0f, 5.0f, 30.0f};
+    p->softcap = caps[fz_range(in, 0, 3)];
+    p->causal = (int32_t)fz_range(in, 0, 2);
+    p->window_enabled = fz_bool(in);
+    p->window_left = fz_range(in, -1, 140);
+    p->window_right = fz_range(in, -1, 140);
+    p->align = p->causal ? p->causal - 1 : (int32_t)fz_range(in, 0, 1);
+    use_workspace = fz_bool(in);
+
+    if (c->layout == FATTN_REF_LAYOUT_FUSED_QKV) {
+        c->seq_k = c->seq_q;
+        c->heads_q = c->heads_kv;
+        c->head_dim_v = c->head_dim;
+    }
+    /* Shrink what costs most until the case is cheap. */
+    while (work(c) > FD_WORK_LIMIT) {
+        if (c->batch > 1)
+            c->batch = 1;
+        else if (c->heads_q > c->heads_kv)
+            c->heads_q = c->heads_kv;
+        else if (c->heads_kv > 1)
+            c->heads_q = c->heads_kv = 1;
+        else if (c->head_dim + c->head_dim_v > 40)
+            c->head_dim = c->head_dim_v = 16;
+        else
+            c->seq_q = c->seq_k = c->seq_q / 2;
+    }
+}
+
+static double at(const float *buf, const fattn_tensor *t, const int64_t w[4])
+{
+    if (w[3] < 0)
+        return buf[w[0] * t->stride[0] + w[1] * t->stride[1] + w[2] * t->stride[2]];
+    return buf[w[0] * t->stride[0] + w[1] * t->stride[1] + w[2] * t->stride[2] +
+               w[3] * t->stride[3]];
+}
+
+/* Every path's value at the worst element of path k. */
+static void print_values_at(int k)
+{
+    const int64_t *w = R[k].out.violations ? R[k].out.worst : R[k].lse.worst;
+    if (w[0] < 0)
+        return;
+    fprintf(stderr, "  values at b=%" PRId64 " h=%" PRId64 " i=%" PRId64 " d=%" PRId64 ":",
+            w[0], w[1], w[2], w[3]);
+    for (int j = 0; j < nresults; j++)
+        fprintf(stderr, " %s %.9g", fattn_isa_name(R[j].isa),
+                w[3] < 0 ? at(R[j].lse_copy, &P.lse, w)
+                         : at(R[j].out_copy, &P.output, w));
+    fputc('\n', stderr);
+}
+
+/* Two paths' buffers agree within 2x the tolerance (NaN with NaN). */
+static int64_t disagreement(const float *a, const float *b, size_t n)
+{
+    for (size_t e = 0; e < n; e++) {
+        const double x = a[e], y = b[e];
+        if (isnan(x) || isnan(y)) {
+            if (isnan(x) != isnan(y))
+                return (int64_t)e;
+            continue;
+        }
+        if (isinf(x) || isinf(y)) {
+            if (x != y)
+                return (int64_t)e;
+            continue;
+        }
+        const double mag = fabs(x) > fabs(y) ? fabs(x) : fabs(y);
+        if (fabs(x - y) > 2.0 * (FD_ATOL + FD_RTOL * mag))
+            return (int64_t)e;
+    }
+    return -1;
+}
+
+static float *copy_floats(const float *src, size_t n)
+{
+    float *dst = malloc((n ? n : 1) * sizeof *dst);
+    if (!dst)
+        abort();
+    if (n)
+        memcpy(dst, src, n * sizeof *dst);
+    return dst;
+}
+
+static void run_path(int isa)
+{
+    path_result *r = &R[nresults++];
+    fattn_error err;
+    r->isa = isa;
+    fattn_ref_problem_reset_output(&P);
+    P.params.isa = isa;
+    void *ws = NULL;
+    size_t ws_bytes = 0;
+    if (use_workspace) {
+        /* Exactly what fattn_workspace_size asks: ASan guards the end. */
+        if (fattn_workspace_size(&P.query, &P.key, &P.value, &P.output,
+                                 &P.params, &ws_bytes, &err) != FATTN_OK)
+            fz_finding("fuzz_differential", "path %s: fattn_workspace_size: %s",
+                       fattn_isa_name(isa), err.message);
+        if (posix_memalign(&ws, 64, ws_bytes ? ws_bytes : 1) != 0)
+            abort();
+    }
+    P.params.workspace = ws;
+    P.params.workspace_size = ws_bytes;
+    fz_poison_error(&err);
+    const fattn_status st = fattn_forward(&P.query, &P.key, &P.value,
+                                          &P.output, &P.params, &err);
+    P.params.workspace = NULL;
+    P.params.workspace_size = 0;
+    free(ws);
+    r->out_copy = copy_floats(P.out_buf, P.out_elems);
+    r->lse_copy = copy_floats(P.lse_buf, P.lse_elems);
+    const char *why = fz_record_problem(&err, st, "fattn_forward");
+    if (st != FATTN_OK || why)
+        fz_finding("fuzz_differential", "path %s: fattn_forward returned %s (%s): %s",
+                   fattn_isa_name(isa), fattn_status_name(st),
+                   why ? why : "record fine", err.message);
+    const int ok = fattn_ref_problem_compare(&P, FD_ATOL, FD_RTOL, &r->out, &r->lse);
+    const int64_t gaps = fattn_ref_problem_gaps_touched(&P);
+    const int64_t unwritten = fattn_ref_problem_unwritten(&P);
+    if (!ok) {
+        print_values_at(nresults - 1);
+        fz_finding("fuzz_differential",
+                   "path %s differs from the fp64 reference beyond 1e-5 + 1e-5|ref|",
+                   fattn_isa_name(isa));
+    }
+    if (gaps || unwritten)
+        fz_finding("fuzz_differential",
+                   "path %s wrote %" PRId64 " layout gap elements and left %" PRId64
+                   " elements unwritten",
+                   fattn_isa_name(isa), gaps, unwritten);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const int paths[] = {FATTN_ISA_SCALAR, FATTN_ISA_AVX2, FATTN_ISA_AVX512};
+    fattn_ref_problem_config cfg;
+    fz_producer in;
+    fattn_error err;
+
+    fz_set_describe(describe);
+    fz_init(&in, data, size);
+    decode(&cfg, &in);
+    if (fattn_ref_problem_init(&P, &cfg) != 0)
+        fz_finding("fuzz_differential", "the problem builder refused the config");
+    nresults = 0;
+    if (fattn_check(&P.query, &P.key, &P.value, &P.output, &P.params, &err) != FATTN_OK)
+        fz_finding("fuzz_differential", "fattn_check refused a valid problem: %s",
+                   err.message);
+    if (fattn_ref_problem_reference(&P) != 0)
+        abort();
+    for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++)
+        if (fattn_isa_available(paths[k]))
+            run_path(paths[k]);
+    for (int a = 0; a < nresults; a++)
+        for (int b = a + 1; b < nresults; b++) {
+            int64_t e = disagreement(R[a].out_copy, R[b].out_copy, P.out_elems);
+            int64_t l = disagreement(R[a].lse_copy, R[b].lse_copy, P.lse_elems);
+            if (e >= 0 || l >= 0)
+                fz_finding("fuzz_differential",
+                           "paths %s and %s disagree at %s buffer element %" PRId64
+                           ": %.9g vs %.9g",
+                           fattn_isa_name(R[a].isa), fattn_isa_name(R[b].isa),
+                           e >= 0 ? "output" : "lse", e >= 0 ? e : l,
+                           e >= 0 ? R[a].out_copy[e] : R[a].lse_copy[l],
+                           e >= 0 ? R[b].out_copy[e] : R[b].lse_copy[l]);
+        }
+    for (int k = 0; k < nresults; k++) {
+        free(R[k].out_copy);
+        free(R[k].lse_copy);
+    }
+    nresults = 0;
+    fattn_ref_problem_free(&P);
+    return 0;
+}

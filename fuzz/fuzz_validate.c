@@ -1,0 +1,278 @@
+/*
+ * fuzz_validate.c - every argument fattn_check and fattn_forward can be given,
+ * and what they must do with it.
+ *
+ * The input decodes (fuzz_data_producer.h) into a small valid problem and
+ * then up to 8 mutations: any shape or stride set to an edge value (zero,
+ * negative, INT64 extremes, overflowing extents, stride 0), dtypes and enums
+ * out of range, NaN/Inf/negative scale and soft-cap, bad windows, bad
+ * per-batch lengths and ALiBi slopes, wrong mask and LSE shapes, NULL
+ * descriptors and data, misaligned data, outputs aliasing inputs, a half-set
+ * or failing allocator, a forced kernel path, a NULL params or error record.
+ * Sometimes query, key, value or output comes from fattn_tensor_from_packed
+ * with fuzzed arguments instead.
+ *
+ * Buffers hold exactly the bytes the descriptors address (at most FV_CAP in
+ * all; beyond that the data pointers are fake addresses, possibly near the
+ * top of the address space, and only fattn_check runs), so AddressSanitizer
+ * sees any access outside what validation accepted.
+ *
+ * Properties (a violation aborts with the case printed):
+ *   - the status is a defined code; fattn_check never returns out_of_memory;
+ *   - it is OK exactly when the harness's own reading of the rules in
+ *     fattn.h (fv_oracle) finds no violation, and otherwise one of the codes
+ *     of the violated rules;
+ *   - the error record: status, a non-empty one-line message starting with
+ *     the function's name (empty on success);
+ *   - fattn_forward returns what fattn_check returned (or out_of_memory when
+ *     the allocator fails), and a failing call writes nothing anywhere;
+ *   - a successful call leaves the inputs and the gaps of the output layout
+ *     untouched, gives no two output elements one address, balances the
+ *     allocator's calls, and on a numerically tame small problem matches the
+ *     fp64 reference within |x - ref| <= 1e-5 + 1e-5 |ref|.
+ */
+#include "fuzz_common.h"
+#include "fuzz_data_producer.h"
+#include "fv_case.h"
+#include "reference.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FV_ATOL 1e-5
+#define FV_RTOL 1e-5
+
+static fv_case C; /* the current case, for the finding's description */
+
+static void describe(void)
+{
+    fv_describe(&C, stderr);
+}
+
+/* ---- the allocator modes ------------------------------------------------ */
+
+static int64_t alloc_calls, free_calls;
+
+static void *counting_alloc(size_t size, void *opaque)
+{
+    (void)opaque;
+    alloc_calls++;
+    size_t rounded = (size + 63u) & ~(size_t)63u;
+    return rounded < size ? NULL : aligned_alloc(64, rounded ? rounded : 64);
+}
+
+static void *failing_alloc(size_t size, void *opaque)
+{
+    (void)size;
+    (void)opaque;
+    alloc_calls++;
+    return NULL;
+}
+
+static void counting_free(void *ptr, void *opaque)
+{
+    (void)opaque;
+    if (ptr)
+        free_calls++;
+    free(ptr);
+}
+
+/* 16 bytes into a 64-byte aligned block: aligned to 16, not to 64. */
+static void *misaligned_alloc(size_t size, void *opaque)
+{
+    unsigned char *p = counting_alloc(size + 64, opaque);
+    return p ? p + 16 : NULL;
+}
+
+static void misaligned_free(void *ptr, void *opaque)
+{
+    counting_free(ptr ? (unsigned char *)ptr - 16 : NULL, opaque);
+}
+
+static void set_allocator(fattn_params *p, int mode)
+{
+    memset(&p->allocator, 0, sizeof p->allocator);
+    switch (mode) {
+    case FV_ALLOC_COUNTING:
+        p->allocator.alloc = counting_alloc;
+        p->allocator.free = counting_free;
+        break;
+    case FV_ALLOC_FAILING:
+        p->allocator.alloc = failing_alloc;
+        p->allocator.free = counting_free;
+        break;
+    case FV_ALLOC_ONLY_ALLOC:
+        p->allocator.alloc = counting_alloc;
+        break;
+    case FV_ALLOC_ONLY_FREE:
+        p->allocator.free = counting_free;
+        break;
+    case FV_ALLOC_MISALIGNED:
+        p->allocator.alloc = misaligned_alloc;
+        p->allocator.free = misaligned_free;
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- checks ------------------------------------------------------------- */
+
+static void check_record(const fattn_error *err, fattn_status st,
+                         const char *fn)
+{
+    const char *why = fz_record_problem(err, st, fn);
+    if (why)
+        fz_finding("fuzz_validate", "%s: %s (status %d %s, message '%.*s')",
+                   fn, why, (int)st, fattn_status_name(st),
+                   (int)sizeof err->message, err->message);
+}
+
+/* The status against the oracle's verdict. */
+static void check_status(const char *fn, fattn_status st, uint32_t violated,
+                         const fattn_error *err)
+{
+    if ((int)st < 0 || (int)st >= FATTN_STATUS_COUNT)
+        fz_finding("fuzz_validate", "%s returned %d, not a fattn_status", fn,
+                   (int)st);
+    if (violated == 0 && st != FATTN_OK)
+        fz_finding("fuzz_validate",
+                   "%s refused arguments that break no rule: %s (%s)", fn,
+                   fattn_status_name(st), err ? err->message : "no record");
+    if (violated != 0 && st == FATTN_OK)
+        fz_finding("fuzz_validate",
+                   "%s accepted arguments that break a rule (expected one of: %s)",
+                   fn, fv_codes_text(violated));
+    if (violated != 0 && !(violated & (1u << st)))
+        fz_finding("fuzz_validate",
+                   "%s returned %s, not a code of a broken rule (expected one of: %s): %s",
+                   fn, fattn_status_name(st), fv_codes_text(violated),
+                   err ? err->message : "no record");
+}
+
+static void check_untouched(const char *what)
+{
+    int which = fv_changed_buffer(&C);
+    if (which >= 0)
+        fz_finding("fuzz_validate", "%s changed buffer %s", what,
+                   fv_buffer_name(which));
+}
+
+/* After a successful forward: inputs as they were, gaps untouched, no two
+ * output elements at one address, the reference matched if tame. */
+static void check_success(void)
+{
+    const char *why = fv_output_layout_problem(&C);
+    if (why)
+        fz_finding("fuzz_validate", "fattn_forward succeeded but %s", why);
+    if (fv_inputs_changed(&C) >= 0)
+        fz_finding("fuzz_validate",
+                   "fattn_forward succeeded but wrote input buffer %s",
+                   fv_buffer_name(fv_inputs_changed(&C)));
+    if (!fv_tame(&C))
+        return;
+    fattn_ref_report rep;
+    const fattn_params *pr = C.params_null ? NULL : &C.params;
+    if (!fattn_ref_compare(C.desc[FV_Q], C.desc[FV_K], C.desc[FV_V],
+                           C.desc[FV_O], pr, FV_ATOL, FV_RTOL, 1, &rep))
+        fz_finding("fuzz_validate",
+                   "output differs from the fp64 reference: %lld of %lld elements beyond "
+                   "1e-5 + 1e-5|ref|, worst at b=%lld h=%lld i=%lld d=%lld: got %.9g, reference %.9g",
+                   (long long)rep.violations, (long long)rep.checked,
+                   (long long)rep.worst[0], (long long)rep.worst[1],
+                   (long long)rep.worst[2], (long long)rep.worst[3],
+                   rep.worst_got, rep.worst_ref);
+}
+
+/*
+ * fattn_workspace_size: the checks of fattn_check minus the workspace's own
+ * (`base` = the codes of the other broken rules), *bytes written only on
+ * success, a NULL `bytes` refused.
+ */
+static void check_workspace_size(const fattn_params *pr, fattn_error *errp,
+                                 uint32_t base)
+{
+    fattn_error err;
+    size_t bytes = (size_t)0x5eed;
+    fz_poison_error(&err);
+    fattn_status st = fattn_workspace_size(C.desc[FV_Q], C.desc[FV_K],
+                                           C.desc[FV_V], C.desc[FV_O], pr,
+                                           &bytes, errp ? &err : NULL);
+    if (errp)
+        check_record(&err, st, "fattn_workspace_size");
+    check_status("fattn_workspace_size", st, base, errp ? &err : NULL);
+    if (st != FATTN_OK && bytes != (size_t)0x5eed)
+        fz_finding("fuzz_validate", "a failing fattn_workspace_size wrote *bytes");
+    if (st == FATTN_OK && !C.params_null && bytes != C.ws_need)
+        fz_finding("fuzz_validate", "fattn_workspace_size gave %zu, then %zu",
+                   C.ws_need, bytes);
+    st = fattn_workspace_size(C.desc[FV_Q], C.desc[FV_K], C.desc[FV_V],
+                              C.desc[FV_O], pr, NULL, NULL);
+    if (st != FATTN_ERR_NULL_POINTER)
+        fz_finding("fuzz_validate", "fattn_workspace_size(bytes = NULL) returned %s",
+                   fattn_status_name(st));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fz_producer in;
+    fattn_error err;
+    fattn_error *errp;
+
+    fz_set_describe(describe);
+    fz_init(&in, data, size);
+    fv_decode(&C, &in);
+    fv_packed_views(&C);
+    set_allocator(&C.params, C.alloc_mode);
+    fv_place(&C);
+    uint32_t others;
+    const uint32_t violated = fv_oracle(&C, &others);
+    const fattn_params *pr = C.params_null ? NULL : &C.params;
+    errp = C.err_null ? NULL : &err;
+
+    fz_poison_error(&err);
+    fattn_status st = fattn_check(C.desc[FV_Q], C.desc[FV_K], C.desc[FV_V],
+                                  C.desc[FV_O], pr, errp);
+    if (errp)
+        check_record(&err, st, "fattn_check");
+    check_status("fattn_check", st, violated, errp);
+    check_untouched("fattn_check");
+    check_workspace_size(pr, errp, others);
+
+    /* A refused call returns at once; an accepted one must be cheap. */
+    if (C.real && (st != FATTN_OK || fv_small(&C))) {
+        alloc_calls = free_calls = 0;
+        fz_poison_error(&err);
+        fattn_status st2 = fattn_forward(C.desc[FV_Q], C.desc[FV_K],
+                                         C.desc[FV_V], C.desc[FV_O], pr, errp);
+        if (errp)
+            check_record(&err, st2, "fattn_forward");
+        /* A failing or misaligning allocator, once called, decides. */
+        const int called = !C.params_null && alloc_calls > 0;
+        const fattn_status want =
+            called && C.alloc_mode == FV_ALLOC_FAILING      ? FATTN_ERR_OUT_OF_MEMORY
+            : called && C.alloc_mode == FV_ALLOC_MISALIGNED ? FATTN_ERR_MISALIGNED
+                                                            : st;
+        if (called && C.params.workspace)
+            fz_finding("fuzz_validate",
+                       "fattn_forward called the allocator despite params.workspace");
+        if (st2 != want || (called && st != FATTN_OK))
+            fz_finding("fuzz_validate",
+                       "fattn_forward returned %s but fattn_check %s (allocator calls %lld)",
+                       fattn_status_name(st2), fattn_status_name(st),
+                       (long long)alloc_calls);
+        const int failed_alloc = called && C.alloc_mode == FV_ALLOC_FAILING;
+        if (alloc_calls != free_calls && !failed_alloc)
+            fz_finding("fuzz_validate",
+                       "fattn_forward made %lld allocator calls but %lld frees",
+                       (long long)alloc_calls, (long long)free_calls);
+        if (st2 != FATTN_OK)
+            check_untouched("a failing fattn_forward");
+        else
+            check_success();
+    }
+    fv_free(&C);
+    return 0;
+}
