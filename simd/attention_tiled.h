@@ -437,26 +437,11 @@ static void write_rows(const fattn_problem *p, const fattn_head *hv,
 static void query_tile(const fattn_problem *p, const fattn_head *hv,
                        const tile_ws *t, qtile *qt)
 {
-    int64_t tile_lo = INT64_MAX, tile_hi = 0;
-    qt->max_lo = 0;
-    qt->min_hi = INT64_MAX;
+    fattn_span span; /* lanes past the active rows get empty ranges */
+    fattn_row_ranges(p, hv, qt->i0, TQ, t->lo, t->hi, &span);
+    qt->max_lo = span.all_lo;
+    qt->min_hi = span.all_hi;
     for (int r = 0; r < TQ; r++) {
-        t->lo[r] = t->hi[r] = 0;
-        if (r < qt->active)
-            fattn_visible_range(p, hv->qlen, hv->klen, qt->i0 + r, &t->lo[r],
-                                &t->hi[r]);
-        if (r < qt->active) {
-            if (t->lo[r] > qt->max_lo)
-                qt->max_lo = t->lo[r];
-            if (t->hi[r] < qt->min_hi)
-                qt->min_hi = t->hi[r];
-        }
-        if (t->lo[r] < t->hi[r]) {
-            if (t->lo[r] < tile_lo)
-                tile_lo = t->lo[r];
-            if (t->hi[r] > tile_hi)
-                tile_hi = t->hi[r];
-        }
         t->m[r] = -INFINITY;
         t->l[r] = 0.0f;
     }
@@ -467,12 +452,11 @@ static void query_tile(const fattn_problem *p, const fattn_head *hv,
     if (qt->mask_gather)
         for (int r = 0; r < TQ; r++)
             t->midx[r] = r < qt->active ? (int32_t)(r * p->mask_stride[2]) : 0;
-    if (tile_lo < tile_hi)
+    if (span.lo < span.hi)
         pack_query(p, hv, t, qt);
-    /* Row ranges are intervals moving monotonically with i, so the key
-     * tiles in [tile_lo, tile_hi) are exactly those some row can see. */
-    for (int64_t j0 = tile_lo; j0 < tile_hi; j0 += TILE_K) {
-        int cols = tile_hi - j0 < TILE_K ? (int)(tile_hi - j0) : TILE_K;
+    /* Only the key tiles some row can see (fattn_row_ranges). */
+    for (int64_t j0 = span.lo; j0 < span.hi; j0 += TILE_K) {
+        int cols = span.hi - j0 < TILE_K ? (int)(span.hi - j0) : TILE_K;
         key_tile(p, hv, t, qt, j0, cols);
     }
     write_rows(p, hv, t, qt);

@@ -185,28 +185,17 @@ static void write_rows(const fattn_problem *p, const fattn_head *hv,
 static void query_tile(const fattn_problem *p, const fattn_head *hv,
                        const tile_state *t, int64_t i0, int rows)
 {
-    int64_t tile_lo = INT64_MAX, tile_hi = 0;
+    fattn_span span;
+    fattn_row_ranges(p, hv, i0, rows, t->lo, t->hi, &span);
     for (int r = 0; r < rows; r++) {
-        int64_t i = i0 + r;
-        t->lo[r] = t->hi[r] = 0;
-        if (i < hv->qlen)
-            fattn_visible_range(p, hv->qlen, hv->klen, i, &t->lo[r], &t->hi[r]);
-        if (t->lo[r] < t->hi[r]) {
-            if (t->lo[r] < tile_lo)
-                tile_lo = t->lo[r];
-            if (t->hi[r] > tile_hi)
-                tile_hi = t->hi[r];
-        }
         t->m[r] = -INFINITY;
         t->l[r] = 0.0f;
         memset(t->acc + r * p->head_dim_v, 0,
                sizeof(float) * (size_t)p->head_dim_v);
     }
-    /* Consecutive rows' ranges are intervals that move monotonically with i,
-     * so the key tiles in [tile_lo, tile_hi) are exactly the ones that some
-     * row can see; all others are skipped. */
-    for (int64_t j0 = tile_lo; j0 < tile_hi; j0 += TILE_K) {
-        int cols = tile_hi - j0 < TILE_K ? (int)(tile_hi - j0) : TILE_K;
+    /* Only the key tiles some row can see (fattn_row_ranges). */
+    for (int64_t j0 = span.lo; j0 < span.hi; j0 += TILE_K) {
+        int cols = span.hi - j0 < TILE_K ? (int)(span.hi - j0) : TILE_K;
         tile_scores(p, hv, t, i0, rows, j0, cols);
         tile_update(p, hv, t, rows, j0, cols);
     }

@@ -107,6 +107,21 @@ typedef struct fattn_head {
 void fattn_head_init(const fattn_problem *p, int64_t b, int64_t h,
                      fattn_head *hd);
 
+/*
+ * Visible key ranges of rows [i0, i0 + rows) of one head into lo[], hi[]
+ * (empty for rows past q_lengths). span gets their union [lo, hi) (lo >= hi
+ * when no row sees anything): consecutive rows' ranges are intervals that
+ * move monotonically with i, so the key tiles in it are exactly those some
+ * row can see. [all_lo, all_hi) is what every row below q_lengths sees: a
+ * key tile inside it needs no masking.
+ */
+typedef struct fattn_span {
+    int64_t lo, hi, all_lo, all_hi;
+} fattn_span;
+
+void fattn_row_ranges(const fattn_problem *p, const fattn_head *hd, int64_t i0,
+                      int rows, int64_t *lo, int64_t *hi, fattn_span *span);
+
 /* pos(i) of the header, for the given alignment. */
 static inline int64_t fattn_query_pos(int align_bottom_right, int64_t qlen,
                                       int64_t klen, int64_t i)

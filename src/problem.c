@@ -53,3 +53,29 @@ void fattn_head_init(const fattn_problem *p, int64_t b, int64_t h,
                        : NULL;
     hd->slope = p->alibi_slopes ? p->alibi_slopes[h] : 0.0f;
 }
+
+void fattn_row_ranges(const fattn_problem *p, const fattn_head *hd, int64_t i0,
+                      int rows, int64_t *lo, int64_t *hi, fattn_span *span)
+{
+    span->lo = INT64_MAX;
+    span->hi = 0;
+    span->all_lo = 0;
+    span->all_hi = INT64_MAX;
+    for (int r = 0; r < rows; r++) {
+        const int64_t i = i0 + r;
+        lo[r] = hi[r] = 0;
+        if (i >= hd->qlen)
+            continue; /* past q_lengths: sees nothing, constrains nothing */
+        fattn_visible_range(p, hd->qlen, hd->klen, i, &lo[r], &hi[r]);
+        if (lo[r] > span->all_lo)
+            span->all_lo = lo[r];
+        if (hi[r] < span->all_hi)
+            span->all_hi = hi[r];
+        if (lo[r] < hi[r]) {
+            if (lo[r] < span->lo)
+                span->lo = lo[r];
+            if (hi[r] > span->hi)
+                span->hi = hi[r];
+        }
+    }
+}
