@@ -50,7 +50,20 @@ static void decode_tensor(fattn_tensor *t, fz_producer *in, int32_t dtype,
     t->shape[1] = h;
     t->shape[2] = s;
     t->shape[3] = d;
-    layout(t, orders[fz_range(in, 0, 3)], fz_range(in, 0, 2));
+    const int order = (int)fz_range(in, 0, 3);
+    const int64_t pad = fz_range(in, 0, 2);
+    layout(t, orders[order], pad);
+    if (order == 0 && pad == 0 && b > 0 && h > 0 && s > 0 && d > 0) {
+        /* The public helper must describe the same contiguous BHSD. */
+        fattn_tensor ct;
+        fattn_tensor_contiguous(&ct, NULL, (fattn_dtype)dtype, b, h, s, d);
+        fattn_tensor_contiguous(NULL, NULL, (fattn_dtype)dtype, b, h, s, d);
+        if (memcmp(ct.shape, t->shape, sizeof ct.shape) != 0 ||
+            memcmp(ct.stride, t->stride, sizeof ct.stride) != 0 ||
+            ct.dtype != dtype)
+            fz_finding("fuzz_validate",
+                       "fattn_tensor_contiguous is not the contiguous BHSD layout");
+    }
 }
 
 static void decode_packed(fv_packed *pk, fz_producer *in)
@@ -273,6 +286,10 @@ void fv_packed_views(fv_case *c)
             pk->batch, pk->seq, pk->embed_dim, pk->num_heads, pk->token_stride,
             &err);
         const uint32_t violated = packed_oracle(pk);
+        if (fattn_tensor_from_packed(NULL, dummy, (fattn_dtype)pk->dtype, pk->batch,
+                                     pk->seq, pk->embed_dim, pk->num_heads,
+                                     pk->token_stride, NULL) != FATTN_ERR_NULL_POINTER)
+            fz_finding("fuzz_validate", "fattn_tensor_from_packed(view = NULL) is not null_pointer");
         const char *why = fz_record_problem(&err, st, "fattn_tensor_from_packed");
         if (why)
             fz_finding("fuzz_validate", "fattn_tensor_from_packed: %s: '%.*s'",
