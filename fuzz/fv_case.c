@@ -89,12 +89,18 @@ static void mutate(fv_case *c, fz_producer *in)
     fattn_params *p = &c->params;
     const int r = (int)fz_range(in, 0, FV_TENSORS - 1);
     switch (fz_range(in, 0, 17)) {
-    case 0:
-        c->t[r].shape[fz_range(in, 0, 3)] = fz_interesting_i64(in);
+    /* Reads are sequenced (value, then index) so that gcc and clang decode
+     * an input alike. */
+    case 0: {
+        const int64_t v = fz_interesting_i64(in);
+        c->t[r].shape[fz_range(in, 0, 3)] = v;
         break;
-    case 1:
-        c->t[r].stride[fz_range(in, 0, 3)] = fz_interesting_i64(in);
+    }
+    case 1: {
+        const int64_t v = fz_interesting_i64(in);
+        c->t[r].stride[fz_range(in, 0, 3)] = v;
         break;
+    }
     case 2: {
         static const int64_t dtypes[] = {0, 1, 2, 3, -1, 4, INT32_MIN,
                                          INT32_MAX};
@@ -108,8 +114,11 @@ static void mutate(fv_case *c, fz_producer *in)
         c->null_data[r] = 1;
         break;
     case 5:
-        c->misalign[fz_range(in, 0, FV_BUFFERS - 1)] = (unsigned)fz_range(in, 1, 7);
+    {
+        const unsigned v = (unsigned)fz_range(in, 1, 7);
+        c->misalign[fz_range(in, 0, FV_BUFFERS - 1)] = v;
         break;
+    }
     case 6: { /* an output pointing into another buffer */
         const int who = fz_bool(in) ? FV_LSE : FV_O;
         int target = (int)fz_range(in, 0, FV_BUFFERS - 1);
@@ -488,7 +497,7 @@ static void set_params_pointers(fv_case *c)
  * params.workspace by ws_mode: 1 exactly fattn_workspace_size() bytes,
  * 2 one byte short, 3 100 bytes more, 4 none (size 0), 5 a size that runs
  * past the address space, 6 a size of 2^40 (overlapping whatever lies
- * after it), 7 the start of an input tensor. The buffer holds exactly the
+ * after it), 7 inside an input tensor. The buffer holds exactly the
  * bytes the call may honestly use; with top_base in check-only mode, a fake
  * address near the top of the address space.
  */
@@ -510,13 +519,16 @@ static void place_workspace(fv_case *c)
         claim = SIZE_MAX - 8;
     if (c->ws_mode == 6)
         claim = (size_t)1 << 40;
-    if (c->ws_mode == 7) {
-        for (int r = FV_Q; r <= FV_V; r++)
-            if (c->t[r].data && c->bytes[r] > 0 && c->real) {
-                p->workspace = c->t[r].data;
+    if (c->ws_mode == 7) { /* the first 64-byte aligned address in an input */
+        for (int r = FV_Q; r <= FV_V; r++) {
+            const uintptr_t begin = (uintptr_t)c->t[r].data;
+            const uintptr_t at = (begin + 63u) & ~(uintptr_t)63u;
+            if (c->t[r].data && c->real && at < begin + c->bytes[r]) {
+                p->workspace = (void *)at;
                 p->workspace_size = claim;
                 return;
             }
+        }
     }
     if (c->top_base[FV_WS] && !c->real) {
         p->workspace = (void *)(fake_base(c, FV_WS) + c->misalign[FV_WS]);
