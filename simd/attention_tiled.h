@@ -18,8 +18,9 @@
  *   Ot[e][q] = Ot[e][q] * corr[q] + sum_c V[c][e] * P[c][q]   (same
  *   microkernel, V broadcast, the rescale fused into the accumulator load).
  * K and V are read in place through their strides (broadcasts need no
- * packing), so the workspace is Qt + St + Ot + row state: O(TQ * (D + Dv +
- * TILE_K)), independent of sequence length.
+ * packing). QGROUP query tiles take each key tile in turn (see QGROUP), so
+ * the workspace is St + QGROUP * (Qt + Ot + row state): O(TQ * (TILE_K +
+ * QGROUP * (D + Dv))), independent of sequence length.
  *
  * Rows past the query length or past the tile are "don't care" lanes: their
  * Q is packed as 0 (the padding is never read) and their results are never
@@ -46,49 +47,80 @@ typedef struct tile_ws {
 
 static size_t round64(size_t n) { return (n + 63u) & ~(size_t)63u; }
 
-static size_t lanes_workspace(const fattn_problem *p)
+/*
+ * Query tiles that walk the key tiles together, so a K/V tile read from
+ * memory for the first is still in L2 for the others: one head's K and V
+ * outgrow L2 at a few thousand keys, and streaming them once per query tile
+ * from L3 cost ~10% of the microkernels' throughput. The group shares St,
+ * corr and tmax (used within one key tile) and holds QGROUP sets of the
+ * rest: the workspace stays O(tile).
+ */
+#define QGROUP 4
+
+static int64_t group_tiles(const fattn_problem *p)
+{
+    int64_t tiles = p->seq_q / TQ + (p->seq_q % TQ != 0);
+    return tiles < QGROUP ? (tiles < 1 ? 1 : tiles) : QGROUP;
+}
+
+static size_t tile_private_bytes(const fattn_problem *p)
 {
     return round64(sizeof(float) * TQ * (size_t)p->head_dim) +
-           round64(sizeof(float) * TQ * TILE_K) +
            round64(sizeof(float) * TQ * (size_t)p->head_dim_v) +
-           4 * round64(sizeof(float) * TQ) + 2 * round64(sizeof(int64_t) * TQ) +
+           2 * round64(sizeof(float) * TQ) + 2 * round64(sizeof(int64_t) * TQ) +
            round64(sizeof(int32_t) * TQ);
 }
 
-static tile_ws carve(const fattn_problem *p, void *workspace)
+static size_t lanes_workspace(const fattn_problem *p)
+{
+    return round64(sizeof(float) * TQ * TILE_K) + 2 * round64(sizeof(float) * TQ) +
+           (size_t)group_tiles(p) * tile_private_bytes(p);
+}
+
+/* t[0 .. group_tiles(p)): shared St, corr and tmax, the rest per tile. */
+static void carve(const fattn_problem *p, void *workspace, tile_ws *t)
 {
     char *w = workspace;
-    tile_ws t;
-    t.qt = (float *)w;
-    w += round64(sizeof(float) * TQ * (size_t)p->head_dim);
-    t.st = (float *)w;
+    float *st = (float *)w;
     w += round64(sizeof(float) * TQ * TILE_K);
-    t.ot = (float *)w;
-    w += round64(sizeof(float) * TQ * (size_t)p->head_dim_v);
-    t.m = (float *)w;
+    float *corr = (float *)w;
     w += round64(sizeof(float) * TQ);
-    t.l = (float *)w;
+    float *tmax = (float *)w;
     w += round64(sizeof(float) * TQ);
-    t.corr = (float *)w;
-    w += round64(sizeof(float) * TQ);
-    t.tmax = (float *)w;
-    w += round64(sizeof(float) * TQ);
-    t.lo = (int64_t *)w;
-    w += round64(sizeof(int64_t) * TQ);
-    t.hi = (int64_t *)w;
-    w += round64(sizeof(int64_t) * TQ);
-    t.midx = (int32_t *)w;
-    return t;
+    for (int64_t g = 0; g < group_tiles(p); g++) {
+        t[g].st = st;
+        t[g].corr = corr;
+        t[g].tmax = tmax;
+        t[g].qt = (float *)w;
+        w += round64(sizeof(float) * TQ * (size_t)p->head_dim);
+        t[g].ot = (float *)w;
+        w += round64(sizeof(float) * TQ * (size_t)p->head_dim_v);
+        t[g].m = (float *)w;
+        w += round64(sizeof(float) * TQ);
+        t[g].l = (float *)w;
+        w += round64(sizeof(float) * TQ);
+        t[g].lo = (int64_t *)w;
+        w += round64(sizeof(int64_t) * TQ);
+        t[g].hi = (int64_t *)w;
+        w += round64(sizeof(int64_t) * TQ);
+        t[g].midx = (int32_t *)w;
+        w += round64(sizeof(int32_t) * TQ);
+    }
 }
 
 /*
- * C[m][0..TQ) = (scale ? C[m] * scale : 0) + sum_k A(m, k) * B[k][0..TQ)
- * for m < mvalid, where A(m, k) = a[m * am + k * ak] and B's rows are TQ
- * apart. Rows past mvalid read row mvalid - 1 (so every load stays inside
- * the caller's tensor) and their results are dropped. Two layouts get a
- * loop with fewer address updates: adjacent rows (am == 1: V's head_dim is
- * contiguous, one pointer and constant displacements) and contiguous k
- * (ak == 1: K's head_dim, unrolled by 4).
+ * The microkernel: C[m][0..TQ) = (scale ? C[m] * scale : 0) +
+ * sum_k A(m, k) * B[k][0..TQ) for m < mvalid, where A(m, k) = a[m * am +
+ * k * ak] and B's rows are TQ apart. Rows past mvalid read row mvalid - 1
+ * (so every load stays inside the caller's tensor) and their results are
+ * dropped. With colmax, colmax[q] = max(colmax[q], C[m][q]) over the block:
+ * the softmax's tile max, taken while the block is in registers.
+ *
+ * uk_body is instantiated (always inlined, constant arguments folded) as one
+ * function per hot case, each with a single loop, so the 24 accumulators
+ * stay in registers from the first load to the last store; one generic
+ * function with several loops made the compiler spill the whole block to
+ * the stack around them on every call.
  */
 #define UK_STEP(avals)                                                         \
     do {                                                                       \
@@ -102,9 +134,11 @@ static tile_ws carve(const fattn_problem *p, void *workspace)
         }                                                                      \
     } while (0)
 
-static void ukernel(int64_t kdim, const float *a, int64_t am, int64_t ak,
-                    const float *b, float *c, int mvalid, const float *scale,
-                    float *colmax)
+enum { UK_ANY, UK_ROWS_ADJACENT, UK_K_CONTIGUOUS };
+
+static inline __attribute__((always_inline)) void
+uk_body(int64_t kdim, const float *a, int64_t am, int64_t ak, const float *b,
+        float *c, int mvalid, const float *scale, float *colmax, int layout)
 {
     vf acc[UK_MR][UK_NV], bv[UK_NV];
     if (scale) {
@@ -121,7 +155,7 @@ static void ukernel(int64_t kdim, const float *a, int64_t am, int64_t ak,
                 acc[m][n] = vf_zero();
     }
     const float *bk = b;
-    if (mvalid == UK_MR && am == 1) {
+    if (layout == UK_ROWS_ADJACENT) { /* am == 1, mvalid == UK_MR */
         for (int64_t k = 0; k < kdim; k++, a += ak)
             UK_STEP(a[m]);
     } else {
@@ -129,20 +163,15 @@ static void ukernel(int64_t kdim, const float *a, int64_t am, int64_t ak,
         for (int m = 0; m < UK_MR; m++)
             ap[m] = a + (m < mvalid ? m : mvalid - 1) * am;
         int64_t k = 0;
-        if (ak == 1) {
-            for (; k + 4 <= kdim; k += 4) {
-                UK_STEP(ap[m][0]);
-                UK_STEP(ap[m][1]);
-                UK_STEP(ap[m][2]);
-                UK_STEP(ap[m][3]);
+        if (layout == UK_K_CONTIGUOUS) { /* ak == 1: one index for all rows */
+            for (; k < kdim; k++)
+                UK_STEP(ap[m][k]);
+        } else {
+            for (; k < kdim; k++) {
+                UK_STEP(*ap[m]);
                 for (int m = 0; m < UK_MR; m++)
-                    ap[m] += 4;
+                    ap[m] += ak;
             }
-        }
-        for (; k < kdim; k++) {
-            UK_STEP(*ap[m]);
-            for (int m = 0; m < UK_MR; m++)
-                ap[m] += ak;
         }
     }
     /* A constant trip count keeps acc[][] in registers (a loop to mvalid
@@ -151,7 +180,6 @@ static void ukernel(int64_t kdim, const float *a, int64_t am, int64_t ak,
         if (m < mvalid)
             for (int n = 0; n < UK_NV; n++)
                 vf_store(c + m * TQ + n * VW, acc[m][n]);
-    /* The softmax's row max, folded in while the block is in registers. */
     if (colmax)
         for (int n = 0; n < UK_NV; n++) {
             vf mx = vf_load(colmax + n * VW);
@@ -163,6 +191,36 @@ static void ukernel(int64_t kdim, const float *a, int64_t am, int64_t ak,
 }
 #undef UK_STEP
 
+/* Q.K^T on a full block of keys whose head_dim is contiguous. */
+static __attribute__((noinline)) void uk_scores(int64_t kdim, const float *a, int64_t am, const float *b,
+                      float *c)
+{
+    uk_body(kdim, a, am, 1, b, c, UK_MR, NULL, NULL, UK_K_CONTIGUOUS);
+}
+
+/* The same, folding the block into the tile max. */
+static __attribute__((noinline)) void uk_scores_max(int64_t kdim, const float *a, int64_t am,
+                          const float *b, float *c, float *colmax)
+{
+    uk_body(kdim, a, am, 1, b, c, UK_MR, NULL, colmax, UK_K_CONTIGUOUS);
+}
+
+/* P.V on a full block of V columns that are adjacent in memory. */
+static __attribute__((noinline)) void uk_values(int64_t kdim, const float *a, int64_t ak, const float *b,
+                      float *c, const float *scale)
+{
+    uk_body(kdim, a, 1, ak, b, c, UK_MR, scale, NULL, UK_ROWS_ADJACENT);
+}
+
+/* Every other case: partial blocks, strided head_dim. */
+static void ukernel(int64_t kdim, const float *a, int64_t am, int64_t ak,
+                    const float *b, float *c, int mvalid, const float *scale,
+                    float *colmax)
+{
+    uk_body(kdim, a, am, ak, b, c, mvalid, scale, colmax,
+            ak == 1 ? UK_K_CONTIGUOUS : UK_ANY);
+}
+
 
 /* The query tile: [i0, i0 + rows) with `active` rows below qlen. */
 typedef struct qtile {
@@ -171,20 +229,6 @@ typedef struct qtile {
     int64_t max_lo, min_hi; /* a key tile in [max_lo, min_hi) needs no masking */
     int mask_gather;        /* t->midx holds the mask's row offsets */
 } qtile;
-
-static void pack_query(const fattn_problem *p, const fattn_head *hv,
-                       const tile_ws *t, const qtile *qt)
-{
-    const int64_t *qs = p->q_stride;
-    for (int64_t d = 0; d < p->head_dim; d++) {
-        float *row = t->qt + d * TQ;
-        int r = 0;
-        for (; r < qt->active; r++)
-            row[r] = p->scale * hv->q[(qt->i0 + r) * qs[2] + d * qs[3]];
-        for (; r < TQ; r++)
-            row[r] = 0.0f;
-    }
-}
 
 /* Additive mask, keep-mask and ALiBi for score x of key j; mrow is the
  * mask at (b, h, i, 0), pos is pos(i) for ALiBi. */
@@ -218,6 +262,46 @@ static const float lane_index[TQ] = {
 #endif
 };
 _Static_assert(TQ <= 48, "lane_index covers 48 lanes");
+
+/* The row offsets r * stride of a tile's lanes as gather indices, row 0 for
+ * lanes from `active` on; 0 if some offset does not fit int32. */
+static int lane_offsets(int64_t stride, int active, int32_t *idx)
+{
+    if (stride > INT32_MAX / TQ)
+        return 0;
+    for (int r = 0; r < TQ; r++)
+        idx[r] = r < active ? (int32_t)(r * stride) : 0;
+    return 1;
+}
+
+/* Qt[d][r] = scale * Q[i0 + r][d], and 0 for lanes past the active rows. */
+static void pack_query(const fattn_problem *p, const fattn_head *hv,
+                       const tile_ws *t, const qtile *qt)
+{
+    const int64_t *qs = p->q_stride;
+    const float *q0 = hv->q + qt->i0 * qs[2];
+    int32_t idx[TQ];
+    if (lane_offsets(qs[2], qt->active, idx)) {
+        /* One gather per vector of rows: the transposition at load time. */
+        const vf scale = vf_set1(p->scale), zero = vf_zero();
+        const vf active = vf_set1((float)qt->active);
+        for (int64_t d = 0; d < p->head_dim; d++)
+            for (int n = 0; n < UK_NV; n++) {
+                vf x = vf_mul(scale, vf_gather(q0 + d * qs[3], idx + n * VW));
+                vf_store(t->qt + d * TQ + n * VW,
+                         vf_select_lt(vf_load(lane_index + n * VW), active, x, zero));
+            }
+        return;
+    }
+    for (int64_t d = 0; d < p->head_dim; d++) {
+        float *row = t->qt + d * TQ;
+        int r = 0;
+        for (; r < qt->active; r++)
+            row[r] = p->scale * q0[r * qs[2] + d * qs[3]];
+        for (; r < TQ; r++)
+            row[r] = 0.0f;
+    }
+}
 
 /*
  * Masks and ALiBi on whole lanes, for the tiles where that is exact: a
@@ -390,8 +474,17 @@ static void key_tile(const fattn_problem *p, const fattn_head *hv,
             vf_store(t->tmax + n * VW, vf_set1(-INFINITY));
     for (int c0 = 0; c0 < cols; c0 += UK_MR) {
         int mvalid = cols - c0 < UK_MR ? cols - c0 : UK_MR;
-        ukernel(p->head_dim, hv->k + (j0 + c0) * ks[2], ks[2], ks[3], t->qt,
-                t->st + c0 * TQ, mvalid, NULL, fused_max ? t->tmax : NULL);
+        const float *kb = hv->k + (j0 + c0) * ks[2];
+        if (mvalid == UK_MR && ks[3] == 1) {
+            if (fused_max)
+                uk_scores_max(p->head_dim, kb, ks[2], t->qt, t->st + c0 * TQ,
+                              t->tmax);
+            else
+                uk_scores(p->head_dim, kb, ks[2], t->qt, t->st + c0 * TQ);
+        } else {
+            ukernel(p->head_dim, kb, ks[2], ks[3], t->qt, t->st + c0 * TQ,
+                    mvalid, NULL, fused_max ? t->tmax : NULL);
+        }
     }
     if (p->softcap > 0.0f)
         softcap_scores(p, t, cols);
@@ -405,8 +498,11 @@ static void key_tile(const fattn_problem *p, const fattn_head *hv,
     for (int64_t e0 = 0; e0 < p->head_dim_v; e0 += UK_MR) {
         int64_t left = p->head_dim_v - e0;
         int mvalid = left < UK_MR ? (int)left : UK_MR;
-        ukernel(cols, vrow + e0 * vs[3], vs[3], vs[2], t->st, t->ot + e0 * TQ,
-                mvalid, t->corr, NULL);
+        if (mvalid == UK_MR && vs[3] == 1)
+            uk_values(cols, vrow + e0, vs[2], t->st, t->ot + e0 * TQ, t->corr);
+        else
+            ukernel(cols, vrow + e0 * vs[3], vs[3], vs[2], t->st,
+                    t->ot + e0 * TQ, mvalid, t->corr, NULL);
     }
 }
 
@@ -414,6 +510,11 @@ static void write_rows(const fattn_problem *p, const fattn_head *hv,
                        const tile_ws *t, const qtile *qt)
 {
     const int64_t *os = p->o_stride;
+    /* Gather indices e * TQ: one output vector from one column of Ot. */
+    int32_t col[VW];
+    for (int k = 0; k < VW; k++)
+        col[k] = k * TQ;
+    const int64_t dv = p->head_dim_v;
     for (int r = 0; r < qt->rows; r++) {
         const int64_t i = qt->i0 + r;
         float *orow = hv->o + i * os[2];
@@ -421,11 +522,18 @@ static void write_rows(const fattn_problem *p, const fattn_head *hv,
         float l = r < qt->active ? t->l[r] : 0.0f;
         if (l != 0.0f) {
             float inv = 1.0f / l;
-            for (int64_t e = 0; e < p->head_dim_v; e++)
+            int64_t e = 0;
+            if (os[3] == 1) {
+                const vf vinv = vf_set1(inv);
+                for (; e + VW <= dv; e += VW)
+                    vf_store(orow + e,
+                             vf_mul(vf_gather(t->ot + e * TQ + r, col), vinv));
+            }
+            for (; e < dv; e++)
                 orow[e * os[3]] = t->ot[e * TQ + r] * inv;
         } else {
             /* Fully masked, or past q_lengths: 0 whatever the lane holds. */
-            for (int64_t e = 0; e < p->head_dim_v; e++)
+            for (int64_t e = 0; e < dv; e++)
                 orow[e * os[3]] = 0.0f;
         }
         if (p->lse)
@@ -434,13 +542,14 @@ static void write_rows(const fattn_problem *p, const fattn_head *hv,
     }
 }
 
-static void query_tile(const fattn_problem *p, const fattn_head *hv,
-                       const tile_ws *t, qtile *qt)
+/* Sets up query tile qt: visible ranges, row state, packed Q; span gets the
+ * key range [span->lo, span->hi) some row of it can see. */
+static void query_begin(const fattn_problem *p, const fattn_head *hv,
+                        const tile_ws *t, qtile *qt, fattn_span *span)
 {
-    fattn_span span; /* lanes past the active rows get empty ranges */
-    fattn_row_ranges(p, hv, qt->i0, TQ, t->lo, t->hi, &span);
-    qt->max_lo = span.all_lo;
-    qt->min_hi = span.all_hi;
+    fattn_row_ranges(p, hv, qt->i0, TQ, t->lo, t->hi, span);
+    qt->max_lo = span->all_lo;
+    qt->min_hi = span->all_hi;
     for (int r = 0; r < TQ; r++) {
         t->m[r] = -INFINITY;
         t->l[r] = 0.0f;
@@ -452,14 +561,40 @@ static void query_tile(const fattn_problem *p, const fattn_head *hv,
     if (qt->mask_gather)
         for (int r = 0; r < TQ; r++)
             t->midx[r] = r < qt->active ? (int32_t)(r * p->mask_stride[2]) : 0;
-    if (span.lo < span.hi)
+    if (span->lo < span->hi)
         pack_query(p, hv, t, qt);
-    /* Only the key tiles some row can see (fattn_row_ranges). */
-    for (int64_t j0 = span.lo; j0 < span.hi; j0 += TILE_K) {
-        int cols = span.hi - j0 < TILE_K ? (int)(span.hi - j0) : TILE_K;
-        key_tile(p, hv, t, qt, j0, cols);
+}
+
+/* Query tiles [i0, i0 + ng * TQ) of one head. Each tile visits only the key
+ * tiles some row of it can see (fattn_row_ranges), in increasing order; the
+ * tiles of the group take their k-th key tile one after the other. */
+static void query_group(const fattn_problem *p, const fattn_head *hv,
+                        const tile_ws *t, int64_t i0, int64_t ng)
+{
+    qtile qt[QGROUP];
+    fattn_span span[QGROUP];
+    for (int64_t g = 0; g < ng; g++) {
+        qt[g].i0 = i0 + g * TQ;
+        qt[g].rows = p->seq_q - qt[g].i0 < TQ ? (int)(p->seq_q - qt[g].i0) : TQ;
+        int64_t act = hv->qlen - qt[g].i0;
+        qt[g].active = act <= 0 ? 0 : act < qt[g].rows ? (int)act : qt[g].rows;
+        query_begin(p, hv, &t[g], &qt[g], &span[g]);
     }
-    write_rows(p, hv, t, qt);
+    for (int64_t off = 0;; off += TILE_K) {
+        int busy = 0;
+        for (int64_t g = 0; g < ng; g++) {
+            if (off >= span[g].hi - span[g].lo)
+                continue;
+            int64_t j0 = span[g].lo + off;
+            int cols = span[g].hi - j0 < TILE_K ? (int)(span[g].hi - j0) : TILE_K;
+            key_tile(p, hv, &t[g], &qt[g], j0, cols);
+            busy = 1;
+        }
+        if (!busy)
+            break;
+    }
+    for (int64_t g = 0; g < ng; g++)
+        write_rows(p, hv, &t[g], &qt[g]);
 }
 
 #include "attention_rows.h"
@@ -476,18 +611,16 @@ void KERNEL_RUN(const fattn_problem *p, void *workspace)
         rows_run(p, &rw);
         return;
     }
-    tile_ws t = carve(p, workspace);
+    tile_ws t[QGROUP];
+    carve(p, workspace, t);
+    const int64_t ng = group_tiles(p);
     for (int64_t b = 0; b < p->batch; b++) {
         for (int64_t h = 0; h < p->heads_q; h++) {
             fattn_head hv;
             fattn_head_init(p, b, h, &hv);
-            for (int64_t i0 = 0; i0 < p->seq_q; i0 += TQ) {
-                qtile qt;
-                qt.i0 = i0;
-                qt.rows = p->seq_q - i0 < TQ ? (int)(p->seq_q - i0) : TQ;
-                int64_t act = hv.qlen - i0;
-                qt.active = act <= 0 ? 0 : act < qt.rows ? (int)act : qt.rows;
-                query_tile(p, &hv, &t, &qt);
+            for (int64_t i0 = 0; i0 < p->seq_q; i0 += ng * TQ) {
+                int64_t left = (p->seq_q - i0 + TQ - 1) / TQ;
+                query_group(p, &hv, t, i0, left < ng ? left : ng);
             }
         }
     }

@@ -56,6 +56,12 @@ static inline vf vf_ldexp(vf p, vf n)
         _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
+/* x < lo ? 0 : p * 2^n (n integral, in [-126, 127] where x >= lo); NaN x
+ * keeps p * 2^n. Lanes below lo may hold any n: they are discarded. */
+static inline vf vf_ldexp_unless_lt(vf p, vf n, vf x, vf lo)
+{
+    return vf_select_lt(x, lo, vf_zero(), vf_ldexp(p, n));
+}
 
 /* Lanes [0, n) of p, 0 < n < VW; the others are 0 and never touched. */
 static inline vf vf_load_n(const float *p, int n)

@@ -51,6 +51,12 @@ static inline vf vf_round(vf x)
 }
 /* p * 2^n for integral n in [-126, 127]. */
 static inline vf vf_ldexp(vf p, vf n) { return _mm512_scalef_ps(p, n); }
+/* x < lo ? 0 : p * 2^n (n integral, in [-126, 127] where x >= lo); NaN x
+ * keeps p * 2^n. One masked scalef: the zeroing costs nothing. */
+static inline vf vf_ldexp_unless_lt(vf p, vf n, vf x, vf lo)
+{
+    return _mm512_maskz_scalef_ps(_mm512_cmp_ps_mask(x, lo, _CMP_NLT_UQ), p, n);
+}
 
 /* Lanes [0, n) of p, 0 < n < VW; the others are 0 and never touched. */
 static inline vf vf_load_n(const float *p, int n)

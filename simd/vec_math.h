@@ -24,8 +24,10 @@
 
 static inline vf vf_exp(vf x)
 {
+    /* Only the top is clamped: lanes below lo, where n and r may be
+     * anything (even NaN, from -inf), are zeroed by the final scaling. */
     const vf lo = vf_set1(-87.33654f);
-    vf xc = vf_min(vf_set1(88.0f), vf_max(lo, x)); /* NaN stays NaN */
+    vf xc = vf_min(vf_set1(88.0f), x); /* NaN stays NaN */
     vf n = vf_round(vf_mul(xc, vf_set1(1.44269504088896341f)));
     vf r = vf_fmadd(n, vf_set1(-0.693359375f), xc);
     r = vf_fmadd(n, vf_set1(2.12194440e-4f), r);
@@ -37,7 +39,7 @@ static inline vf vf_exp(vf x)
     p = vf_fmadd(p, r, vf_set1(0.5f));
     p = vf_fmadd(p, r, vf_set1(1.0f));
     p = vf_fmadd(p, r, vf_set1(1.0f));
-    return vf_select_lt(x, lo, vf_zero(), vf_ldexp(p, n));
+    return vf_ldexp_unless_lt(p, n, x, lo);
 }
 
 static inline vf vf_tanh(vf y)
