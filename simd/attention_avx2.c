@@ -21,14 +21,7 @@
 #define FMA_PEAK fattn_fma_peak_avx2
 #include "fma_peak.h"
 
-void fattn_exp_avx2(const float *in, float *out, size_t n)
-{
-    for (size_t i = 0; i + VW <= n; i += VW)
-        vf_store(out + i, vf_exp(vf_load(in + i)));
-}
-
-void fattn_tanh_avx2(const float *in, float *out, size_t n)
-{
-    for (size_t i = 0; i + VW <= n; i += VW)
-        vf_store(out + i, vf_tanh(vf_load(in + i)));
-}
+#define VEC_EXP fattn_exp_avx2
+#define VEC_EXP2 fattn_exp2_avx2
+#define VEC_TANH fattn_tanh_avx2
+#include "vec_hooks.h"

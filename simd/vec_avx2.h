@@ -49,6 +49,8 @@ static inline vf vf_round(vf x)
 {
     return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
+/* x - round(x) (to nearest even), in [-0.5, 0.5]. */
+static inline vf vf_frac_nearest(vf x) { return vf_sub(x, vf_round(x)); }
 /* p * 2^n for integral n in [-126, 127]: n goes straight into the exponent. */
 static inline vf vf_ldexp(vf p, vf n)
 {

@@ -49,6 +49,11 @@ static inline vf vf_round(vf x)
 {
     return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
+/* x - round(x) (to nearest even), in [-0.5, 0.5]; one instruction. */
+static inline vf vf_frac_nearest(vf x)
+{
+    return _mm512_reduce_ps(x, _MM_FROUND_TO_NEAREST_INT);
+}
 /* p * 2^n for integral n in [-126, 127]. */
 static inline vf vf_ldexp(vf p, vf n) { return _mm512_scalef_ps(p, n); }
 /* x < lo ? 0 : p * 2^n (n integral, in [-126, 127] where x >= lo); NaN x

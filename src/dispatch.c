@@ -14,9 +14,9 @@
 #include <string.h>
 
 static const fattn_kernel kernels[] = {
-#define FATTN_VECMATH(vexp, vtanh, peak)
-#define FATTN_KERNEL(isa, flags, run, workspace, vexp, vtanh, peak)            \
-    {isa, flags, workspace, run, vexp, vtanh, peak},
+#define FATTN_VECMATH(vexp, vexp2, vtanh, peak)
+#define FATTN_KERNEL(isa, flags, run, workspace, vexp, vexp2, vtanh, peak)     \
+    {isa, flags, workspace, run, vexp, vexp2, vtanh, peak},
 #include "kernels.inc"
 #undef FATTN_KERNEL
 #undef FATTN_VECMATH

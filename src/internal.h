@@ -62,8 +62,9 @@ typedef struct fattn_problem {
  * A kernel path. The front end asks for the workspace size, allocates it
  * (failure is a status, before anything is written), then runs the kernel,
  * which cannot fail. Workspace is O(tile): independent of sequence length.
- * vec_exp/vec_tanh (SIMD paths only, else NULL) expose the path's vector
- * math to the accuracy tests; n must be a multiple of the vector width.
+ * vec_exp/vec_exp2/vec_tanh (SIMD paths only, else NULL) expose the path's
+ * vector math to the accuracy tests; n must be a multiple of the vector
+ * width.
  */
 typedef struct fattn_kernel {
     fattn_isa isa;
@@ -71,6 +72,7 @@ typedef struct fattn_kernel {
     size_t (*workspace_size)(const fattn_problem *p);
     void (*run)(const fattn_problem *p, void *workspace);
     void (*vec_exp)(const float *in, float *out, size_t n);
+    void (*vec_exp2)(const float *in, float *out, size_t n);
     void (*vec_tanh)(const float *in, float *out, size_t n);
     double (*fma_peak)(double seconds); /* GFLOP/s; NULL for scalar */
 } fattn_kernel;
@@ -131,11 +133,12 @@ static inline int64_t fattn_query_pos(int align_bottom_right, int64_t qlen,
 }
 
 /* Kernels: src/kernels.inc lists them, once. */
-#define FATTN_KERNEL(isa, flags, run, workspace, vexp, vtanh, peak)            \
+#define FATTN_KERNEL(isa, flags, run, workspace, vexp, vexp2, vtanh, peak)     \
     size_t workspace(const fattn_problem *p);                                  \
     void run(const fattn_problem *p, void *ws);
-#define FATTN_VECMATH(vexp, vtanh, peak)                                       \
+#define FATTN_VECMATH(vexp, vexp2, vtanh, peak)                                \
     void vexp(const float *in, float *out, size_t n);                          \
+    void vexp2(const float *in, float *out, size_t n);                         \
     void vtanh(const float *in, float *out, size_t n);                         \
     double peak(double seconds);
 #include "kernels.inc"

@@ -4,7 +4,9 @@
  *
  * Bounds come from the analysis in vec_math.h, not from what was measured:
  * exp within 4 ulp relative (range reduction + degree-7 Taylor + scaling);
- * exactly 0 below -87.33 and for -inf; NaN stays NaN. tanh within 4e-7
+ * exactly 0 below -87.33 and for -inf; NaN stays NaN. exp2 within 2 ulp
+ * (no range reduction error: a degree-6 fit to 2e-9 + Horner's roundings),
+ * exact on integers, 0 below -126. tanh within 4e-7
  * absolute (the |y| = 0.25 switch loses two bits of a result near 0.25).
  */
 #include "internal.h"
@@ -57,6 +59,56 @@ static void check_exp(const char *isa, const fattn_kernel *k, float *in, float *
     }
 }
 
+/* 2^x: within 2 ulp over [-126, 127] (a 2e-9 polynomial and Horner's
+ * roundings); integers exact; 0 below -126 and for -inf; NaN stays NaN. */
+static void check_exp2(const char *isa, const fattn_kernel *k, float *in, float *out)
+{
+    double worst = 0.0;
+    float worst_x = 0.0f;
+    for (int i = 0; i < N; i++)
+        in[i] = -126.0f + 253.0f * (float)i / (float)(N - 1);
+    k->vec_exp2(in, out, N);
+    for (int i = 0; i < N; i++) {
+        double ref = exp2((double)in[i]);
+        double rel = fabs((double)out[i] - ref) / ref;
+        if (rel > worst) {
+            worst = rel;
+            worst_x = in[i];
+        }
+    }
+    const double ulp = 5.960464477539063e-8; /* 2^-24 */
+    printf("%-7s exp2: max rel err %.3g (%.2f ulp) at x = %.9g\n", isa, worst,
+           worst / ulp, (double)worst_x);
+    if (!(worst <= 2.0 * ulp)) {
+        printf("FAIL %s exp2: %.3g > 2 ulp\n", isa, worst);
+        failures++;
+    }
+
+    /* Integers, zeros and NaN must come out exact; 2^(+-0.5) within 2 ulp. */
+    const float special[] = {-INFINITY, -1000.0f, -126.5f, -126.0f, 0.0f,
+                             NAN,       -0.0f,    -1.0f,   1.0f,    10.0f,
+                             127.0f,    -20.0f,   -1e30f,  3.0f,    0.5f,
+                             -0.5f};
+    const float expect[] = {0.0f, 0.0f,     0.0f,      0x1p-126f, 1.0f,
+                            NAN,  1.0f,     0.5f,      2.0f,      1024.0f,
+                            0x1p127f, 0x1p-20f, 0.0f, 8.0f,      1.414213562f,
+                            0.707106781f};
+    enum { NS = sizeof special / sizeof special[0], NEXACT = NS - 2 };
+    for (int i = 0; i < 64; i++)
+        in[i] = special[i % NS];
+    k->vec_exp2(in, out, 64);
+    for (int i = 0; i < NS; i++) {
+        int ok = isnan(expect[i]) ? isnan(out[i])
+                 : i < NEXACT     ? out[i] == expect[i]
+                                  : fabsf(out[i] - expect[i]) <= 1.2e-7f * expect[i];
+        if (!ok) {
+            printf("FAIL %s exp2(%g) = %.9g, want %.9g\n", isa, (double)special[i],
+                   (double)out[i], (double)expect[i]);
+            failures++;
+        }
+    }
+}
+
 static void check_tanh(const char *isa, const fattn_kernel *k, float *in, float *out)
 {
     double worst = 0.0;
@@ -103,6 +155,7 @@ int main(void)
             continue;
         }
         check_exp(fattn_isa_name(isa), k, in, out);
+        check_exp2(fattn_isa_name(isa), k, in, out);
         check_tanh(fattn_isa_name(isa), k, in, out);
         tested++;
     }
