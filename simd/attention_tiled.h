@@ -110,7 +110,7 @@ static void carve(const fattn_problem *p, void *workspace, tile_ws *t)
 
 /*
  * The microkernel: C[m][0..TQ) = (scale ? C[m] * scale : 0) +
- * sum_k A(m, k) * B[k][0..TQ) for m < mvalid, where A(m, k) = a[m * am +
+ * sum_k A(m, k) * B[k][0..TQ) for m < mvalid and kdim >= 1, where A(m, k) = a[m * am +
  * k * ak] and B's rows are TQ apart. Rows past mvalid read row mvalid - 1
  * (so every load stays inside the caller's tensor) and their results are
  * dropped. With colmax, colmax[q] = max(colmax[q], C[m][q]) over the block:
@@ -154,24 +154,26 @@ uk_body(int64_t kdim, const float *a, int64_t am, int64_t ak, const float *b,
             for (int n = 0; n < UK_NV; n++)
                 acc[m][n] = vf_zero();
     }
+    /* do-while, as kdim >= 1: a loop that may run zero times made gcc keep
+     * acc[][] on the stack around it (spilled and reloaded on every call). */
     const float *bk = b;
+    int64_t k = 0;
     if (layout == UK_ROWS_ADJACENT) { /* am == 1, mvalid == UK_MR */
-        for (int64_t k = 0; k < kdim; k++, a += ak)
-            UK_STEP(a[m]);
+        do
+            UK_STEP(a[k * ak + m]);
+        while (++k < kdim);
     } else {
         const float *ap[UK_MR];
         for (int m = 0; m < UK_MR; m++)
             ap[m] = a + (m < mvalid ? m : mvalid - 1) * am;
-        int64_t k = 0;
         if (layout == UK_K_CONTIGUOUS) { /* ak == 1: one index for all rows */
-            for (; k < kdim; k++)
+            do
                 UK_STEP(ap[m][k]);
+            while (++k < kdim);
         } else {
-            for (; k < kdim; k++) {
-                UK_STEP(*ap[m]);
-                for (int m = 0; m < UK_MR; m++)
-                    ap[m] += ak;
-            }
+            do
+                UK_STEP(ap[m][k * ak]);
+            while (++k < kdim);
         }
     }
     /* A constant trip count keeps acc[][] in registers (a loop to mvalid
@@ -192,23 +194,27 @@ uk_body(int64_t kdim, const float *a, int64_t am, int64_t ak, const float *b,
 #undef UK_STEP
 
 /* Q.K^T on a full block of keys whose head_dim is contiguous. */
-static __attribute__((noinline)) void uk_scores(int64_t kdim, const float *a, int64_t am, const float *b,
-                      float *c)
+static __attribute__((noinline)) void
+uk_scores(int64_t kdim, const float *a, int64_t am, const float *b, float *c)
 {
     uk_body(kdim, a, am, 1, b, c, UK_MR, NULL, NULL, UK_K_CONTIGUOUS);
 }
 
 /* The same, folding the block into the tile max. */
-static __attribute__((noinline)) void uk_scores_max(int64_t kdim, const float *a, int64_t am,
-                          const float *b, float *c, float *colmax)
+static __attribute__((noinline)) void
+uk_scores_max(int64_t kdim, const float *a, int64_t am, const float *b,
+              float *c, float *colmax)
 {
     uk_body(kdim, a, am, 1, b, c, UK_MR, NULL, colmax, UK_K_CONTIGUOUS);
 }
 
 /* P.V on a full block of V columns that are adjacent in memory. */
-static __attribute__((noinline)) void uk_values(int64_t kdim, const float *a, int64_t ak, const float *b,
-                      float *c, const float *scale)
+static __attribute__((noinline)) void
+uk_values(int64_t kdim, const float *a, int64_t ak, const float *b, float *c,
+          const float *scale)
 {
+    if (!scale) /* never: tells the compiler that only one branch exists */
+        __builtin_unreachable();
     uk_body(kdim, a, 1, ak, b, c, UK_MR, scale, NULL, UK_ROWS_ADJACENT);
 }
 
