@@ -91,6 +91,8 @@ static size_t table(shape_row *rows, size_t cap)
         n++;                                                                  \
     } while (0)
 
+    /* Short context, where CPU flash kernels often lose to unfused. */
+    ROW("prefill", 1, 8, 8, 128, 128, 64, V(BENCH_PLAIN));
     ROW("prefill", 1, 8, 8, 1024, 1024, 64, V(BENCH_PLAIN));
     for (size_t k = 0; k < sizeof sweep / sizeof *sweep; k++)
         ROW("prefill", 1, 8, 8, sweep[k], sweep[k], 128,

@@ -20,6 +20,7 @@ FATTN = ["scalar", "avx2", "avx512"]
 
 # (title, key) of the headline shapes: the name without the impl.
 HEADLINE = [
+    ("prefill B=1 H=8 S=128 D=64", "prefill/B:1/H:8/S:128/D:64/plain"),
     ("prefill B=1 H=8 S=1024 D=64", "prefill/B:1/H:8/S:1024/D:64/plain"),
     ("prefill B=1 H=8 S=2048 D=128", "prefill/B:1/H:8/S:2048/D:128/plain"),
     ("prefill B=1 H=8 S=2048 D=128 causal", "prefill/B:1/H:8/S:2048/D:128/causal"),

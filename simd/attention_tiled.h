@@ -269,37 +269,39 @@ static const float lane_index[TQ] = {
 };
 _Static_assert(TQ <= 48, "lane_index covers 48 lanes");
 
-/* The row offsets r * stride of a tile's lanes as gather indices, row 0 for
- * lanes from `active` on; 0 if some offset does not fit int32. */
-static int lane_offsets(int64_t stride, int active, int32_t *idx)
-{
-    if (stride > INT32_MAX / TQ)
-        return 0;
-    for (int r = 0; r < TQ; r++)
-        idx[r] = r < active ? (int32_t)(r * stride) : 0;
-    return 1;
-}
-
 /* Qt[d][r] = scale * Q[i0 + r][d], and 0 for lanes past the active rows. */
 static void pack_query(const fattn_problem *p, const fattn_head *hv,
                        const tile_ws *t, const qtile *qt)
 {
     const int64_t *qs = p->q_stride;
+    const int64_t dim = p->head_dim;
     const float *q0 = hv->q + qt->i0 * qs[2];
-    int32_t idx[TQ];
-    if (lane_offsets(qs[2], qt->active, idx)) {
-        /* One gather per vector of rows: the transposition at load time. */
-        const vf scale = vf_set1(p->scale), zero = vf_zero();
-        const vf active = vf_set1((float)qt->active);
-        for (int64_t d = 0; d < p->head_dim; d++)
-            for (int n = 0; n < UK_NV; n++) {
-                vf x = vf_mul(scale, vf_gather(q0 + d * qs[3], idx + n * VW));
-                vf_store(t->qt + d * TQ + n * VW,
-                         vf_select_lt(vf_load(lane_index + n * VW), active, x, zero));
+    if (qs[3] == 1) {
+        /* VW x VW blocks, transposed in registers: rows are read in order
+         * and Qt is written whole vectors at a time. */
+        const vf scale = vf_set1(p->scale);
+        for (int r0 = 0; r0 < TQ; r0 += VW) {
+            int nr = qt->active - r0;
+            nr = nr < 0 ? 0 : nr > VW ? VW : nr;
+            for (int64_t d0 = 0; d0 < dim; d0 += VW) {
+                int nd = dim - d0 < VW ? (int)(dim - d0) : VW;
+                vf blk[VW];
+                for (int j = 0; j < VW; j++) {
+                    if (j >= nr) {
+                        blk[j] = vf_zero();
+                        continue;
+                    }
+                    const float *src = q0 + (r0 + j) * qs[2] + d0;
+                    blk[j] = nd == VW ? vf_load(src) : vf_load_n(src, nd);
+                }
+                vf_transpose(blk);
+                for (int j = 0; j < nd; j++)
+                    vf_store(t->qt + (d0 + j) * TQ + r0, vf_mul(scale, blk[j]));
             }
+        }
         return;
     }
-    for (int64_t d = 0; d < p->head_dim; d++) {
+    for (int64_t d = 0; d < dim; d++) {
         float *row = t->qt + d * TQ;
         int r = 0;
         for (; r < qt->active; r++)
@@ -514,39 +516,51 @@ static void key_tile(const fattn_problem *p, const fattn_head *hv,
     }
 }
 
+/* O[i0 + r] = Ot[.][r] / l[r]; 0 for rows that saw no key (l = 0: fully
+ * masked) or lie past q_lengths, whatever their lanes hold. */
 static void write_rows(const fattn_problem *p, const fattn_head *hv,
                        const tile_ws *t, const qtile *qt)
 {
     const int64_t *os = p->o_stride;
-    /* Gather indices e * TQ: one output vector from one column of Ot. */
-    int32_t col[VW];
-    for (int k = 0; k < VW; k++)
-        col[k] = k * TQ;
     const int64_t dv = p->head_dim_v;
+    float inv[TQ];
+    unsigned char zero[TQ];
     for (int r = 0; r < qt->rows; r++) {
-        const int64_t i = qt->i0 + r;
-        float *orow = hv->o + i * os[2];
         /* l = 0: fully masked or past q_lengths; NaN: a NaN input. */
         float l = r < qt->active ? t->l[r] : 0.0f;
-        if (l != 0.0f) {
-            float inv = 1.0f / l;
-            int64_t e = 0;
-            if (os[3] == 1) {
-                const vf vinv = vf_set1(inv);
-                for (; e + VW <= dv; e += VW)
-                    vf_store(orow + e,
-                             vf_mul(vf_gather(t->ot + e * TQ + r, col), vinv));
-            }
-            for (; e < dv; e++)
-                orow[e * os[3]] = t->ot[e * TQ + r] * inv;
-        } else {
-            /* Fully masked, or past q_lengths: 0 whatever the lane holds. */
-            for (int64_t e = 0; e < dv; e++)
-                orow[e * os[3]] = 0.0f;
-        }
+        zero[r] = l == 0.0f;
+        inv[r] = zero[r] ? 0.0f : 1.0f / l;
         if (p->lse)
             p->lse[hv->b * p->lse_stride[0] + hv->h * p->lse_stride[1] +
-                   i * p->lse_stride[2]] = l != 0.0f ? t->m[r] + logf(l) : -INFINITY;
+                   (qt->i0 + r) * p->lse_stride[2]] =
+                zero[r] ? -INFINITY : t->m[r] + logf(l);
+    }
+    if (os[3] == 1) {
+        /* VW x VW blocks of Ot transposed in registers, whole rows out. */
+        for (int r0 = 0; r0 < qt->rows; r0 += VW) {
+            int nr = qt->rows - r0 < VW ? qt->rows - r0 : VW;
+            for (int64_t e0 = 0; e0 < dv; e0 += VW) {
+                int ne = dv - e0 < VW ? (int)(dv - e0) : VW;
+                vf blk[VW];
+                for (int j = 0; j < VW; j++)
+                    blk[j] = j < ne ? vf_load(t->ot + (e0 + j) * TQ + r0) : vf_zero();
+                vf_transpose(blk);
+                for (int j = 0; j < nr; j++) {
+                    float *orow = hv->o + (qt->i0 + r0 + j) * os[2] + e0;
+                    vf x = zero[r0 + j] ? vf_zero() : vf_mul(blk[j], vf_set1(inv[r0 + j]));
+                    if (ne == VW)
+                        vf_store(orow, x);
+                    else
+                        vf_store_n(orow, x, ne);
+                }
+            }
+        }
+        return;
+    }
+    for (int r = 0; r < qt->rows; r++) {
+        float *orow = hv->o + (qt->i0 + r) * os[2];
+        for (int64_t e = 0; e < dv; e++)
+            orow[e * os[3]] = zero[r] ? 0.0f : t->ot[e * TQ + r] * inv[r];
     }
 }
 

@@ -71,6 +71,12 @@ static inline vf vf_load_n(const float *p, int n)
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane));
 }
+/* Stores lanes [0, n) of x to p, 0 < n < VW; memory past them untouched. */
+static inline void vf_store_n(float *p, vf x, int n)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane), x);
+}
 static inline float vf_reduce_add(vf x)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
@@ -83,6 +89,28 @@ static inline float vf_reduce_add(vf x)
 static inline vf vf_gather(const float *base, const int32_t *idx)
 {
     return _mm256_i32gather_ps(base, _mm256_loadu_si256((const __m256i *)(const void *)idx), 4);
+}
+
+/* r[j] lane i <- r[i] lane j: an 8 x 8 transpose in registers (in-lane
+ * unpacks and shuffles, then 128-bit lane swaps, 24 shuffles). */
+static inline void vf_transpose(vf r[VW])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    /* u[g + k], lane L: column 4L + k of rows g .. g + 3 */
+    for (int g = 0; g < 8; g += 4) {
+        u[g] = _mm256_shuffle_ps(t[g], t[g + 2], 0x44);
+        u[g + 1] = _mm256_shuffle_ps(t[g], t[g + 2], 0xee);
+        u[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+        u[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0xee);
+    }
+    for (int k = 0; k < 4; k++) {
+        r[k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x20);
+        r[4 + k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x31);
+    }
 }
 
 #endif /* FATTN_VEC_AVX2_H */

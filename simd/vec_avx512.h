@@ -68,12 +68,47 @@ static inline vf vf_load_n(const float *p, int n)
 {
     return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
 }
+/* Stores lanes [0, n) of x to p, 0 < n < VW; memory past them untouched. */
+static inline void vf_store_n(float *p, vf x, int n)
+{
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), x);
+}
 static inline float vf_reduce_add(vf x) { return _mm512_reduce_add_ps(x); }
 
 /* base[idx[k]] for each lane k (int32 element offsets). */
 static inline vf vf_gather(const float *base, const int32_t *idx)
 {
     return _mm512_i32gather_ps(_mm512_loadu_si512((const void *)idx), base, 4);
+}
+
+/* r[j] lane i <- r[i] lane j: a 16 x 16 transpose in registers (three
+ * rounds of in-lane unpacks and 128-bit lane shuffles, 64 shuffles). */
+static inline void vf_transpose(vf r[VW])
+{
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    /* u[4g + k], lane L: column 4L + k of rows 4g .. 4g + 3 */
+    for (int g = 0; g < 16; g += 4) {
+        __m512d a = _mm512_castps_pd(t[g]), b = _mm512_castps_pd(t[g + 2]);
+        __m512d c = _mm512_castps_pd(t[g + 1]), d = _mm512_castps_pd(t[g + 3]);
+        u[g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+        u[g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+        u[g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
+        u[g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
+    }
+    for (int k = 0; k < 4; k++) {
+        __m512 v0 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x88);
+        __m512 v1 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xdd);
+        __m512 w0 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x88);
+        __m512 w1 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xdd);
+        r[k] = _mm512_shuffle_f32x4(v0, w0, 0x88);
+        r[4 + k] = _mm512_shuffle_f32x4(v1, w1, 0x88);
+        r[8 + k] = _mm512_shuffle_f32x4(v0, w0, 0xdd);
+        r[12 + k] = _mm512_shuffle_f32x4(v1, w1, 0xdd);
+    }
 }
 
 #endif /* FATTN_VEC_AVX512_H */
