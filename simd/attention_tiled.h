@@ -312,6 +312,49 @@ static void pack_query(const fattn_problem *p, const fattn_head *hv,
 }
 
 /*
+ * A mask with a row per query and contiguous keys (mask_stride[3] == 1),
+ * VW rows x VW keys at a time: the rows are read in order, transposed in
+ * registers and applied to whole lanes (a keep-mask's 0 gives -inf whatever
+ * the score, as in bias_score). Lanes from the active rows on read nothing.
+ */
+static void mask_rows_lanes(const fattn_problem *p, const fattn_head *hv,
+                            const tile_ws *t, const qtile *qt, int64_t j0,
+                            int cols)
+{
+    const int keep = p->mask_kind == FATTN_MASK_KEEP;
+    const int64_t rs = p->mask_stride[2];
+    const vf neg_inf = vf_set1(-INFINITY);
+    for (int r0 = 0; r0 < qt->active; r0 += VW) {
+        int nr = qt->active - r0 < VW ? qt->active - r0 : VW;
+        for (int c0 = 0; c0 < cols; c0 += VW) {
+            int nc = cols - c0 < VW ? cols - c0 : VW;
+            vf blk[VW];
+            for (int j = 0; j < VW; j++) {
+                if (j >= nr) {
+                    blk[j] = vf_zero();
+                    continue;
+                }
+                const int64_t off = (qt->i0 + r0 + j) * rs + j0 + c0;
+                if (keep) {
+                    const unsigned char *m = hv->mask + off;
+                    blk[j] = nc == VW ? vf_load_u8(m) : vf_load_u8_n(m, nc);
+                } else {
+                    const float *m = (const float *)(const void *)hv->mask + off;
+                    blk[j] = nc == VW ? vf_load(m) : vf_load_n(m, nc);
+                }
+            }
+            vf_transpose(blk); /* blk[c]: key j0 + c0 + c over the rows */
+            for (int c = 0; c < nc; c++) {
+                float *s = t->st + (c0 + c) * TQ + r0;
+                vf x = vf_load(s);
+                vf_store(s, keep ? vf_select_zero_bits(blk[c], neg_inf, x)
+                                 : vf_add(x, blk[c]));
+            }
+        }
+    }
+}
+
+/*
  * Masks and ALiBi on whole lanes, for the tiles where that is exact: a
  * mask whose row offsets fit the gather's int32 indices (or that is the
  * same for every row), ALiBi distances below 2^24 (exact in float, as in
@@ -327,8 +370,9 @@ static int bias_lanes(const fattn_problem *p, const fattn_head *hv,
     const int align_br = p->align == FATTN_ALIGN_BOTTOM_RIGHT;
     if (p->mask_kind == FATTN_MASK_KEEP && ms[2] != 0 && ms[3] != 1)
         return 0; /* strided byte masks per row: element by element */
-    if (p->mask_kind == FATTN_MASK_ADDITIVE && ms[2] != 0 && !mask_gather)
-        return 0;
+    if (p->mask_kind == FATTN_MASK_ADDITIVE && ms[2] != 0 && ms[3] != 1 &&
+        !mask_gather)
+        return 0; /* row offsets beyond the gather's int32 indices */
     double d0 = 0.0;
     if (hv->slope != 0.0f) {
         int64_t pos0 = fattn_query_pos(align_br, hv->qlen, hv->klen, qt->i0);
@@ -342,35 +386,23 @@ static int bias_lanes(const fattn_problem *p, const fattn_head *hv,
         hv->mask ? hv->mask + (size_t)(qt->i0 * ms[2]) *
                                   (p->mask_kind == FATTN_MASK_KEEP ? 1 : 4)
                  : NULL;
-    if (p->mask_kind == FATTN_MASK_KEEP && ms[2] != 0) {
-        /* Row by row along contiguous bytes: 8 at a time, and masks are
-         * mostly "keep", so most words are skipped whole. */
-        for (int r = 0; r < qt->active; r++) {
-            const unsigned char *m = mrow + r * ms[2] + j0;
-            for (int c = 0; c < cols; c++) {
-                if (c + 8 <= cols) {
-                    uint64_t w;
-                    memcpy(&w, m + c, sizeof w);
-                    const uint64_t ones = 0x0101010101010101u;
-                    if (((w - ones) & ~w & (ones << 7)) == 0) { /* no zero byte */
-                        c += 7;
-                        continue;
-                    }
-                }
-                if (m[c] == 0)
-                    t->st[c * TQ + r] = -INFINITY;
-            }
-        }
+    /* Per-row masks over contiguous keys: transposed blocks; the loop below
+     * is left with the broadcast and strided masks, and ALiBi. */
+    const int rows_done = hv->mask && ms[2] != 0 && ms[3] == 1;
+    if (rows_done) {
+        mask_rows_lanes(p, hv, t, qt, j0, cols);
+        if (hv->slope == 0.0f)
+            return 1;
     }
     for (int c = 0; c < cols; c++) {
         float *s = t->st + c * TQ;
         const int64_t j = j0 + c;
-        if (p->mask_kind == FATTN_MASK_KEEP && ms[2] == 0 && mrow[j * ms[3]] == 0) {
+        if (p->mask_kind == FATTN_MASK_KEEP && !rows_done && mrow[j * ms[3]] == 0) {
             for (int n = 0; n < UK_NV; n++)
                 vf_store(s + n * VW, vf_set1(-INFINITY));
             continue;
         }
-        const float *mcol = p->mask_kind == FATTN_MASK_ADDITIVE
+        const float *mcol = p->mask_kind == FATTN_MASK_ADDITIVE && !rows_done
                                 ? (const float *)(const void *)(mrow + (size_t)(j * ms[3]) * 4)
                                 : NULL;
         const vf dist0 = vf_set1((float)(d0 - (double)c));

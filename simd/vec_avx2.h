@@ -9,6 +9,7 @@
 
 #include <immintrin.h>
 #include <stdint.h>
+#include <string.h>
 
 #define VW 8 /* floats per vector */
 typedef __m256 vf;
@@ -83,6 +84,26 @@ static inline float vf_reduce_add(vf x)
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
+}
+
+/* VW bytes (n of them, 0 < n < VW, for _n), zero-extended into the lanes'
+ * bits: a keep-mask row as lanes. */
+static inline vf vf_load_u8(const unsigned char *p)
+{
+    return _mm256_castsi256_ps(
+        _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p)));
+}
+static inline vf vf_load_u8_n(const unsigned char *p, int n)
+{
+    unsigned char b[VW] = {0};
+    memcpy(b, p, (size_t)n);
+    return vf_load_u8(b);
+}
+/* Lanes whose bits are all zero in m take a, the others b. */
+static inline vf vf_select_zero_bits(vf m, vf a, vf b)
+{
+    const __m256i z = _mm256_cmpeq_epi32(_mm256_castps_si256(m), _mm256_setzero_si256());
+    return _mm256_blendv_ps(b, a, _mm256_castsi256_ps(z));
 }
 
 /* base[idx[k]] for each lane k (int32 element offsets). */

@@ -75,6 +75,25 @@ static inline void vf_store_n(float *p, vf x, int n)
 }
 static inline float vf_reduce_add(vf x) { return _mm512_reduce_add_ps(x); }
 
+/* VW bytes (n of them, 0 < n < VW, for _n), zero-extended into the lanes'
+ * bits: a keep-mask row as lanes. */
+static inline vf vf_load_u8(const unsigned char *p)
+{
+    return _mm512_castsi512_ps(
+        _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)p)));
+}
+static inline vf vf_load_u8_n(const unsigned char *p, int n)
+{
+    return _mm512_castsi512_ps(
+        _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8((__mmask16)((1u << n) - 1u), p)));
+}
+/* Lanes whose bits are all zero in m take a, the others b. */
+static inline vf vf_select_zero_bits(vf m, vf a, vf b)
+{
+    const __m512i mi = _mm512_castps_si512(m);
+    return _mm512_mask_blend_ps(_mm512_test_epi32_mask(mi, mi), a, b);
+}
+
 /* base[idx[k]] for each lane k (int32 element offsets). */
 static inline vf vf_gather(const float *base, const int32_t *idx)
 {
