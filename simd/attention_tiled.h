@@ -12,9 +12,10 @@
  * Layout: queries live in vector lanes. A query tile of TQ = UK_NV * VW rows
  * is packed once, scaled and transposed, as Qt[D][TQ]. For each key tile:
  *   St[c][q]  = sum_d K[c][d] * Qt[d][q]        (microkernel, K broadcast)
- *   softcap, then masks/ALiBi/visibility on tiles that need them (scalar),
- *   online softmax per lane: m, l and the rescale factor are vectors, so the
- *   row max and row sum need no horizontal reduction;
+ *   softcap, then masks/ALiBi/visibility on tiles that need them (whole
+ *   lanes where that is exact, else element by element),
+ *   online softmax per lane, in base 2: m, l and the rescale factor are
+ *   vectors, so the row max and row sum need no horizontal reduction;
  *   Ot[e][q] = Ot[e][q] * corr[q] + sum_c V[c][e] * P[c][q]   (same
  *   microkernel, V broadcast, the rescale fused into the accumulator load).
  * K and V are read in place through their strides (broadcasts need no
@@ -356,11 +357,12 @@ static void mask_rows_lanes(const fattn_problem *p, const fattn_head *hv,
 
 /*
  * Masks and ALiBi on whole lanes, for the tiles where that is exact: a
- * mask whose row offsets fit the gather's int32 indices (or that is the
- * same for every row), ALiBi distances below 2^24 (exact in float, as in
- * the element-wise pass). Returns 0 if the element-wise pass must do it.
- * Lanes past the active rows read row i0's mask (midx = 0) and are never
- * stored, so no read leaves the mask.
+ * per-row mask over contiguous keys (mask_rows_lanes), an additive mask
+ * with strided keys whose row offsets fit the gather's int32 indices, a
+ * mask that is the same for every row; ALiBi distances below 2^24 (exact
+ * in float, as in the element-wise pass). Returns 0 if the element-wise
+ * pass must do it. Lanes past the active rows read row i0's mask (midx =
+ * 0) or nothing, and are never stored, so no read leaves the mask.
  */
 static int bias_lanes(const fattn_problem *p, const fattn_head *hv,
                       const tile_ws *t, const qtile *qt, int64_t j0, int cols,
