@@ -19,6 +19,7 @@
 #include "attention_tiled.h"
 
 #define FMA_PEAK fattn_fma_peak_avx2
+#define PEAK_CHAINS 12 /* 12 chains + 2 constants of 16 ymm registers */
 #include "fma_peak.h"
 
 #define VEC_EXP fattn_exp_avx2

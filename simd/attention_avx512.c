@@ -20,6 +20,7 @@
 #include "attention_tiled.h"
 
 #define FMA_PEAK fattn_fma_peak_avx512
+#define PEAK_CHAINS 16 /* 16 chains + 2 constants of 32 zmm registers */
 #include "fma_peak.h"
 
 #define VEC_EXP fattn_exp_avx512

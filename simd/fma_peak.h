@@ -3,9 +3,12 @@
  * FMA throughput at this path's vector width (for "% of peak" figures).
  *
  * Included by each simd/attention_<isa>.c after its vec_<isa>.h, with
- * FMA_PEAK set to the entry point's name. 16 independent accumulator chains
- * cover the FMA latency x throughput of current x86 cores (4-5 cycles x 2
- * pipes), and nothing but the FMAs runs inside the timed loop.
+ * FMA_PEAK set to the entry point's name, and PEAK_CHAINS to the number of
+ * independent accumulator chains: at least the FMA latency x throughput of
+ * current x86 cores (4-5 cycles x 2 pipes), and with the two constants no
+ * more than the ISA's vector registers, so nothing but the FMAs runs inside
+ * the timed loop (16 chains on 16 ymm registers spilled two of them and
+ * read the AVX2 peak ~20% low).
  */
 #include <time.h> /* needs _POSIX_C_SOURCE from the including file */
 
@@ -19,7 +22,7 @@ static double peak_now(void)
 /* One timed chunk; the result feeds a sum so no FMA is dead code. */
 static double peak_chunk(long iterations, float *sink)
 {
-    enum { CHAINS = 16 };
+    enum { CHAINS = PEAK_CHAINS };
     vf acc[CHAINS];
     const vf mul = vf_set1(0.9999999f), add = vf_set1(1e-7f);
     for (int c = 0; c < CHAINS; c++)
