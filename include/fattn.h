@@ -306,6 +306,11 @@ typedef struct fattn_allocator {
  *     reaches the rows that see that key, and on the SIMD paths may also
  *     reach rows of the same tiles that do not (0 * NaN). Additive mask
  *     values should be finite or -inf.
+ *   - Floating-point exception flags: with finite data (an additive mask
+ *     may hold -inf) whose scaled scores stay finite, no path raises
+ *     FE_INVALID, FE_DIVBYZERO or FE_OVERFLOW, masked keys included, so
+ *     callers that trap on them (feenableexcept) are safe. FE_INEXACT and
+ *     FE_UNDERFLOW are raised as any float code does.
  */
 typedef struct fattn_params {
     /* 0 or FATTN_PARAMS_VERSION (= the layout in this header). A newer value

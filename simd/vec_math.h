@@ -22,7 +22,9 @@
  * interval) and scaling by 2^n. Measured max relative error over [-126,
  * 127]: see tests/kernel/test_simd_math.c, which fails above 2 ulp. Integers
  * give exact powers of two; inputs below -126 (subnormal results) and -inf
- * give exactly 0; NaN propagates. Four operations fewer than vf_exp.
+ * give exactly 0; NaN propagates; above 127 the result is not defined (and
+ * differs between paths). Three operations fewer than vf_exp. Neither
+ * function raises FE_INVALID for an input that is not NaN.
  *
  * vf_tanh: odd Taylor polynomial to y^9 for |y| < 0.25 (error < 1e-8
  * relative), 1 - 2/(exp(2|y|) + 1) with the sign restored above; the
@@ -34,10 +36,11 @@
 
 static inline vf vf_exp(vf x)
 {
-    /* Only the top is clamped: lanes below lo, where n and r may be
-     * anything (even NaN, from -inf), are zeroed by the final scaling. */
+    /* Clamped on both sides so that no lane computes inf - inf (an
+     * FE_INVALID for every masked score); lanes below lo are zeroed by the
+     * final scaling. */
     const vf lo = vf_set1(-87.33654f);
-    vf xc = vf_min(vf_set1(88.0f), x); /* NaN stays NaN */
+    vf xc = vf_min(vf_set1(88.0f), vf_max(lo, x)); /* NaN stays NaN */
     vf n = vf_round(vf_mul(xc, vf_set1(1.44269504088896341f)));
     vf r = vf_fmadd(n, vf_set1(-0.693359375f), xc);
     r = vf_fmadd(n, vf_set1(2.12194440e-4f), r);
@@ -54,8 +57,11 @@ static inline vf vf_exp(vf x)
 
 static inline vf vf_exp2(vf x)
 {
-    vf f = vf_frac_nearest(x);
-    vf n = vf_sub(x, f); /* exact: round(x) */
+    /* The clamp keeps -inf (every masked score) from computing inf - inf,
+     * which would raise FE_INVALID; lanes below -126 are zeroed at the end. */
+    vf xc = vf_max(vf_set1(-127.0f), x); /* NaN stays NaN */
+    vf f = vf_frac_nearest(xc);
+    vf n = vf_sub(xc, f); /* exact: round(xc) */
     vf p = vf_set1(1.546144470e-04f);
     p = vf_fmadd(p, f, vf_set1(1.340042818e-03f));
     p = vf_fmadd(p, f, vf_set1(9.618056679e-03f));
