@@ -8,8 +8,9 @@
 #      then `meson test`
 #   4. clang build with --werror, ASan + UBSan (every report fatal) in
 #      build-san/, then `meson test`
-#   5. clang build with --werror and ThreadSanitizer in build-tsan/, then the
-#      multi-threaded tests (`meson test --suite threads`)
+#   5. clang build with --werror, ThreadSanitizer and the phase timers of
+#      profiling builds in build-tsan/, then the multi-threaded tests
+#      (`meson test --suite threads`) and `fattn bench` printing the phases
 #   6. clang libFuzzer build with --werror (ASan + UBSan) in build-fuzz/, then
 #      the fuzz corpus replay and a short real campaign per harness
 #      (`meson test --suite fuzz --suite fuzz-smoke`, about a minute)
@@ -133,12 +134,26 @@ if build "clang --werror, ASan+UBSan" build-san \
 fi
 
 # Only the threads suite starts threads; the rest gains nothing under TSan.
-if build "clang --werror, TSan" build-tsan \
+# This build also has the phase timers of profiling builds on
+# (-Dphase_timers=true: per-thread counters, so TSan checks them too), and
+# `fattn bench` must print their shares.
+if build "clang --werror, TSan, phase timers" build-tsan \
         CC=clang CXX=clang++ \
         "TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1" -- \
         --werror --buildtype=debugoptimized \
-        -Db_sanitize=thread -Db_lundef=false; then
-    run_tests "clang --werror, TSan" build-tsan --suite threads
+        -Db_sanitize=thread -Db_lundef=false -Dphase_timers=true; then
+    run_tests "clang --werror, TSan, phase timers" build-tsan --suite threads
+    echo
+    echo "=== phase timers: fattn bench --seq 256 --repeat 1"
+    if env TSAN_OPTIONS=halt_on_error=1 build-tsan/src/cli/fattn bench \
+            --seq 256 --repeat 1 | tee build-tsan/phases.txt &&
+            grep -q "^phases (rdtsc, timed calls): scores" build-tsan/phases.txt; then
+        passed_total=$((passed_total + 1))
+    else
+        echo "=== phase timers: FAILED (no phases line)"
+        failed_total=$((failed_total + 1))
+        failed=1
+    fi
 fi
 
 # Fuzzing on every run: each harness replays its corpus, then fuzzes for

@@ -35,6 +35,25 @@
 
 #define TQ (UK_NV * VW)
 
+/* Profiling builds (internal.h): PHASE_START() opens a timed stretch,
+ * PHASE_END(ph) adds its cycles to phase ph and starts the next one,
+ * PHASE_RESTART() drops the cycles since (counted elsewhere). */
+#if FATTN_PHASE_TIMERS
+#include <x86intrin.h>
+#define PHASE_START() uint64_t phase_t0_ = __rdtsc()
+#define PHASE_RESTART() (phase_t0_ = __rdtsc())
+#define PHASE_END(ph)                                                          \
+    do {                                                                       \
+        uint64_t phase_t1_ = __rdtsc();                                        \
+        fattn_phase_cycles[ph] += phase_t1_ - phase_t0_;                       \
+        phase_t0_ = phase_t1_;                                                 \
+    } while (0)
+#else
+#define PHASE_START() ((void)0)
+#define PHASE_RESTART() ((void)0)
+#define PHASE_END(ph) ((void)0)
+#endif
+
 typedef struct tile_ws {
     float *qt;        /* [D][TQ] scale * Q, transposed */
     float *st;        /* [TILE_K][TQ] scores, then probabilities */
@@ -513,6 +532,7 @@ static void key_tile(const fattn_problem *p, const fattn_head *hv,
     /* The max can be taken in the microkernel when nothing edits the scores
      * after it. */
     const int fused_max = interior && !has_bias && p->softcap == 0.0f;
+    PHASE_START();
     if (fused_max)
         for (int n = 0; n < UK_NV; n++)
             vf_store(t->tmax + n * VW, vf_set1(-INFINITY));
@@ -530,6 +550,7 @@ static void key_tile(const fattn_problem *p, const fattn_head *hv,
                     mvalid, NULL, fused_max ? t->tmax : NULL);
         }
     }
+    PHASE_END(FATTN_PHASE_SCORES);
     if (p->softcap > 0.0f)
         softcap_scores(p, t, cols);
     int bias_left = has_bias;
@@ -537,7 +558,9 @@ static void key_tile(const fattn_problem *p, const fattn_head *hv,
         bias_left = 0;
     if (!interior || bias_left)
         fix_scores(p, hv, t, qt, j0, cols, !interior, bias_left);
+    PHASE_END(FATTN_PHASE_MASKS);
     softmax_tile(t, cols, fused_max);
+    PHASE_END(FATTN_PHASE_SOFTMAX);
     const float *vrow = hv->v + j0 * vs[2];
     for (int64_t e0 = 0; e0 < p->head_dim_v; e0 += UK_MR) {
         int64_t left = p->head_dim_v - e0;
@@ -548,6 +571,7 @@ static void key_tile(const fattn_problem *p, const fattn_head *hv,
             ukernel(cols, vrow + e0 * vs[3], vs[3], vs[2], t->st,
                     t->ot + e0 * TQ, mvalid, t->corr, NULL);
     }
+    PHASE_END(FATTN_PHASE_VALUES);
 }
 
 /* O[i0 + r] = Ot[.][r] / l[r]; 0 for rows that saw no key (l = 0: fully
@@ -629,6 +653,7 @@ static void query_group(const fattn_problem *p, const fattn_head *hv,
 {
     qtile qt[QGROUP];
     fattn_span span[QGROUP];
+    PHASE_START();
     for (int64_t g = 0; g < ng; g++) {
         qt[g].i0 = i0 + g * TQ;
         qt[g].rows = p->seq_q - qt[g].i0 < TQ ? (int)(p->seq_q - qt[g].i0) : TQ;
@@ -636,6 +661,7 @@ static void query_group(const fattn_problem *p, const fattn_head *hv,
         qt[g].active = act <= 0 ? 0 : act < qt[g].rows ? (int)act : qt[g].rows;
         query_begin(p, hv, &t[g], &qt[g], &span[g]);
     }
+    PHASE_END(FATTN_PHASE_EDGES);
     for (int64_t off = 0;; off += TILE_K) {
         int busy = 0;
         for (int64_t g = 0; g < ng; g++) {
@@ -649,8 +675,10 @@ static void query_group(const fattn_problem *p, const fattn_head *hv,
         if (!busy)
             break;
     }
+    PHASE_RESTART(); /* key_tile timed itself */
     for (int64_t g = 0; g < ng; g++)
         write_rows(p, hv, &t[g], &qt[g]);
+    PHASE_END(FATTN_PHASE_EDGES);
 }
 
 #include "attention_rows.h"
@@ -664,7 +692,9 @@ void KERNEL_RUN(const fattn_problem *p, void *workspace)
 {
     if (rows_path_fits(p)) {
         rows_ws rw = rows_carve(p, workspace);
+        PHASE_START();
         rows_run(p, &rw);
+        PHASE_END(FATTN_PHASE_ROWS);
         return;
     }
     tile_ws t[QGROUP];

@@ -39,6 +39,13 @@ const fattn_kernel *fattn_kernel_for(fattn_isa isa)
     return NULL;
 }
 
+#if FATTN_PHASE_TIMERS
+/* Profiling builds only: per-thread counters, so no thread shares them. */
+_Thread_local uint64_t fattn_phase_cycles[FATTN_PHASE_COUNT];
+const char *const fattn_phase_names[FATTN_PHASE_COUNT] = {
+    "scores", "masks", "softmax", "values", "edges", "rows"};
+#endif
+
 /* The once-only state: written inside pthread_once, read-only after. */
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
 static uint32_t cpu_flags;

@@ -169,4 +169,26 @@ fattn_status fattn_fail(fattn_error *err, fattn_status code, const char *fn,
     ;
 void fattn_ok(fattn_error *err);
 
+/*
+ * Phase timers, only in profiling builds (-Dphase_timers=true, which defines
+ * FATTN_PHASE_TIMERS): the SIMD kernels add rdtsc cycles per phase to the
+ * calling thread's counters (dispatch.c), which `fattn bench` resets and
+ * prints. The lanes path splits a key tile into scores (Q.K^T), masks
+ * (soft-cap, masks, ALiBi, visibility), softmax and values (P.V); edges is
+ * packing Q and writing O; rows is the whole decode (rows) path.
+ */
+enum {
+    FATTN_PHASE_SCORES,
+    FATTN_PHASE_MASKS,
+    FATTN_PHASE_SOFTMAX,
+    FATTN_PHASE_VALUES,
+    FATTN_PHASE_EDGES,
+    FATTN_PHASE_ROWS,
+    FATTN_PHASE_COUNT
+};
+#if FATTN_PHASE_TIMERS
+extern _Thread_local uint64_t fattn_phase_cycles[FATTN_PHASE_COUNT];
+extern const char *const fattn_phase_names[FATTN_PHASE_COUNT];
+#endif
+
 #endif /* FATTN_INTERNAL_H */

@@ -12,6 +12,7 @@
 #include "cli.h"
 
 #include "fattn.h"
+#include "internal.h" /* phase timers of profiling builds */
 #include "reference.h"
 
 #include <inttypes.h>
@@ -21,6 +22,34 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Profiling builds (-Dphase_timers=true): the kernel's cycles per phase
+ * over the timed calls, as shares of their sum. */
+#if FATTN_PHASE_TIMERS
+static void phases_reset(void)
+{
+    memset(fattn_phase_cycles, 0, sizeof fattn_phase_cycles);
+}
+
+static void phases_print(void)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < FATTN_PHASE_COUNT; i++)
+        total += fattn_phase_cycles[i];
+    if (total == 0) {
+        printf("phases: none timed (the scalar path has no phase timers)\n");
+        return;
+    }
+    printf("phases (rdtsc, timed calls):");
+    for (int i = 0; i < FATTN_PHASE_COUNT; i++)
+        printf(" %s %.1f%%", fattn_phase_names[i],
+               100.0 * (double)fattn_phase_cycles[i] / (double)total);
+    printf("\n");
+}
+#else
+static void phases_reset(void) {}
+static void phases_print(void) {}
+#endif
 
 /* The accuracy bound of the check: |x - ref| <= ATOL + RTOL * |ref|. */
 #define BENCH_ATOL 1e-5
@@ -376,6 +405,7 @@ static int run(const bench_opts *o, int used, float *q, float *k, float *v,
         }
         if (r < 0) {
             printf("warm-up: %.3f ms\n", t1 - t0);
+            phases_reset();
         } else {
             times[r] = t1 - t0;
             printf("run %" PRId64 "/%" PRId64 ": %.3f ms\n", r + 1, o->repeat,
@@ -396,6 +426,7 @@ static int run(const bench_opts *o, int used, float *q, float *k, float *v,
     gflops = ms_median > 0 ? flops / (ms_median * 1e6) : 0.0;
     printf("GFLOP/s: %.3f (median), %.3f (best)\n", gflops,
            ms_min > 0 ? flops / (ms_min * 1e6) : 0.0);
+    phases_print();
     /* The same process, right after the kernel: comparable conditions. */
     peak = fattn_fma_peak_gflops(used, BENCH_PEAK_SECONDS);
     if (peak > 0)
