@@ -635,12 +635,14 @@ static void query_begin(const fattn_problem *p, const fattn_head *hv,
         t->l[r] = 0.0f;
     }
     memset(t->ot, 0, sizeof(float) * TQ * (size_t)p->head_dim_v);
-    /* Gather offsets of the mask rows, when int32 holds them all. */
-    qt->mask_gather = p->mask_kind == FATTN_MASK_ADDITIVE &&
-                      p->mask_stride[2] <= INT32_MAX / TQ;
+    /* Gather offsets of the mask rows, when int32 holds them all; only an
+     * additive per-row mask with strided keys is gathered (bias_lanes). */
+    const int64_t *ms = p->mask_stride;
+    qt->mask_gather = p->mask_kind == FATTN_MASK_ADDITIVE && ms[2] != 0 &&
+                      ms[3] != 1 && ms[2] <= INT32_MAX / TQ;
     if (qt->mask_gather)
         for (int r = 0; r < TQ; r++)
-            t->midx[r] = r < qt->active ? (int32_t)(r * p->mask_stride[2]) : 0;
+            t->midx[r] = r < qt->active ? (int32_t)(r * ms[2]) : 0;
     if (span->lo < span->hi)
         pack_query(p, hv, t, qt);
 }
