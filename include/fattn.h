@@ -27,7 +27,9 @@
  *
  * Thread safety: all functions may be called concurrently from any number of
  * threads on distinct outputs. The only global state is the once-only choice of
- * the automatic kernel path, made thread-safely on first use.
+ * the automatic kernel path, made thread-safely on first use. A call runs on
+ * the calling thread unless its params name a pool or an executor; the
+ * library starts threads only in fattn_pool_create, never behind a call.
  */
 #ifndef FATTN_H
 #define FATTN_H
@@ -269,6 +271,11 @@ typedef enum fattn_isa {
     FATTN_ISA_AVX512 = 3  /* AVX-512 F + BW + DQ + VL */
 } fattn_isa;
 
+/* Number of fattn_isa values, AUTO included: every valid isa is in
+ * [0, FATTN_ISA_COUNT). Iterate paths as 1 .. FATTN_ISA_COUNT - 1 with
+ * fattn_isa_name() and fattn_isa_available(); no other list is needed. */
+#define FATTN_ISA_COUNT 4
+
 #define FATTN_WINDOW_UNLIMITED (-1)
 
 /*
@@ -282,7 +289,22 @@ typedef struct fattn_allocator {
     void *opaque;
 } fattn_allocator;
 
-#define FATTN_PARAMS_VERSION 1
+typedef struct fattn_pool fattn_pool;
+typedef struct fattn_executor fattn_executor;
+
+/*
+ * The newest fattn_params layout this header describes.
+ *
+ * Growth rule (the ABI promise): fields are only ever appended, in groups,
+ * and each group raises FATTN_PARAMS_VERSION. The library reads exactly the
+ * fields of the version the caller wrote in `version`, never a byte past
+ * them: version 0 and 1 both mean layout 1 (every field up to and including
+ * workspace_size, FATTN_PARAMS_V1_SIZE bytes), forever, so a zero-initialised
+ * struct compiled against an older header stays valid and is never read past
+ * its end. Fields of a newer group are used only when `version` is at least
+ * that group's version; set version = FATTN_PARAMS_VERSION to use them.
+ */
+#define FATTN_PARAMS_VERSION 2
 
 /*
  * Attention options. A zero-initialised struct (`fattn_params p = {0};`) or a
@@ -333,9 +355,12 @@ typedef struct fattn_params {
     int64_t window_left;
     int64_t window_right;
 
-    /* fattn_align for window and ALiBi. When causal is not NONE and a window
-     * or ALiBi is used, it must name the same alignment as `causal`
-     * (FATTN_ERR_INCOMPATIBLE_OPTIONS otherwise). */
+    /* fattn_align for window and ALiBi. Without causal masking it is used as
+     * given. With causal masking the window and ALiBi use the causal
+     * alignment: the zero value (FATTN_ALIGN_TOP_LEFT) follows `causal`, so
+     * FATTN_CAUSAL_BOTTOM_RIGHT with align left at 0 gives a bottom-right
+     * window; FATTN_ALIGN_BOTTOM_RIGHT with FATTN_CAUSAL_TOP_LEFT and a
+     * window or ALiBi is FATTN_ERR_INCOMPATIBLE_OPTIONS. */
     int32_t align;
 
     /* Logit soft-capping: 0 = off, otherwise finite and >= FLT_MIN (a
@@ -383,7 +408,25 @@ typedef struct fattn_params {
      * allocation can cost a page fault per 4 KiB on every call. */
     void *workspace;
     size_t workspace_size;
+
+    /* ---- layout 2 (read only when version >= 2) ---------------------- */
+
+    /* Optional parallelism, both NULL = the calling thread runs everything
+     * (as with version 0 or 1). At most one of the two may be set
+     * (FATTN_ERR_INCOMPATIBLE_OPTIONS). `pool`: run the call's work items on
+     * the pool's threads (fattn_pool_create), the calling thread included.
+     * `executor`: hand them to the caller's own thread pool (OpenMP, TBB,
+     * ggml's, ...) as independent tasks; the library then creates no
+     * thread. Either one must stay valid while a call or plan uses it.
+     * Results are the same bits either way (see "Determinism" below). The
+     * workspace (fattn_workspace_size, fattn_plan_workspace_size) covers
+     * every task. */
+    fattn_pool *pool;
+    const fattn_executor *executor;
 } fattn_params;
+
+/* Bytes of layout 1: what a caller using version 0 or 1 must provide. */
+#define FATTN_PARAMS_V1_SIZE offsetof(fattn_params, pool)
 
 /* ------------------------------------------------------------------------ */
 /* Entry points                                                             */
@@ -401,7 +444,9 @@ fattn_status fattn_check(const fattn_tensor *query, const fattn_tensor *key,
 
 /*
  * Attention forward: validate, then compute output (and params->lse if
- * given). On any error the output and LSE are left untouched.
+ * given). On any error the output and LSE are left untouched. The same as
+ * creating a plan, running it once and destroying it, without the plan's
+ * allocation: the workspace is params->workspace or allocated for the call.
  */
 fattn_status fattn_forward(const fattn_tensor *query, const fattn_tensor *key,
                            const fattn_tensor *value,
@@ -412,9 +457,10 @@ fattn_status fattn_forward(const fattn_tensor *query, const fattn_tensor *key,
  * The workspace fattn_forward needs for these arguments, in bytes, through
  * *bytes: the same checks as fattn_check (params->workspace and
  * workspace_size are ignored), then the size for the path the call would
- * run. It depends on the path, head_dim, head_dim_v, Sq, the heads ratio and
+ * run. It depends on the path, head_dim, head_dim_v, Sq, the heads ratio,
  * whether key and value have unit stride along head_dim (which decides
- * between a path's two kernels), never on the key length. *bytes is set
+ * between a path's two kernels) and the number of tasks (params->pool or
+ * params->executor: each task has its own share), never on the key length. *bytes is set
  * only on success; `bytes` NULL is FATTN_ERR_NULL_POINTER.
  */
 fattn_status fattn_workspace_size(const fattn_tensor *query,
@@ -423,6 +469,183 @@ fattn_status fattn_workspace_size(const fattn_tensor *query,
                                   const fattn_tensor *output,
                                   const fattn_params *params, size_t *bytes,
                                   fattn_error *err);
+
+
+/* ------------------------------------------------------------------------ */
+/* Plans: validate once, run many times                                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A plan is a validated problem and its fixed schedule. fattn_plan_create
+ * runs every check of fattn_forward once, then splits the call into work
+ * items (a batch, a query head or a whole GQA group of one key/value head, a
+ * block of query rows, a key range) and chooses the kernel of each. Running
+ * it costs no validation beyond what can change between runs: serving
+ * engines run the same shapes every step with new data pointers.
+ *
+ * Determinism: the work items, the kernel of each and the order of every
+ * reduction depend on the problem alone (shapes, strides, options, path),
+ * never on the thread count, the pool, the executor or timing, and no two
+ * items write the same output element. So output and LSE are bitwise
+ * identical for every thread count, with a pool, with an executor, on the
+ * calling thread, and with fattn_forward. (Different paths, scalar, AVX2 and
+ * AVX-512, round differently and are not bitwise equal to each other.)
+ *
+ * The plan copies the descriptors and params; it keeps the pointers in them
+ * (data, mask, lse, alibi_slopes, q_lengths, kv_lengths, pool, executor),
+ * which must stay valid while the plan is run with them. A plan is immutable
+ * after creation: any number of threads may run one plan at once, each with
+ * its own output (and lse) and workspace.
+ *
+ * Workspace: with params->workspace set, the plan checks it once (size for
+ * every task, 64-byte alignment, no overlap) and runs use it by default.
+ * Otherwise the plan allocates its own (params->allocator) at creation and
+ * touches it once, so runs neither allocate nor page-fault. A run that
+ * passes no workspace while another run is using the plan's own allocates a
+ * temporary one for itself (correct, but slower: give concurrent runs their
+ * own bindings.workspace).
+ *
+ * Errors: as fattn_forward's; `plan` NULL is FATTN_ERR_NULL_POINTER; on any
+ * error *plan is set to NULL (if `plan` is not NULL) and nothing is
+ * allocated. The plan struct itself comes from params->allocator (or malloc);
+ * its failure is FATTN_ERR_OUT_OF_MEMORY.
+ */
+typedef struct fattn_plan fattn_plan;
+
+fattn_status fattn_plan_create(const fattn_tensor *query,
+                               const fattn_tensor *key,
+                               const fattn_tensor *value,
+                               const fattn_tensor *output,
+                               const fattn_params *params, fattn_plan **plan,
+                               fattn_error *err);
+
+/* Frees the plan and its own workspace (not a caller's). NULL is a no-op.
+ * Must not be called while a run of the plan is in progress. */
+void fattn_plan_destroy(fattn_plan *plan);
+
+#define FATTN_BINDINGS_VERSION 1
+
+/*
+ * New data for one run of a plan: the same shapes, strides, dtypes and
+ * options, other memory. Every pointer left NULL keeps the plan's. The
+ * struct follows fattn_params' growth rule: version 0 and 1 mean this
+ * layout. A zero-initialised struct (or a NULL bindings pointer) runs the
+ * plan on the memory it was created with.
+ *
+ * Checked on every run, since it can change: alignment of each new pointer
+ * to its element size (FATTN_ERR_MISALIGNED), that the tensor's extent from
+ * it fits the address space (FATTN_ERR_SIZE_OVERFLOW), that output and lse
+ * overlap no input, each other, the arrays or the workspace
+ * (FATTN_ERR_OVERLAP), the values of q_lengths, kv_lengths and alibi_slopes
+ * (the plan's or the new ones: their contents may have changed,
+ * FATTN_ERR_INVALID_VALUE), the workspace's size and alignment. A pointer
+ * for something the plan does not have (lse, mask, slopes or lengths that
+ * were NULL at creation) is FATTN_ERR_INCOMPATIBLE_OPTIONS: shapes and
+ * options are fixed by the plan.
+ */
+typedef struct fattn_bindings {
+    uint32_t version; /* 0 or FATTN_BINDINGS_VERSION */
+    const void *query, *key, *value;
+    void *output;
+    void *lse;
+    const void *mask;
+    const float *alibi_slopes;
+    const int64_t *q_lengths, *kv_lengths;
+    /* At least fattn_plan_workspace_size() bytes, 64-byte aligned; NULL =
+     * the plan's (see fattn_plan_create). */
+    void *workspace;
+    size_t workspace_size;
+} fattn_bindings;
+
+/*
+ * Run the plan: compute output (and lse) for the bound memory, on the
+ * plan's pool or executor if it has one, else on the calling thread.
+ * `bindings` may be NULL. On any error the output and lse are left
+ * untouched. `plan` NULL is FATTN_ERR_NULL_POINTER.
+ */
+fattn_status fattn_plan_run(const fattn_plan *plan,
+                            const fattn_bindings *bindings, fattn_error *err);
+
+/* Bytes a bindings.workspace must hold for this plan (every task's share);
+ * 0 for a NULL plan. */
+size_t fattn_plan_workspace_size(const fattn_plan *plan);
+
+/* The path the plan runs (never FATTN_ISA_AUTO); FATTN_ISA_AUTO for NULL. */
+fattn_isa fattn_plan_isa(const fattn_plan *plan);
+
+/* Number of work items of a run, and the most tasks a run hands to the
+ * pool or executor (1 without either); 0 for NULL. */
+int64_t fattn_plan_work_items(const fattn_plan *plan);
+int32_t fattn_plan_tasks(const fattn_plan *plan);
+
+/* Static name of the kernel the plan's work items use, "<isa>_<variant>"
+ * (e.g. "avx512_lanes" for prefill tiles, "avx512_rows" for decode); ""
+ * for an empty problem, "" for NULL. */
+const char *fattn_plan_kernel(const fattn_plan *plan);
+
+/* ------------------------------------------------------------------------ */
+/* Threads: a pool the caller owns, or the caller's own executor            */
+/* ------------------------------------------------------------------------ */
+
+/* The most threads a pool may have. */
+#define FATTN_MAX_THREADS 1024
+
+/*
+ * Create a pool of `threads` threads (1 .. FATTN_MAX_THREADS; 0 = the CPUs
+ * this process may run on, fattn_usable_cpus()). It starts threads - 1
+ * worker threads; the thread that runs a call or plan on the pool is the
+ * last one and works too. Idle workers sleep (after a short bounded spin
+ * that catches back-to-back calls); they never spin while idle for longer.
+ *
+ * Concurrent use: any number of threads may run calls and plans on one pool
+ * at once. Runs are serialised: each waits until the pool is free, then
+ * uses all of its threads; the results do not depend on it (see
+ * "Determinism"). A run's work never waits for another run's.
+ *
+ * Errors: `pool` NULL (FATTN_ERR_NULL_POINTER), threads out of range
+ * (FATTN_ERR_INVALID_VALUE), memory or a thread that the system refuses
+ * (FATTN_ERR_OUT_OF_MEMORY; threads already started are stopped and
+ * joined). On error *pool is NULL.
+ */
+fattn_status fattn_pool_create(int32_t threads, fattn_pool **pool,
+                               fattn_error *err);
+
+/* Stops and joins the workers and frees the pool. NULL is a no-op. Must not
+ * be called while a call or plan is running on it. */
+void fattn_pool_destroy(fattn_pool *pool);
+
+/* The pool's thread count, the calling thread included; 0 for NULL. */
+int32_t fattn_pool_threads(const fattn_pool *pool);
+
+/* CPUs this process may run on (sched_getaffinity), at least 1. */
+int32_t fattn_usable_cpus(void);
+
+/*
+ * Task `task` of a run, in [0, tasks): the function an executor calls.
+ */
+typedef void (*fattn_task_fn)(void *task_arg, int32_t task);
+
+/*
+ * The caller's thread pool. A run calls parallel_for(opaque, tasks, fn,
+ * task_arg) once with 1 <= tasks <= max_tasks; parallel_for must call
+ * fn(task_arg, i) exactly once for each i in [0, tasks), from any threads,
+ * in any order, concurrently or one after another, and return only when
+ * every call has returned. Each task takes work items until none is left,
+ * so tasks run one after another still compute everything, and any
+ * concurrency up to `tasks` is used. Every task has its own share of the
+ * workspace, so tasks need no worker index. The tasks never block on each
+ * other and never call back into the executor.
+ *
+ * max_tasks (1 .. FATTN_MAX_THREADS, else FATTN_ERR_INVALID_VALUE) is the
+ * most tasks per run, normally the executor's thread count; parallel_for
+ * NULL is FATTN_ERR_NULL_POINTER.
+ */
+struct fattn_executor {
+    void (*parallel_for)(void *opaque, int32_t tasks, fattn_task_fn fn,
+                         void *task_arg);
+    void *opaque;
+    int32_t max_tasks;
+};
 
 /* ------------------------------------------------------------------------ */
 /* Kernel paths                                                             */
