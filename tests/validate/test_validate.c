@@ -165,13 +165,14 @@ static void value_last_offset_int64_max(void)
      * is 2^63 (fuzz_validate found its message overflowing int64 there). */
     F.v.stride[0] = INT64_MAX - ((HKV - 1) * SK * DV + (SK - 1) * DV + (DV - 1));
 }
+/* (Bottom-right causal with align left at 0 is valid: align follows.) */
 static void window_with_other_alignment(void)
 {
-    F.p.causal = FATTN_CAUSAL_BOTTOM_RIGHT;
+    F.p.causal = FATTN_CAUSAL_TOP_LEFT;
     F.p.window_enabled = 1;
     F.p.window_left = 2;
     F.p.window_right = 0;
-    F.p.align = FATTN_ALIGN_TOP_LEFT;
+    F.p.align = FATTN_ALIGN_BOTTOM_RIGHT;
 }
 static void alibi_with_other_alignment(void)
 {
@@ -266,7 +267,7 @@ static const row rows[] = {
      "params.allocator.alloc is NULL but params.allocator.free is set: set both or neither", 0},
 
     {"params version", DO(version_2), FATTN_ERR_UNSUPPORTED_VERSION,
-     "params.version = 2 > 1: this library knows params up to version 1", 0},
+     "params.version = 3 > 2: this library knows params up to version 2", 0},
 
     {"causal enum", DO(causal_3), FATTN_ERR_INVALID_ENUM,
      "params.causal = 3: not a fattn_causal (0..2)", 0},
@@ -344,7 +345,7 @@ static const row rows[] = {
      "query.stride[2] (seq_q) = -8 < 0: strides must be >= 0", 0},
 
     {"extent sum overflow", DO(key_extent_overflow), FATTN_ERR_SIZE_OVERFLOW,
-     "key: the extent of its strides overflows int64 at dimension 1 (heads_kv)", 0},
+     "key: extent 9223372036854775807 + stride[1] (heads_kv) = 56 * (shape[1] - 1) = 1 overflows int64", 0},
     {"stride product overflow", DO(query_stride_mul_overflow), FATTN_ERR_SIZE_OVERFLOW,
      "query.stride[2] (seq_q) = 4611686018427387903 * (query.shape[2] - 1) = 4 overflows int64", 0},
     {"byte extent overflow", DO(value_bytes_overflow), FATTN_ERR_SIZE_OVERFLOW, NULL, 0},
@@ -389,7 +390,7 @@ static const row rows[] = {
     {"kv_lengths misaligned", DO(kv_lengths_misaligned), FATTN_ERR_MISALIGNED, NULL, 0},
 
     {"window vs causal alignment", DO(window_with_other_alignment), FATTN_ERR_INCOMPATIBLE_OPTIONS,
-     "params.align = top-left != params.causal = bottom-right: the window must use the causal alignment", 0},
+     "params.align = bottom-right != params.causal = top-left: the window must use the causal alignment", 0},
     {"alibi vs causal alignment", DO(alibi_with_other_alignment), FATTN_ERR_INCOMPATIBLE_OPTIONS,
      "params.align = bottom-right != params.causal = top-left: the ALiBi bias must use the causal alignment", 0},
 
