@@ -167,7 +167,18 @@ fattn_status fattn_plan_create(const fattn_tensor *query,
                                      &isa, &c, err);
     if (st != FATTN_OK)
         return st;
-    const fattn_allocator a = fattn_allocator_or_default(&c.params.allocator);
+    /* The schedule and the caller's workspace first, so that every error
+     * fattn_check reports comes before any allocation. */
+    fattn_plan tmp;
+    fattn_plan_init(&tmp, &p, isa, &c);
+    if (c.params.workspace) {
+        st = fattn_check_workspace(fn, "params.workspace", c.params.workspace,
+                                   c.params.workspace_size, tmp.workspace_bytes,
+                                   isa, &c, err);
+        if (st != FATTN_OK)
+            return st;
+    }
+    const fattn_allocator a = tmp.allocator;
     fattn_plan *pl = a.alloc(sizeof *pl, a.opaque);
     if (!pl)
         return fattn_fail(err, FATTN_ERR_OUT_OF_MEMORY, fn,
@@ -179,16 +190,10 @@ fattn_status fattn_plan_create(const fattn_tensor *query,
                           "params.allocator.alloc returned %p, not 64-byte aligned",
                           (void *)pl);
     }
-    fattn_plan_init(pl, &p, isa, &c);
+    memcpy(pl, &tmp, sizeof *pl);
+    atomic_init(&pl->own_busy, 0);
     pl->heap = 1;
     if (c.params.workspace) {
-        st = fattn_check_workspace(fn, "params.workspace", c.params.workspace,
-                                   c.params.workspace_size, pl->workspace_bytes,
-                                   isa, &c, err);
-        if (st != FATTN_OK) {
-            a.free(pl, a.opaque);
-            return st;
-        }
         pl->workspace = c.params.workspace;
         pl->workspace_size = c.params.workspace_size;
     } else if (pl->workspace_bytes > 0) {
@@ -203,7 +208,7 @@ fattn_status fattn_plan_create(const fattn_tensor *query,
                                   ws);
             return fattn_fail(err, FATTN_ERR_OUT_OF_MEMORY, fn,
                               "workspace allocation of %zu bytes failed (path %s, %" PRId32 " tasks)",
-                              pl->workspace_bytes, fattn_isa_name(isa), pl->tasks);
+                              tmp.workspace_bytes, fattn_isa_name(isa), tmp.tasks);
         }
         /* Touched once here, so that no run page-faults on it. */
         memset(ws, 0, pl->workspace_bytes);
