@@ -128,7 +128,9 @@ void fattn_plan_execute(const fattn_plan *pl, const fattn_problem *p, void *ws)
 {
     if (pl->items == 0)
         return;
-    if (pl->tasks == 1) {
+    /* An executor is always called (fattn.h: once per run), even for one
+     * task: the caller may need the work on its own threads. */
+    if (pl->tasks == 1 && !pl->executor) {
         for (int64_t t = 0; t < pl->items; t++) {
             fattn_item it;
             fattn_plan_item(pl, t, &it);

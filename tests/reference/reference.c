@@ -57,6 +57,15 @@ static int64_t ref_mask_offset(const fattn_tensor *m, int64_t b, int64_t h,
     return off;
 }
 
+/* The alignment of window and ALiBi (fattn.h, `align`): the causal one
+ * when causal masking is on, else `align` as given. */
+static int ref_align_br(const fattn_params *params)
+{
+    if (params->causal != FATTN_CAUSAL_NONE)
+        return params->causal == FATTN_CAUSAL_BOTTOM_RIGHT;
+    return params->align == FATTN_ALIGN_BOTTOM_RIGHT;
+}
+
 int fattn_ref_visible(const fattn_tensor *query, const fattn_tensor *key,
                       const fattn_params *params, int64_t b, int64_t i,
                       int64_t j)
@@ -76,8 +85,7 @@ int fattn_ref_visible(const fattn_tensor *query, const fattn_tensor *key,
         return 0;
 
     if (params->window_enabled) {
-        const int64_t pos =
-            ref_pos(params->align == FATTN_ALIGN_BOTTOM_RIGHT, qlen, klen, i);
+        const int64_t pos = ref_pos(ref_align_br(params), qlen, klen, i);
         /* pos - left <= j <= pos + right, written so that a huge side
          * cannot overflow: pos - j and j - pos are small. */
         if (params->window_left != FATTN_WINDOW_UNLIMITED &&
@@ -126,8 +134,7 @@ static void ref_row_scratch(const fattn_tensor *query, const fattn_tensor *key,
     const double softcap = params ? (double)params->softcap : 0.0;
     const fattn_tensor *mask = params ? params->mask : NULL;
     const float *slopes = params ? params->alibi_slopes : NULL;
-    const int64_t pos_align = ref_pos(
-        params && params->align == FATTN_ALIGN_BOTTOM_RIGHT, qlen, klen, i);
+    const int64_t pos_align = ref_pos(params && ref_align_br(params), qlen, klen, i);
 
     double max = -INFINITY;
     int any_nan = 0;
