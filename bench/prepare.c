@@ -172,6 +172,52 @@ static double count_flops(const fattn_ref_problem *p)
            (double)fattn_ref_visible_pairs(&p->query, &p->key, pr);
 }
 
+/* Move one buffer of the problem to a 64-byte aligned copy, keeping the
+ * tensor's data pointer at the same offset into it. 0, or -1 (the problem
+ * unchanged) without memory. */
+static int align_buffer(void **buf, size_t bytes, fattn_tensor *t)
+{
+    const size_t size = bytes > 0 ? (bytes + 63) / 64 * 64 : 64;
+    char *copy = aligned_alloc(64, size);
+
+    if (copy == NULL)
+        return -1;
+    memset(copy + bytes, 0, size - bytes);
+    memcpy(copy, *buf, bytes);
+    if (t != NULL && t->data != NULL)
+        t->data = copy + ((char *)t->data - (char *)*buf);
+    free(*buf);
+    *buf = copy;
+    return 0;
+}
+
+/*
+ * Every buffer on a 64-byte boundary, as a framework's allocator gives
+ * (PyTorch's CPU allocator aligns to 64). The problem builder uses plain
+ * malloc, and glibc serves a large malloc from mmap 16 bytes past a page
+ * start: then every 64-byte vector load or store of a row straddles two
+ * cache lines, which slows oneDNN's matmuls visibly (the commit that added
+ * this has the numbers); no implementation should be measured with a
+ * layout no framework would give it. The buffers are owned by the problem,
+ * which frees them
+ * with free(): aligned_alloc memory may be.
+ */
+static int align_problem(fattn_ref_problem *p)
+{
+    void **bufs[5] = {(void **)&p->q_buf, (void **)&p->k_buf,
+                      (void **)&p->v_buf, (void **)&p->out_buf, &p->mask_buf};
+    const size_t esize = p->mask.dtype == FATTN_DTYPE_BOOL ? 1 : sizeof(float);
+    const size_t bytes[5] = {p->q_elems * sizeof(float), p->k_elems * sizeof(float),
+                             p->v_elems * sizeof(float), p->out_elems * sizeof(float),
+                             p->mask_elems * esize};
+    fattn_tensor *tensors[5] = {&p->query, &p->key, &p->value, &p->output, &p->mask};
+
+    for (int k = 0; k < 5; k++)
+        if (*bufs[k] != NULL && align_buffer(bufs[k], bytes[k], tensors[k]) != 0)
+            return -1;
+    return 0;
+}
+
 /* Choose the sampled rows and compute their fp64 reference. */
 static int sample_reference(bench_prepared *pp)
 {
@@ -229,6 +275,12 @@ bench_prepared *bench_prepare(const char *key, const bench_shape *shape,
         snprintf(why, size, "cannot build the problem (out of memory?)");
         return NULL;
     }
+    if (align_problem(&pp->p) != 0) {
+        fattn_ref_problem_free(&pp->p);
+        free(pp);
+        snprintf(why, size, "out of memory for the aligned buffers");
+        return NULL;
+    }
     if (shape->variant == BENCH_RAGGED)
         for (int64_t b = 0; b < shape->batch; b++) {
             /* S, 3S/4, S/2, S/4, S, ...: a packed batch of unequal
@@ -281,7 +333,10 @@ static int unfused_ready(bench_prepared *pp, int impl, char *why, size_t size)
         return -1;
     if (pp->scores == NULL) {
         pp->scores_bytes = unfused_scores_bytes(&pp->p);
-        pp->scores = malloc(pp->scores_bytes > 0 ? pp->scores_bytes : 1);
+        /* 64-byte aligned, like the inputs (align_problem). */
+        pp->scores = aligned_alloc(64, pp->scores_bytes > 0
+                                           ? (pp->scores_bytes + 63) / 64 * 64
+                                           : 64);
         if (pp->scores == NULL) {
             snprintf(why, size, "out of memory for the %zu-byte score matrix",
                      pp->scores_bytes);
