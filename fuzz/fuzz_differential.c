@@ -11,9 +11,13 @@
  * window and alignment. The builder fills the data from a seed so that a
  * correct float32 kernel meets |x - ref| <= 1e-5 + 1e-5 |ref|.
  *
- * Each available path (scalar, avx2, avx512) is forced through params.isa,
- * with the library's own workspace or (decoded) a caller workspace of
- * exactly fattn_workspace_size() bytes.
+ * Each available path (every fattn_isa the registry has) is forced through
+ * params.isa, with the library's own workspace or (decoded) a caller
+ * workspace of exactly fattn_workspace_size() bytes. Then (decoded last, so
+ * older corpus files keep their meaning) the same path runs again on 2-8
+ * threads, through a pool or through an executor that runs the tasks in
+ * reverse order on the calling thread, and must give the same bits as the
+ * calling-thread run (fattn.h's determinism promise).
  * Properties: fattn_check accepts the problem; each path succeeds with an
  * empty error record, writes every output and LSE element, leaves the
  * layout's gaps alone and matches the reference (fully masked rows exactly
@@ -46,16 +50,19 @@ typedef struct path_result {
 } path_result;
 
 static fattn_ref_problem P;
-static path_result R[3];
+static path_result R[FATTN_ISA_COUNT];
+static int threads;  /* 1: no parallel rerun; 2..8: pool or executor */
+static int executor; /* the rerun uses the reverse-order executor */
 static int nresults;
 static int use_workspace; /* caller workspace of exactly the size asked */
 
 static void describe(void)
 {
     char line[1024];
-    fprintf(stderr, "problem: %s; %s workspace\n",
+    fprintf(stderr, "problem: %s; %s workspace; rerun on %d threads (%s)\n",
             fattn_ref_problem_describe(&P, line, sizeof line),
-            use_workspace ? "caller" : "library");
+            use_workspace ? "caller" : "library", threads,
+            threads < 2 ? "none" : executor ? "executor" : "pool");
     for (int k = 0; k < nresults; k++) {
         const fattn_ref_report *r = &R[k].out;
         fprintf(stderr,
@@ -146,6 +153,64 @@ static void decode(fattn_ref_problem_config *c, fz_producer *in)
         else
             c->seq_q = c->seq_k = c->seq_q / 2;
     }
+    threads = (int)fz_range(in, 1, 8);
+    executor = fz_bool(in);
+}
+
+/* One pool per thread count, made on first use and kept: starting threads
+ * for every input would dominate the campaign. */
+static fattn_pool *pool_of(int n)
+{
+    static fattn_pool *pools[9];
+    if (!pools[n]) {
+        fattn_error err;
+        if (fattn_pool_create(n, &pools[n], &err) != FATTN_OK)
+            fz_finding("fuzz_differential", "fattn_pool_create(%d): %s", n,
+                       err.message);
+    }
+    return pools[n];
+}
+
+/* Runs the tasks one after another, last first: any order must do. */
+static void reverse_parallel_for(void *opaque, int32_t tasks, fattn_task_fn fn,
+                                 void *arg)
+{
+    (void)opaque;
+    for (int32_t t = tasks - 1; t >= 0; t--)
+        fn(arg, t);
+}
+
+/* The path again on `threads` workers: the same bits as the calling
+ * thread's run (whole buffers, gaps included). */
+static void rerun_parallel(const path_result *r)
+{
+    fattn_error err;
+    fattn_executor ex = {reverse_parallel_for, NULL, threads};
+    fattn_ref_problem_reset_output(&P);
+    P.params.version = FATTN_PARAMS_VERSION;
+    P.params.pool = executor ? NULL : pool_of(threads);
+    P.params.executor = executor ? &ex : NULL;
+    fz_poison_error(&err);
+    const fattn_status st = fattn_forward(&P.query, &P.key, &P.value,
+                                          &P.output, &P.params, &err);
+    P.params.pool = NULL;
+    P.params.executor = NULL;
+    if (st != FATTN_OK)
+        fz_finding("fuzz_differential", "path %s on %d threads (%s): %s",
+                   fattn_isa_name(r->isa), threads, executor ? "executor" : "pool",
+                   err.message);
+    for (size_t e = 0; e < P.out_elems; e++)
+        if (memcmp(&P.out_buf[e], &r->out_copy[e], sizeof(float)) != 0)
+            fz_finding("fuzz_differential",
+                       "path %s on %d threads (%s) differs from its calling-thread run at output buffer element %zu: %.9g vs %.9g",
+                       fattn_isa_name(r->isa), threads, executor ? "executor" : "pool",
+                       e, P.out_buf[e], r->out_copy[e]);
+    for (size_t e = 0; e < P.lse_elems; e++)
+        if (memcmp(&P.lse_buf[e], &r->lse_copy[e], sizeof(float)) != 0)
+            fz_finding("fuzz_differential",
+                       "path %s on %d threads (%s) differs from its calling-thread run at lse buffer element %zu: %.9g vs %.9g",
+                       fattn_isa_name(r->isa), threads, executor ? "executor" : "pool",
+                       e, P.lse_buf[e], r->lse_copy[e]);
 }
 
 static double at(const float *buf, const fattn_tensor *t, const int64_t w[4])
@@ -254,7 +319,6 @@ static void run_path(int isa)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const int paths[] = {FATTN_ISA_SCALAR, FATTN_ISA_AVX2, FATTN_ISA_AVX512};
     fattn_ref_problem_config cfg;
     fz_producer in;
     fattn_error err;
@@ -270,9 +334,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    err.message);
     if (fattn_ref_problem_reference(&P) != 0)
         abort();
-    for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++)
-        if (fattn_isa_available(paths[k]))
-            run_path(paths[k]);
+    for (int isa = FATTN_ISA_SCALAR; isa < FATTN_ISA_COUNT; isa++)
+        if (fattn_isa_available(isa)) {
+            run_path(isa);
+            if (threads > 1)
+                rerun_parallel(&R[nresults - 1]);
+        }
     for (int a = 0; a < nresults; a++)
         for (int b = a + 1; b < nresults; b++) {
             int64_t e = disagreement(R[a].out_copy, R[b].out_copy, P.out_elems);

@@ -29,7 +29,12 @@
  *   - a successful call leaves the inputs and the gaps of the output layout
  *     untouched, gives no two output elements one address, balances the
  *     allocator's calls, and on a numerically tame small problem matches the
- *     fp64 reference within |x - ref| <= 1e-5 + 1e-5 |ref|.
+ *     fp64 reference within |x - ref| <= 1e-5 + 1e-5 |ref|;
+ *   - fattn_plan_create returns fattn_check's status (or the allocator's
+ *     verdict once validation passed) and leaves *plan NULL on error; a plan
+ *     runs to the bits fattn_forward wrote; rebinding it to a misaligned
+ *     output, an lse it was made without, or a newer bindings version fails
+ *     with that code and writes nothing; destroy balances the allocator.
  */
 #include "fuzz_common.h"
 #include "fuzz_data_producer.h"
@@ -215,6 +220,102 @@ static void check_workspace_size(const fattn_params *pr, fattn_error *errp,
                    fattn_status_name(st));
 }
 
+/* A copy of a buffer (NULL for none), to compare a later call's bytes. */
+static unsigned char *copy_buffer(int which)
+{
+    if (!C.buf[which])
+        return NULL;
+    unsigned char *p = malloc(C.buf_size[which] ? C.buf_size[which] : 1);
+    if (!p)
+        abort();
+    memcpy(p, C.buf[which], C.buf_size[which]);
+    return p;
+}
+
+static int same_buffer(int which, const unsigned char *copy)
+{
+    return !C.buf[which] || memcmp(C.buf[which], copy, C.buf_size[which]) == 0;
+}
+
+/* One rebinding that must fail with `want` and write nothing. */
+static void check_bad_run(const fattn_plan *plan, const fattn_bindings *bd,
+                          fattn_status want, const char *what,
+                          const unsigned char *out, const unsigned char *lse)
+{
+    fattn_error err;
+    fz_poison_error(&err);
+    fattn_status st = fattn_plan_run(plan, bd, &err);
+    check_record(&err, st, "fattn_plan_run");
+    if (st != want)
+        fz_finding("fuzz_validate", "fattn_plan_run with %s returned %s, want %s: %s",
+                   what, fattn_status_name(st), fattn_status_name(want), err.message);
+    if (!same_buffer(FV_O, out) || !same_buffer(FV_LSE, lse))
+        fz_finding("fuzz_validate", "a failing fattn_plan_run (%s) wrote the output", what);
+}
+
+/* fattn_plan_create and fattn_plan_run against fattn_check and
+ * fattn_forward (`ran`: forward succeeded on this case's real buffers). */
+static void check_plan(const fattn_params *pr, fattn_error *errp,
+                       fattn_status st_check, int ran)
+{
+    fattn_error err;
+    fattn_plan *plan = (fattn_plan *)(void *)&err; /* must become NULL or a plan */
+    alloc_calls = free_calls = 0;
+    fz_poison_error(&err);
+    fattn_status st = fattn_plan_create(C.desc[FV_Q], C.desc[FV_K], C.desc[FV_V],
+                                        C.desc[FV_O], pr, &plan, errp ? &err : NULL);
+    if (errp)
+        check_record(&err, st, "fattn_plan_create");
+    const int called = !C.params_null && alloc_calls > 0;
+    const fattn_status want =
+        st_check != FATTN_OK                            ? st_check
+        : called && C.alloc_mode == FV_ALLOC_FAILING    ? FATTN_ERR_OUT_OF_MEMORY
+        : called && C.alloc_mode == FV_ALLOC_MISALIGNED ? FATTN_ERR_MISALIGNED
+                                                        : FATTN_OK;
+    if (st != want)
+        fz_finding("fuzz_validate", "fattn_plan_create returned %s but fattn_check %s (allocator calls %lld)",
+                   fattn_status_name(st), fattn_status_name(st_check), (long long)alloc_calls);
+    if (st != FATTN_OK) {
+        if (plan)
+            fz_finding("fuzz_validate", "a failing fattn_plan_create left *plan set");
+        if (alloc_calls != free_calls && C.alloc_mode != FV_ALLOC_FAILING)
+            fz_finding("fuzz_validate", "a failing fattn_plan_create leaked (%lld allocations, %lld frees)",
+                       (long long)alloc_calls, (long long)free_calls);
+        return;
+    }
+    if (ran) {
+        unsigned char *out = copy_buffer(FV_O), *lse = copy_buffer(FV_LSE);
+        fz_poison_error(&err);
+        st = fattn_plan_run(plan, NULL, &err);
+        check_record(&err, st, "fattn_plan_run");
+        if (st != FATTN_OK)
+            fz_finding("fuzz_validate", "fattn_plan_run refused what fattn_forward ran: %s",
+                       err.message);
+        if (!same_buffer(FV_O, out) || !same_buffer(FV_LSE, lse))
+            fz_finding("fuzz_validate", "fattn_plan_run and fattn_forward gave different bits");
+        fattn_bindings bd;
+        memset(&bd, 0, sizeof bd);
+        bd.output = (unsigned char *)C.desc[FV_O]->data + 2;
+        check_bad_run(plan, &bd, FATTN_ERR_MISALIGNED, "a misaligned output", out, lse);
+        memset(&bd, 0, sizeof bd);
+        bd.version = FATTN_BINDINGS_VERSION + 1;
+        check_bad_run(plan, &bd, FATTN_ERR_UNSUPPORTED_VERSION, "a newer bindings version",
+                      out, lse);
+        if (!pr || !pr->lse) {
+            memset(&bd, 0, sizeof bd);
+            bd.lse = C.buf[FV_O] ? (void *)C.buf[FV_O] : (void *)&err;
+            check_bad_run(plan, &bd, FATTN_ERR_INCOMPATIBLE_OPTIONS,
+                          "an lse the plan lacks", out, lse);
+        }
+        free(out);
+        free(lse);
+    }
+    fattn_plan_destroy(plan);
+    if (alloc_calls != free_calls)
+        fz_finding("fuzz_validate", "a plan made %lld allocations but %lld frees",
+                   (long long)alloc_calls, (long long)free_calls);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_producer in;
@@ -232,6 +333,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const fattn_params *pr = C.params_null ? NULL : &C.params;
     errp = C.err_null ? NULL : &err;
 
+    int ran = 0;
     fz_poison_error(&err);
     fattn_status st = fattn_check(C.desc[FV_Q], C.desc[FV_K], C.desc[FV_V],
                                   C.desc[FV_O], pr, errp);
@@ -272,7 +374,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_untouched("a failing fattn_forward");
         else
             check_success();
+        ran = st2 == FATTN_OK && st == FATTN_OK;
     }
+    /* A plan of a case too big to compute would allocate its workspace
+     * for nothing: only the small ones and the refused ones. */
+    if (st != FATTN_OK || fv_small(&C))
+        check_plan(pr, errp, st, ran && C.real);
     fv_free(&C);
     return 0;
 }

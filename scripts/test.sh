@@ -102,11 +102,10 @@ build() {
 if build "gcc --werror" build-test CC=gcc CXX=g++ -- \
         --werror --buildtype=debugoptimized; then
     run_tests "gcc --werror" build-test
-    # The kernel paths the library reports available here, from `fattn info`
-    # ("  avx2     available  (...)"); a path this CPU lacks would only fail.
-    if ! paths=$(env -u FATTN_ISA build-test/src/cli/fattn info |
-            awk '$2 == "available" { print $1 }'); then
-        echo "=== gcc --werror: fattn info FAILED"
+    # The kernel paths available here, from the registry
+    # (tests/paths/list_paths); a path this CPU lacks would only fail.
+    if ! paths=$(build-test/tests/paths/list_paths); then
+        echo "=== gcc --werror: list_paths FAILED"
         failed=1
         paths=
     fi

@@ -14,9 +14,6 @@
 #define UK_NV 3
 #define TILE_K 64
 #define ROWS_NB 1 /* 8 rows x 1 vector: 16 registers */
-#define KERNEL_RUN fattn_attention_avx2
-#define KERNEL_WORKSPACE fattn_attention_avx2_workspace
-#include "attention_tiled.h"
 
 #define FMA_PEAK fattn_fma_peak_avx2
 #define PEAK_CHAINS 12 /* 12 chains + 2 constants of 16 ymm registers */
@@ -26,3 +23,7 @@
 #define VEC_EXP2 fattn_exp2_avx2
 #define VEC_TANH fattn_tanh_avx2
 #include "vec_hooks.h"
+
+#define KERNEL_NAME avx2
+#define KERNEL_TABLE fattn_kernel_avx2
+#include "attention_tiled.h"

@@ -15,9 +15,6 @@
 #define UK_MR 8
 #define UK_NV 3
 #define TILE_K 128
-#define KERNEL_RUN fattn_attention_avx512
-#define KERNEL_WORKSPACE fattn_attention_avx512_workspace
-#include "attention_tiled.h"
 
 #define FMA_PEAK fattn_fma_peak_avx512
 #define PEAK_CHAINS 16 /* 16 chains + 2 constants of 32 zmm registers */
@@ -27,3 +24,7 @@
 #define VEC_EXP2 fattn_exp2_avx512
 #define VEC_TANH fattn_tanh_avx512
 #include "vec_hooks.h"
+
+#define KERNEL_NAME avx512
+#define KERNEL_TABLE fattn_kernel_avx512
+#include "attention_tiled.h"

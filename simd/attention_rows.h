@@ -61,11 +61,11 @@ static rows_ws rows_carve(const fattn_problem *p, float *w)
  * instantiation so the accumulators stay in registers. */
 static inline __attribute__((always_inline)) void
 rows_scores_r(const int R, const fattn_problem *p, const rows_ws *rw,
-              const float *k, int cols)
+              const fattn_kv_view *keys, const float *k, int cols)
 {
     const int64_t d = p->head_dim, full = d / VW * VW;
     for (int c = 0; c < cols; c++) {
-        const float *kr = k + c * p->k_stride[2];
+        const float *kr = k + c * keys->row;
         vf acc[ROWS_MAX];
         for (int r = 0; r < R; r++)
             acc[r] = vf_zero();
@@ -92,7 +92,8 @@ rows_scores_r(const int R, const fattn_problem *p, const rows_ws *rw,
 /* o[r] = o[r] * corr[r] + P[r] V for R rows (constant per instantiation). */
 static inline __attribute__((always_inline)) void
 rows_pv_r(const int R, const fattn_problem *p, const rows_ws *rw,
-          const row_info *rows, const float *v, int cols)
+          const row_info *rows, const fattn_kv_view *vals, const float *v,
+          int cols)
 {
     const int64_t dv = p->head_dim_v;
     for (int64_t e0 = 0; e0 < dv; e0 += ROWS_NB * VW) {
@@ -105,7 +106,7 @@ rows_pv_r(const int R, const fattn_problem *p, const rows_ws *rw,
                                 : vf_zero();
         }
         for (int c = 0; c < cols; c++) {
-            const float *vr = v + c * p->v_stride[2] + e0;
+            const float *vr = v + c * vals->row + e0;
             vf vv[ROWS_NB];
             for (int n = 0; n < ROWS_NB; n++) {
                 int64_t left = dv - e0 - n * VW;
@@ -195,7 +196,7 @@ static void rows_write(const fattn_problem *p, const rows_ws *rw,
     const int64_t *os = p->o_stride;
     for (int r = 0; r < R; r++) {
         const row_info *ri = &rows[r];
-        float *orow = p->o + b * os[0] + ri->h * os[1] + ri->i * os[2];
+        float *orow = fattn_o_row(p, b, ri->h, ri->i);
         float l = ri->active ? ri->l : 0.0f; /* 0: fully masked or padding */
         float inv = l != 0.0f ? 1.0f / l : 0.0f;
         for (int64_t e = 0; e < p->head_dim_v; e++)
@@ -207,9 +208,11 @@ static void rows_write(const fattn_problem *p, const rows_ws *rw,
     }
 }
 
-/* Rows rows[0..R) of batch b, all attending to KV head g. */
+/* Rows rows[0..R) of batch b, all attending to KV head g, over the keys
+ * [kj0, kj1) of the work item. */
 static void rows_block(const fattn_problem *p, const rows_ws *rw,
-                       row_info *rows, int R, int64_t b, int64_t g)
+                       row_info *rows, int R, int64_t b, int64_t g,
+                       int64_t kj0, int64_t kj1)
 {
     const int64_t qlen = fattn_q_len(p, b), klen = fattn_kv_len(p, b);
     const size_t mask_elem = p->mask_kind == FATTN_MASK_KEEP ? 1 : 4;
@@ -236,20 +239,22 @@ static void rows_block(const fattn_problem *p, const rows_ws *rw,
             continue; /* the padding's Q is never read */
         ri->pos = (double)fattn_query_pos(align_br, qlen, klen, ri->i);
         fattn_visible_range(p, qlen, klen, ri->i, &ri->lo, &ri->hi);
+        ri->lo = ri->lo > kj0 ? ri->lo : kj0;
+        ri->hi = ri->hi < kj1 ? ri->hi : kj1;
+        ri->hi = ri->hi > ri->lo ? ri->hi : ri->lo;
         if (ri->lo < ri->hi) {
             tile_lo = ri->lo < tile_lo ? ri->lo : tile_lo;
             tile_hi = ri->hi > tile_hi ? ri->hi : tile_hi;
         }
-        const float *qr = p->q + b * p->q_stride[0] + ri->h * p->q_stride[1] +
-                          ri->i * p->q_stride[2];
+        const float *qr = fattn_q_row(p, b, ri->h, ri->i);
         for (int64_t d = 0; d < p->head_dim; d++)
             rw->q[r * rw->dq + d] = p->scale * qr[d * p->q_stride[3]];
     }
-    const float *k = p->k + b * p->k_stride[0] + g * p->k_stride[1];
-    const float *v = p->v + b * p->v_stride[0] + g * p->v_stride[1];
+    const fattn_kv_view kv = fattn_kv_view_of(p, FATTN_KV_KEY, b, g);
+    const fattn_kv_view vv = fattn_kv_view_of(p, FATTN_KV_VALUE, b, g);
     for (int64_t j0 = tile_lo; j0 < tile_hi; j0 += ROWS_TK) {
         int cols = tile_hi - j0 < ROWS_TK ? (int)(tile_hi - j0) : ROWS_TK;
-        ROWS_DISPATCH(rows_scores_r, R, p, rw, k + j0 * p->k_stride[2], cols)
+        ROWS_DISPATCH(rows_scores_r, R, p, rw, &kv, fattn_kv_row(&kv, j0), cols)
         for (int r = 0; r < R; r++) /* the vector passes read whole vectors */
             for (int c = cols; c < round_vw(cols); c++)
                 rw->s[r * ROWS_TK + c] = 0.0f;
@@ -262,34 +267,29 @@ static void rows_block(const fattn_problem *p, const rows_ws *rw,
                 }
         }
         rows_softmax(p, rw, rows, R, j0, cols);
-        ROWS_DISPATCH(rows_pv_r, R, p, rw, rows, v + j0 * p->v_stride[2], cols)
+        ROWS_DISPATCH(rows_pv_r, R, p, rw, rows, &vv, fattn_kv_row(&vv, j0), cols)
     }
     rows_write(p, rw, rows, R, b);
 }
 
-/* The rows path takes a (batch, KV head) pair when all its query rows fit
- * one block and K and V rows can be loaded as vectors. */
-static int rows_path_fits(const fattn_problem *p)
+/* One work item: every query head of KV head it->h of batch it->b, rows
+ * [i0, i1) of each (the planner checked group * rows <= ROWS_MAX and unit
+ * stride along head_dim in K and V). */
+static void rows_run_item(const fattn_problem *p, const fattn_item *it,
+                          void *workspace)
 {
-    const int64_t group = p->heads_q / p->heads_kv;
-    return p->k_stride[3] == 1 && p->v_stride[3] == 1 && p->seq_q <= ROWS_MAX &&
-           (p->seq_q == 0 || group <= ROWS_MAX / p->seq_q);
-}
-
-static void rows_run(const fattn_problem *p, const rows_ws *rw)
-{
-    const int64_t group = p->heads_q / p->heads_kv;
+    PHASE_START();
+    const rows_ws rw = rows_carve(p, workspace);
+    const int64_t group = p->heads_q / p->heads_kv, g = it->h;
     row_info rows[ROWS_MAX];
-    for (int64_t b = 0; b < p->batch; b++)
-        for (int64_t g = 0; g < p->heads_kv; g++) {
-            int R = 0;
-            for (int64_t hh = 0; hh < group; hh++)
-                for (int64_t i = 0; i < p->seq_q; i++) {
-                    rows[R].h = g * group + hh;
-                    rows[R].i = i;
-                    R++;
-                }
-            if (R > 0)
-                rows_block(p, rw, rows, R, b, g);
+    int R = 0;
+    for (int64_t hh = 0; hh < group; hh++)
+        for (int64_t i = it->i0; i < it->i1; i++) {
+            rows[R].h = g * group + hh;
+            rows[R].i = i;
+            R++;
         }
+    if (R > 0)
+        rows_block(p, &rw, rows, R, it->b, g, it->j0, it->j1);
+    PHASE_END(FATTN_PHASE_ROWS);
 }

@@ -5,9 +5,16 @@
  * vec_math.h, with these macros set:
  *   UK_MR, UK_NV   microkernel block: UK_MR broadcast rows x UK_NV vectors
  *   TILE_K         keys per key tile (a multiple of UK_MR)
- *   KERNEL_RUN, KERNEL_WORKSPACE   the names of the two entry points
- * Every function here is static: each ISA gets its own copy compiled with
- * its own flags, and nothing compiled for AVX-512 can leak into the baseline.
+ *   KERNEL_NAME    the path's name (variant names are "<name>_lanes", ...)
+ *   KERNEL_TABLE   the name of the path's exported fattn_kernel table
+ *   VEC_EXP, VEC_EXP2, VEC_TANH, FMA_PEAK   its vector math and peak meter
+ * Everything here is static except the table: each ISA gets its own copy
+ * compiled with its own flags, and nothing compiled for AVX-512 can leak
+ * into the baseline.
+ *
+ * Work items (fattn_item): the lanes variant takes one query head and a
+ * block of QGROUP query tiles; the rows variant (attention_rows.h) a whole
+ * GQA group of few rows. The planner (src/plan.c) chooses and loops.
  *
  * Layout: queries live in vector lanes. A query tile of TQ = UK_NV * VW rows
  * is packed once, scaled and transposed, as Qt[D][TQ]. For each key tile:
@@ -295,7 +302,7 @@ static void pack_query(const fattn_problem *p, const fattn_head *hv,
 {
     const int64_t *qs = p->q_stride;
     const int64_t dim = p->head_dim;
-    const float *q0 = hv->q + qt->i0 * qs[2];
+    const float *q0 = fattn_q_row(p, hv->b, hv->h, qt->i0);
     if (qs[3] == 1) {
         /* VW x VW blocks, transposed in registers: rows are read in order
          * and Qt is written whole vectors at a time. */
@@ -526,7 +533,8 @@ static void softmax_tile(const tile_ws *t, int cols, int have_max)
 static void key_tile(const fattn_problem *p, const fattn_head *hv,
                      const tile_ws *t, const qtile *qt, int64_t j0, int cols)
 {
-    const int64_t *ks = p->k_stride, *vs = p->v_stride;
+    const int64_t krow = hv->k.row, kel = hv->k.elem;
+    const int64_t vrow_s = hv->v.row, vel = hv->v.elem;
     const int interior = j0 >= qt->max_lo && j0 + cols <= qt->min_hi;
     const int has_bias = p->mask_kind != FATTN_MASK_NONE || hv->slope != 0.0f;
     /* The max can be taken in the microkernel when nothing edits the scores
@@ -538,15 +546,15 @@ static void key_tile(const fattn_problem *p, const fattn_head *hv,
             vf_store(t->tmax + n * VW, vf_set1(-INFINITY));
     for (int c0 = 0; c0 < cols; c0 += UK_MR) {
         int mvalid = cols - c0 < UK_MR ? cols - c0 : UK_MR;
-        const float *kb = hv->k + (j0 + c0) * ks[2];
-        if (mvalid == UK_MR && ks[3] == 1) {
+        const float *kb = fattn_kv_row(&hv->k, j0 + c0);
+        if (mvalid == UK_MR && kel == 1) {
             if (fused_max)
-                uk_scores_max(p->head_dim, kb, ks[2], t->qt, t->st + c0 * TQ,
+                uk_scores_max(p->head_dim, kb, krow, t->qt, t->st + c0 * TQ,
                               t->tmax);
             else
-                uk_scores(p->head_dim, kb, ks[2], t->qt, t->st + c0 * TQ);
+                uk_scores(p->head_dim, kb, krow, t->qt, t->st + c0 * TQ);
         } else {
-            ukernel(p->head_dim, kb, ks[2], ks[3], t->qt, t->st + c0 * TQ,
+            ukernel(p->head_dim, kb, krow, kel, t->qt, t->st + c0 * TQ,
                     mvalid, NULL, fused_max ? t->tmax : NULL);
         }
     }
@@ -561,14 +569,14 @@ static void key_tile(const fattn_problem *p, const fattn_head *hv,
     PHASE_END(FATTN_PHASE_MASKS);
     softmax_tile(t, cols, fused_max);
     PHASE_END(FATTN_PHASE_SOFTMAX);
-    const float *vrow = hv->v + j0 * vs[2];
+    const float *vrow = fattn_kv_row(&hv->v, j0);
     for (int64_t e0 = 0; e0 < p->head_dim_v; e0 += UK_MR) {
         int64_t left = p->head_dim_v - e0;
         int mvalid = left < UK_MR ? (int)left : UK_MR;
-        if (mvalid == UK_MR && vs[3] == 1)
-            uk_values(cols, vrow + e0, vs[2], t->st, t->ot + e0 * TQ, t->corr);
+        if (mvalid == UK_MR && vel == 1)
+            uk_values(cols, vrow + e0, vrow_s, t->st, t->ot + e0 * TQ, t->corr);
         else
-            ukernel(cols, vrow + e0 * vs[3], vs[3], vs[2], t->st,
+            ukernel(cols, vrow + e0 * vel, vel, vrow_s, t->st,
                     t->ot + e0 * TQ, mvalid, t->corr, NULL);
     }
     PHASE_END(FATTN_PHASE_VALUES);
@@ -604,7 +612,7 @@ static void write_rows(const fattn_problem *p, const fattn_head *hv,
                     blk[j] = j < ne ? vf_load(t->ot + (e0 + j) * TQ + r0) : vf_zero();
                 vf_transpose(blk);
                 for (int j = 0; j < nr; j++) {
-                    float *orow = hv->o + (qt->i0 + r0 + j) * os[2] + e0;
+                    float *orow = fattn_o_row(p, hv->b, hv->h, qt->i0 + r0 + j) + e0;
                     vf x = zero[r0 + j] ? vf_zero() : vf_mul(blk[j], vf_set1(inv[r0 + j]));
                     if (ne == VW)
                         vf_store(orow, x);
@@ -616,7 +624,7 @@ static void write_rows(const fattn_problem *p, const fattn_head *hv,
         return;
     }
     for (int r = 0; r < qt->rows; r++) {
-        float *orow = hv->o + (qt->i0 + r) * os[2];
+        float *orow = fattn_o_row(p, hv->b, hv->h, qt->i0 + r);
         for (int64_t e = 0; e < dv; e++)
             orow[e * os[3]] = zero[r] ? 0.0f : t->ot[e * TQ + r] * inv[r];
     }
@@ -683,33 +691,43 @@ static void query_group(const fattn_problem *p, const fattn_head *hv,
     PHASE_END(FATTN_PHASE_EDGES);
 }
 
-#include "attention_rows.h"
-
-size_t KERNEL_WORKSPACE(const fattn_problem *p)
+/* Query rows per work item: one group of query tiles. */
+static int64_t lanes_block_rows(const fattn_problem *p)
 {
-    return rows_path_fits(p) ? rows_workspace(p) : lanes_workspace(p);
+    return group_tiles(p) * TQ;
 }
 
-void KERNEL_RUN(const fattn_problem *p, void *workspace)
+/* One work item: query head it->h of batch it->b, rows [i0, i1), in groups
+ * of up to QGROUP query tiles. */
+static void lanes_run(const fattn_problem *p, const fattn_item *it,
+                      void *workspace)
 {
-    if (rows_path_fits(p)) {
-        rows_ws rw = rows_carve(p, workspace);
-        PHASE_START();
-        rows_run(p, &rw);
-        PHASE_END(FATTN_PHASE_ROWS);
-        return;
-    }
     tile_ws t[QGROUP];
     carve(p, workspace, t);
     const int64_t ng = group_tiles(p);
-    for (int64_t b = 0; b < p->batch; b++) {
-        for (int64_t h = 0; h < p->heads_q; h++) {
-            fattn_head hv;
-            fattn_head_init(p, b, h, &hv);
-            for (int64_t i0 = 0; i0 < p->seq_q; i0 += ng * TQ) {
-                int64_t left = (p->seq_q - i0 + TQ - 1) / TQ;
-                query_group(p, &hv, t, i0, left < ng ? left : ng);
-            }
-        }
+    fattn_head hv;
+    fattn_head_init(p, it, it->h, &hv);
+    for (int64_t i0 = it->i0; i0 < it->i1; i0 += ng * TQ) {
+        int64_t left = (it->i1 - i0 + TQ - 1) / TQ;
+        query_group(p, &hv, t, i0, left < ng ? left : ng);
     }
 }
+
+#include "attention_rows.h"
+
+#define FATTN_STR2_(x) #x
+#define FATTN_STR_(x) FATTN_STR2_(x)
+
+/* The path's variants, decode first: the planner takes the first that fits
+ * (fattn_variant). */
+static const fattn_variant variants[] = {
+    {FATTN_STR_(KERNEL_NAME) "_rows", 1, ROWS_MAX, 1, NULL, rows_workspace,
+     rows_run_item},
+    {FATTN_STR_(KERNEL_NAME) "_lanes", 0, 0, 0, lanes_block_rows,
+     lanes_workspace, lanes_run},
+};
+
+const fattn_kernel KERNEL_TABLE = {
+    variants, (int)(sizeof variants / sizeof variants[0]),
+    VEC_EXP, VEC_EXP2, VEC_TANH, FMA_PEAK,
+};

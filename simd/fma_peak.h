@@ -41,7 +41,7 @@ static double peak_chunk(long iterations, float *sink)
     return t > 0.0 ? 2.0 * VW * CHAINS * (double)iterations / t * 1e-9 : 0.0;
 }
 
-double FMA_PEAK(double seconds)
+static double FMA_PEAK(double seconds)
 {
     float sink = 0.0f;
     double best = 0.0, start = peak_now();

@@ -6,19 +6,19 @@
  * VEC_EXP2 and VEC_TANH set to the entry points' names. n must be a multiple
  * of the vector width.
  */
-void VEC_EXP(const float *in, float *out, size_t n)
+static void VEC_EXP(const float *in, float *out, size_t n)
 {
     for (size_t i = 0; i + VW <= n; i += VW)
         vf_store(out + i, vf_exp(vf_load(in + i)));
 }
 
-void VEC_EXP2(const float *in, float *out, size_t n)
+static void VEC_EXP2(const float *in, float *out, size_t n)
 {
     for (size_t i = 0; i + VW <= n; i += VW)
         vf_store(out + i, vf_exp2(vf_load(in + i)));
 }
 
-void VEC_TANH(const float *in, float *out, size_t n)
+static void VEC_TANH(const float *in, float *out, size_t n)
 {
     for (size_t i = 0; i + VW <= n; i += VW)
         vf_store(out + i, vf_tanh(vf_load(in + i)));

@@ -4,8 +4,11 @@
  * The semantic reference for the SIMD paths, written for clarity: the same
  * algorithm they use, in plain C, without intrinsics and without -ffast-math.
  *
+ * One work item is one (batch, query head) and a block of query rows
+ * (fattn_item); the planner owns the loops over batches, heads and blocks.
+ *
  * Algorithm (FlashAttention's online softmax):
- *   for each (batch, query head) and each tile of TILE_Q query rows:
+ *   for each tile of TILE_Q query rows of the item:
  *     find each row's visible key range [lo, hi) (causal, window, kv length);
  *     walk only the key tiles of TILE_K keys that meet the union of those
  *     ranges (tiles that are masked out entirely are never touched);
@@ -34,7 +37,7 @@ typedef struct tile_state {
     float *acc;       /* [TILE_Q][Dv] unnormalised output */
 } tile_state;
 
-size_t fattn_attention_scalar_workspace(const fattn_problem *p)
+static size_t scalar_workspace(const fattn_problem *p)
 {
     return sizeof(int64_t) * 2 * TILE_Q +
            sizeof(float) * (2 * TILE_Q + TILE_Q * TILE_K +
@@ -74,13 +77,13 @@ static void tile_scores(const fattn_problem *p, const fattn_head *hv,
                         const tile_state *t, int64_t i0, int rows, int64_t j0,
                         int cols)
 {
-    const int64_t *qs = p->q_stride, *ks = p->k_stride, *ms = p->mask_stride;
+    const int64_t *qs = p->q_stride, *ms = p->mask_stride;
     const size_t mask_elem = p->mask_kind == FATTN_MASK_KEEP ? 1 : 4;
     const int align_br = p->align == FATTN_ALIGN_BOTTOM_RIGHT;
     for (int r = 0; r < rows; r++) {
         float *s = t->s + r * TILE_K;
         int64_t i = i0 + r;
-        const float *qrow = hv->q + i * qs[2];
+        const float *qrow = fattn_q_row(p, hv->b, hv->h, i);
         double pos = (double)fattn_query_pos(align_br, hv->qlen, hv->klen, i);
         for (int c = 0; c < cols; c++) {
             int64_t j = j0 + c;
@@ -88,8 +91,8 @@ static void tile_scores(const fattn_problem *p, const fattn_head *hv,
                 s[c] = -INFINITY;
                 continue;
             }
-            float x = p->scale * dot(qrow, qs[3], hv->k + j * ks[2], ks[3],
-                                     p->head_dim);
+            float x = p->scale * dot(qrow, qs[3], fattn_kv_row(&hv->k, j),
+                                     hv->k.elem, p->head_dim);
             if (p->softcap > 0.0f)
                 x = p->softcap * tanhf(x / p->softcap);
             if (p->mask_kind != FATTN_MASK_NONE) {
@@ -124,8 +127,7 @@ static float max_nan(float a, float b)
 static void tile_update(const fattn_problem *p, const fattn_head *hv,
                         const tile_state *t, int rows, int64_t j0, int cols)
 {
-    const int64_t *vs = p->v_stride;
-    const int64_t dv = p->head_dim_v;
+    const int64_t dv = p->head_dim_v, ve = hv->v.elem;
     for (int r = 0; r < rows; r++) {
         float *s = t->s + r * TILE_K;
         float tile_max = -INFINITY;
@@ -149,13 +151,13 @@ static void tile_update(const fattn_problem *p, const fattn_head *hv,
         for (int c = 0; c < cols; c++) {
             if (s[c] == 0.0f)
                 continue;
-            const float *vrow = hv->v + (j0 + c) * vs[2];
-            if (vs[3] == 1) {
+            const float *vrow = fattn_kv_row(&hv->v, j0 + c);
+            if (ve == 1) {
                 for (int64_t d = 0; d < dv; d++)
                     acc[d] += s[c] * vrow[d];
             } else {
                 for (int64_t d = 0; d < dv; d++)
-                    acc[d] += s[c] * vrow[d * vs[3]];
+                    acc[d] += s[c] * vrow[d * ve];
             }
         }
     }
@@ -168,7 +170,7 @@ static void write_rows(const fattn_problem *p, const fattn_head *hv,
     const int64_t dv = p->head_dim_v;
     for (int r = 0; r < rows; r++) {
         int64_t i = i0 + r;
-        float *orow = hv->o + i * os[2];
+        float *orow = fattn_o_row(p, hv->b, hv->h, i);
         float l = t->l[r]; /* 0: a fully masked row; NaN: a NaN input */
         float inv = l != 0.0f ? 1.0f / l : 0.0f;
         const float *acc = t->acc + r * dv;
@@ -202,17 +204,30 @@ static void query_tile(const fattn_problem *p, const fattn_head *hv,
     write_rows(p, hv, t, i0, rows);
 }
 
-void fattn_attention_scalar(const fattn_problem *p, void *workspace)
+/* Query rows per work item: a few tiles, so that short problems still
+ * split into several items and long ones do not pay per-item overhead. */
+static int64_t scalar_block_rows(const fattn_problem *p)
+{
+    (void)p;
+    return 2 * TILE_Q;
+}
+
+static void scalar_run(const fattn_problem *p, const fattn_item *it,
+                       void *workspace)
 {
     tile_state t = carve(p, workspace);
-    for (int64_t b = 0; b < p->batch; b++) {
-        for (int64_t h = 0; h < p->heads_q; h++) {
-            fattn_head hv;
-            fattn_head_init(p, b, h, &hv);
-            for (int64_t i0 = 0; i0 < p->seq_q; i0 += TILE_Q) {
-                int rows = p->seq_q - i0 < TILE_Q ? (int)(p->seq_q - i0) : TILE_Q;
-                query_tile(p, &hv, &t, i0, rows);
-            }
-        }
+    fattn_head hv;
+    fattn_head_init(p, it, it->h, &hv);
+    for (int64_t i0 = it->i0; i0 < it->i1; i0 += TILE_Q) {
+        int rows = it->i1 - i0 < TILE_Q ? (int)(it->i1 - i0) : TILE_Q;
+        query_tile(p, &hv, &t, i0, rows);
     }
 }
+
+static const fattn_variant scalar_variants[] = {
+    {"scalar_tiles", 0, 0, 0, scalar_block_rows, scalar_workspace, scalar_run},
+};
+
+const fattn_kernel fattn_kernel_scalar = {
+    scalar_variants, 1, NULL, NULL, NULL, NULL,
+};

@@ -1,7 +1,7 @@
 /*
  * dispatch.c - which kernel path runs.
  *
- * One registry (kernels[]) names every path; params.isa forces one per call
+ * One registry (kernels.inc, as paths[]) names every path; params.isa forces one per call
  * (no global state), and FATTN_ISA_AUTO resolves once, thread-safely, to the
  * FATTN_ISA environment override or the best available path. A bad override
  * is an error on every AUTO call, never a silent fallback (simdjson's rule).
@@ -13,30 +13,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const fattn_kernel kernels[] = {
-#define FATTN_VECMATH(vexp, vexp2, vtanh, peak)
-#define FATTN_KERNEL(isa, flags, run, workspace, vexp, vexp2, vtanh, peak)     \
-    {isa, flags, workspace, run, vexp, vexp2, vtanh, peak},
+/* kernels.inc as a table indexed by fattn_isa; "auto" is index 0. */
+typedef struct fattn_path {
+    const char *name;
+    uint32_t cpu_flags; /* FATTN_CPU_* the path needs (cpu.h) */
+    const fattn_kernel *kernel; /* NULL: not built in */
+} fattn_path;
+
+static const fattn_path paths[] = {
+    [FATTN_ISA_AUTO] = {"auto", 0, NULL},
+#define FATTN_PATH(isa, name, flags, table) [isa] = {name, flags, &table},
+#define FATTN_PATH_MISSING(isa, name, flags) [isa] = {name, flags, NULL},
 #include "kernels.inc"
-#undef FATTN_KERNEL
-#undef FATTN_VECMATH
+#undef FATTN_PATH
+#undef FATTN_PATH_MISSING
 };
 
-static const char *const isa_names[] = {"auto", "scalar", "avx2", "avx512"};
+_Static_assert(sizeof paths / sizeof paths[0] == FATTN_ISA_COUNT,
+               "kernels.inc names every fattn_isa and FATTN_ISA_COUNT counts them");
+
+static int is_path(int isa) { return isa > FATTN_ISA_AUTO && isa < FATTN_ISA_COUNT; }
 
 const char *fattn_isa_name(int isa)
 {
-    if (isa < FATTN_ISA_AUTO || isa > FATTN_ISA_AVX512)
+    if (isa < FATTN_ISA_AUTO || isa >= FATTN_ISA_COUNT || !paths[isa].name)
         return "unknown_isa";
-    return isa_names[isa];
+    return paths[isa].name;
 }
 
-const fattn_kernel *fattn_kernel_for(fattn_isa isa)
+const fattn_kernel *fattn_kernel_for(int isa)
 {
-    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
-        if (kernels[i].isa == isa)
-            return &kernels[i];
-    return NULL;
+    return is_path(isa) ? paths[isa].kernel : NULL;
 }
 
 #if FATTN_PHASE_TIMERS
@@ -59,13 +66,10 @@ int fattn_isa_available(int isa)
 {
     if (isa == FATTN_ISA_AUTO)
         return fattn_isa_auto(NULL) != FATTN_ISA_AUTO;
-    if (isa < FATTN_ISA_AUTO || isa > FATTN_ISA_AVX512)
-        return 0;
-    const fattn_kernel *k = fattn_kernel_for((fattn_isa)isa);
-    if (!k)
+    if (!fattn_kernel_for(isa))
         return 0;
     pthread_once(&cpu_once, detect_cpu);
-    return (cpu_flags & k->cpu_flags) == k->cpu_flags;
+    return (cpu_flags & paths[isa].cpu_flags) == paths[isa].cpu_flags;
 }
 
 static pthread_once_t auto_once = PTHREAD_ONCE_INIT;
@@ -76,13 +80,13 @@ static void choose_auto(void)
 {
     const char *env = getenv("FATTN_ISA");
     if (env && *env) {
-        for (int isa = FATTN_ISA_AUTO; isa <= FATTN_ISA_AVX512; isa++) {
-            if (strcmp(env, isa_names[isa]) != 0)
+        for (int isa = FATTN_ISA_AUTO; isa < FATTN_ISA_COUNT; isa++) {
+            if (strcmp(env, paths[isa].name) != 0)
                 continue;
             if (isa != FATTN_ISA_AUTO && !fattn_isa_available(isa)) {
                 snprintf(auto_error, sizeof auto_error,
                          "FATTN_ISA = %s: this path is not available (not built in, or not supported by this CPU and OS)",
-                         isa_names[isa]);
+                         paths[isa].name);
                 auto_isa = FATTN_ISA_AUTO;
                 return;
             }
@@ -93,15 +97,23 @@ static void choose_auto(void)
             break; /* "auto": the best available */
         }
         if (strcmp(env, "auto") != 0) {
+            char expected[96] = "auto";
+            for (int isa = FATTN_ISA_AUTO + 1; isa < FATTN_ISA_COUNT; isa++) {
+                size_t n = strlen(expected);
+                snprintf(expected + n, sizeof expected - n, "%s%s",
+                         isa + 1 < FATTN_ISA_COUNT ? ", " : " or ",
+                         paths[isa].name);
+            }
             snprintf(auto_error, sizeof auto_error,
-                     "FATTN_ISA = '%.64s': unknown path (expected auto, scalar, avx2 or avx512)",
-                     env);
+                     "FATTN_ISA = '%.64s': unknown path (expected %s)", env,
+                     expected);
             auto_isa = FATTN_ISA_AUTO;
             return;
         }
     }
+    /* The table lists paths from the most portable to the fastest. */
     auto_isa = FATTN_ISA_SCALAR;
-    for (int isa = FATTN_ISA_AVX512; isa > FATTN_ISA_SCALAR; isa--)
+    for (int isa = FATTN_ISA_COUNT - 1; isa > FATTN_ISA_SCALAR; isa--)
         if (fattn_isa_available(isa)) {
             auto_isa = (fattn_isa)isa;
             break;
@@ -126,6 +138,29 @@ double fattn_fma_peak_gflops(int isa, double seconds)
     if (isa == FATTN_ISA_AUTO || !fattn_isa_available(isa) ||
         !(seconds > 0.0) || seconds > 60.0)
         return 0.0;
-    const fattn_kernel *k = fattn_kernel_for((fattn_isa)isa);
+    const fattn_kernel *k = fattn_kernel_for(isa);
     return k && k->fma_peak ? k->fma_peak(seconds) : 0.0;
+}
+
+fattn_status fattn_resolve_isa(const char *fn, int want, fattn_isa *isa,
+                               fattn_error *err)
+{
+    if (want == FATTN_ISA_AUTO) {
+        fattn_error why;
+        fattn_isa got = fattn_isa_auto(&why);
+        if (got == FATTN_ISA_AUTO) {
+            /* Re-prefix the reason with this entry point's name. */
+            const char *reason = strchr(why.message, ' ');
+            return fattn_fail(err, FATTN_ERR_ISA_UNAVAILABLE, fn, "%s",
+                              reason ? reason + 1 : why.message);
+        }
+        *isa = got;
+        return FATTN_OK;
+    }
+    if (!fattn_isa_available(want))
+        return fattn_fail(err, FATTN_ERR_ISA_UNAVAILABLE, fn,
+                          "params.isa = %s: this path is not available (not built in, or not supported by this CPU and OS)",
+                          fattn_isa_name(want));
+    *isa = (fattn_isa)want;
+    return FATTN_OK;
 }

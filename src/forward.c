@@ -1,8 +1,11 @@
 /*
- * forward.c - the public entry points: validate, allocate, run.
+ * forward.c - the one-call entry points: validate, plan on the stack,
+ * allocate, run. Nothing here allocates except the workspace of a call
+ * that was given none.
  */
 #include "internal.h"
 
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -21,14 +24,50 @@ static void default_free(void *ptr, void *opaque)
     free(ptr);
 }
 
+fattn_allocator fattn_allocator_or_default(const fattn_allocator *a)
+{
+    if (a->alloc)
+        return *a;
+    fattn_allocator d = {default_alloc, default_free, NULL};
+    return d;
+}
+
+/* Validation, the schedule and (with use_workspace) the caller's
+ * workspace: everything fattn_forward does before it computes. */
+static fattn_status prepare(const char *fn, const fattn_tensor *query,
+                            const fattn_tensor *key, const fattn_tensor *value,
+                            const fattn_tensor *output,
+                            const fattn_params *params, int use_workspace,
+                            fattn_plan *pl, fattn_error *err)
+{
+    fattn_problem p;
+    fattn_isa isa;
+    fattn_checked c;
+    fattn_status st = fattn_validate(fn, query, key, value, output, params, &p,
+                                     &isa, &c, err);
+    if (st != FATTN_OK)
+        return st;
+    fattn_plan_init(pl, &p, isa, &c);
+    if (use_workspace && c.params.workspace) {
+        st = fattn_check_workspace(fn, "params.workspace", c.params.workspace,
+                                   c.params.workspace_size,
+                                   pl->workspace_bytes, isa, &c, err);
+        if (st != FATTN_OK)
+            return st;
+        pl->workspace = c.params.workspace;
+        pl->workspace_size = c.params.workspace_size;
+    }
+    fattn_ok(err);
+    return FATTN_OK;
+}
+
 fattn_status fattn_check(const fattn_tensor *query, const fattn_tensor *key,
                          const fattn_tensor *value, const fattn_tensor *output,
                          const fattn_params *params, fattn_error *err)
 {
-    fattn_problem p;
-    fattn_isa isa;
-    return fattn_validate("fattn_check", query, key, value, output, params, 1,
-                          &p, &isa, err);
+    fattn_plan pl;
+    return prepare("fattn_check", query, key, value, output, params, 1, &pl,
+                   err);
 }
 
 fattn_status fattn_workspace_size(const fattn_tensor *query,
@@ -41,12 +80,11 @@ fattn_status fattn_workspace_size(const fattn_tensor *query,
     static const char fn[] = "fattn_workspace_size";
     if (!bytes)
         return fattn_fail(err, FATTN_ERR_NULL_POINTER, fn, "bytes is NULL");
-    fattn_problem p;
-    fattn_isa isa;
-    fattn_status st = fattn_validate(fn, query, key, value, output, params, 0,
-                                     &p, &isa, err);
+    fattn_plan pl;
+    fattn_status st = prepare(fn, query, key, value, output, params, 0, &pl,
+                              err);
     if (st == FATTN_OK)
-        *bytes = p.workspace_bytes;
+        *bytes = pl.workspace_bytes;
     return st;
 }
 
@@ -56,39 +94,29 @@ fattn_status fattn_forward(const fattn_tensor *query, const fattn_tensor *key,
                            const fattn_params *params, fattn_error *err)
 {
     static const char fn[] = "fattn_forward";
-    fattn_problem p;
-    fattn_isa isa;
-    fattn_status st = fattn_validate(fn, query, key, value, output, params, 1,
-                                     &p, &isa, err);
-    if (st != FATTN_OK)
+    fattn_plan pl;
+    fattn_status st = prepare(fn, query, key, value, output, params, 1, &pl,
+                              err);
+    if (st != FATTN_OK || pl.items == 0)
         return st;
-    /* No output row: nothing to compute, however many heads or batches an
-     * empty output may describe. */
-    if (p.batch == 0 || p.seq_q == 0)
-        return FATTN_OK;
-    const fattn_kernel *k = fattn_kernel_for(isa);
-    void *ws = p.workspace;
-    if (!ws && p.workspace_bytes > 0) {
-        if (!p.allocator.alloc) {
-            p.allocator.alloc = default_alloc;
-            p.allocator.free = default_free;
-            p.allocator.opaque = NULL;
-        }
-        ws = p.allocator.alloc(p.workspace_bytes, p.allocator.opaque);
-        if (!ws)
-            return fattn_fail(err, FATTN_ERR_OUT_OF_MEMORY, fn,
-                              "workspace allocation of %zu bytes failed (path %s)",
-                              p.workspace_bytes, fattn_isa_name(isa));
-        if ((uintptr_t)ws % 64 != 0) {
-            p.allocator.free(ws, p.allocator.opaque);
-            return fattn_fail(err, FATTN_ERR_MISALIGNED, fn,
-                              "params.allocator.alloc returned %p, not 64-byte aligned",
-                              ws);
-        }
-        k->run(&p, ws);
-        p.allocator.free(ws, p.allocator.opaque);
+    void *ws = pl.workspace;
+    if (ws || pl.workspace_bytes == 0) {
+        fattn_plan_execute(&pl, &pl.p, ws);
         return FATTN_OK;
     }
-    k->run(&p, ws);
+    const fattn_allocator a = pl.allocator;
+    ws = a.alloc(pl.workspace_bytes, a.opaque);
+    if (!ws)
+        return fattn_fail(err, FATTN_ERR_OUT_OF_MEMORY, fn,
+                          "workspace allocation of %zu bytes failed (path %s, %" PRId32 " tasks)",
+                          pl.workspace_bytes, fattn_isa_name(pl.isa), pl.tasks);
+    if ((uintptr_t)ws % 64 != 0) {
+        a.free(ws, a.opaque);
+        return fattn_fail(err, FATTN_ERR_MISALIGNED, fn,
+                          "params.allocator.alloc returned %p, not 64-byte aligned",
+                          ws);
+    }
+    fattn_plan_execute(&pl, &pl.p, ws);
+    a.free(ws, a.opaque);
     return FATTN_OK;
 }

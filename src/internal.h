@@ -11,6 +11,7 @@
 #include "cpu.h"
 #include "fattn.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,16 +22,21 @@ enum fattn_mask_kind {
 };
 
 /*
- * A validated problem. Strides are in elements; a broadcast dimension (size 1
- * in the descriptor) has stride 0 here, so element (b, h, i, j) of the mask is
+ * A validated problem. Data pointers are untyped plus a dtype (f32 is the
+ * only one computed today): kernels reach rows only through the accessors
+ * below, never by open-coded pointer arithmetic, so a new dtype or a new K/V
+ * layout (a paged cache, a packed varlen batch) changes those, not every
+ * kernel. Strides are in elements; a broadcast dimension (size 1 in the
+ * descriptor) has stride 0 here, so element (b, h, i, j) of the mask is
  * always mask + b*s[0] + h*s[1] + i*s[2] + j*s[3]. Every stride of an empty
  * tensor (a dimension of size 0) is 0 too: pointer arithmetic with it stays
- * at its data pointer. Sizes are >= 0 and every
- * addressed element lies inside memory the caller described.
+ * at its data pointer. Sizes are >= 0 and every addressed element lies
+ * inside memory the caller described.
  */
 typedef struct fattn_problem {
-    const float *q, *k, *v;
-    float *o;
+    const void *q, *k, *v;
+    void *o;
+    int dtype; /* fattn_dtype of q, k, v and o: FATTN_DTYPE_F32 */
     int64_t batch, heads_q, heads_kv, seq_q, seq_k, head_dim, head_dim_v;
     int64_t q_stride[4], k_stride[4], v_stride[4], o_stride[4];
 
@@ -40,7 +46,7 @@ typedef struct fattn_problem {
     int causal; /* enum fattn_causal */
     int window_enabled;
     int64_t window_left, window_right; /* >= 0, or FATTN_WINDOW_UNLIMITED */
-    int align;                         /* enum fattn_align, for window and ALiBi */
+    int align; /* enum fattn_align for window and ALiBi, as resolved */
 
     int mask_kind; /* enum fattn_mask_kind */
     const void *mask;
@@ -52,29 +58,110 @@ typedef struct fattn_problem {
 
     float *lse; /* NULL = not wanted */
     int64_t lse_stride[3];
-
-    fattn_allocator allocator; /* both NULL, or both set */
-    void *workspace;           /* the caller's, checked; NULL = allocate */
-    size_t workspace_bytes;    /* what the chosen path needs */
 } fattn_problem;
 
+/* Row i of query head h of batch b (f32). */
+static inline const float *fattn_q_row(const fattn_problem *p, int64_t b,
+                                       int64_t h, int64_t i)
+{
+    return (const float *)p->q + b * p->q_stride[0] + h * p->q_stride[1] +
+           i * p->q_stride[2];
+}
+
+/* Row i of query head h of batch b in the output (f32). */
+static inline float *fattn_o_row(const fattn_problem *p, int64_t b, int64_t h,
+                                 int64_t i)
+{
+    return (float *)p->o + b * p->o_stride[0] + h * p->o_stride[1] +
+           i * p->o_stride[2];
+}
+
 /*
- * A kernel path. The front end asks for the workspace size, allocates it
- * (failure is a status, before anything is written), then runs the kernel,
- * which cannot fail. Workspace is O(tile): independent of sequence length.
- * vec_exp/vec_exp2/vec_tanh (SIMD paths only, else NULL) expose the path's
- * vector math to the accuracy tests; n must be a multiple of the vector
- * width.
+ * The K/V row-addressing abstraction: where the keys (or values) of one
+ * (batch, KV head) live. A kernel asks for the row of key j and walks a key
+ * tile from it with `row` (the distance between consecutive keys) and
+ * `elem` (between consecutive head_dim elements), in elements.
+ *
+ * Contract, for the layouts to come: a run of consecutive keys that starts
+ * at a tile boundary of the kernel and stays inside one tile is addressed
+ * by one fattn_kv_row() and the strides. Today's layouts are one strided
+ * block, so any run is. A paged cache would return the page's row and
+ * require pages to be a multiple of the key tile; a packed varlen batch
+ * would add its sequence's offset in fattn_kv_view_of(); a half-precision
+ * cache would hand out converted tiles through the same call. Kernels never
+ * add j * row to a pointer themselves except inside such a run.
+ */
+typedef struct fattn_kv_view {
+    const float *base; /* key 0 of this (batch, KV head) */
+    int64_t row, elem;
+} fattn_kv_view;
+
+enum { FATTN_KV_KEY = 0, FATTN_KV_VALUE = 1 };
+
+static inline fattn_kv_view fattn_kv_view_of(const fattn_problem *p, int which,
+                                             int64_t b, int64_t g)
+{
+    const int64_t *s = which == FATTN_KV_KEY ? p->k_stride : p->v_stride;
+    const float *data = (const float *)(which == FATTN_KV_KEY ? p->k : p->v);
+    fattn_kv_view v = {data + b * s[0] + g * s[1], s[2], s[3]};
+    return v;
+}
+
+static inline const float *fattn_kv_row(const fattn_kv_view *v, int64_t j)
+{
+    return v->base + j * v->row;
+}
+
+/*
+ * A work item: the unit the planner hands out and a kernel computes. It
+ * names batch b, a block of query rows [i0, i1) and a key range [j0, j1):
+ *   - prefill kernels (queries in lanes): one query head h;
+ *   - decode kernels (head_dim in lanes): every query head of KV head g,
+ *     i.e. rows (h, i) for h in [g * group, (g + 1) * group), i in [i0, i1).
+ * Items of one plan write disjoint output rows (and LSE entries), so they
+ * run in any order on any thread and the result is the same bits. Keys
+ * outside [j0, j1) are treated as masked, so an item over part of the keys
+ * yields that part's softmax and LSE (what split-K combines); the planner
+ * gives every item all keys today.
+ */
+typedef struct fattn_item {
+    int64_t b, h; /* h: the query head (prefill) or the KV head (decode) */
+    int64_t i0, i1, j0, j1;
+} fattn_item;
+
+/*
+ * A kernel variant of a path: computes one work item with its workspace
+ * (64-byte aligned, workspace(p) bytes, only this item's scratch). The
+ * planner chooses a variant per problem from the path's table:
+ *   decode = 1: takes the rows of a whole GQA group per item, when
+ *     group * Sq <= max_rows and (unit_kv) K and V have unit stride along
+ *     head_dim; the planner prefers it over prefill when it fits;
+ *   decode = 0: one query head and block_rows(p) query rows per item.
+ * run() cannot fail and allocates nothing.
+ */
+typedef struct fattn_variant {
+    const char *name; /* "<isa>_<variant>", as fattn_plan_kernel() shows */
+    int decode;
+    int max_rows;
+    int unit_kv;
+    int64_t (*block_rows)(const fattn_problem *p);
+    size_t (*workspace)(const fattn_problem *p);
+    void (*run)(const fattn_problem *p, const fattn_item *it, void *ws);
+} fattn_variant;
+
+/*
+ * A path's table (dav1d's DSP context): its variants in order of
+ * preference, and for SIMD paths the vector math the accuracy tests read
+ * (n a multiple of the vector width) and the FMA peak meter; NULL for the
+ * scalar path.
  */
 typedef struct fattn_kernel {
-    fattn_isa isa;
-    uint32_t cpu_flags; /* FATTN_CPU_* the path needs (cpu.h) */
-    size_t (*workspace_size)(const fattn_problem *p);
-    void (*run)(const fattn_problem *p, void *workspace);
+    const fattn_variant *variants;
+    int nvariants;
     void (*vec_exp)(const float *in, float *out, size_t n);
     void (*vec_exp2)(const float *in, float *out, size_t n);
     void (*vec_tanh)(const float *in, float *out, size_t n);
-    double (*fma_peak)(double seconds); /* GFLOP/s; NULL for scalar */
+    double (*fma_peak)(double seconds); /* GFLOP/s */
 } fattn_kernel;
 
 /* Valid lengths of batch b. */
@@ -97,21 +184,22 @@ static inline int64_t fattn_kv_len(const fattn_problem *p, int64_t b)
 void fattn_visible_range(const fattn_problem *p, int64_t qlen, int64_t klen,
                          int64_t i, int64_t *lo, int64_t *hi);
 
-/* Where the rows of one (batch, query head) pair live, for every path. */
+/* Where the rows of one (batch, query head) pair live, for every path, and
+ * the key range of the work item computing them. */
 typedef struct fattn_head {
     int64_t b, h, qlen, klen;  /* klen/qlen: this batch's valid lengths */
-    const float *q, *k, *v;     /* at row 0 of this head (k, v: its KV head) */
-    float *o;
+    int64_t j0, j1;            /* the work item's key range */
+    fattn_kv_view k, v;        /* its KV head */
     const unsigned char *mask; /* at (b, h, 0, 0), or NULL without a mask */
     float slope;               /* ALiBi, 0 = none */
 } fattn_head;
 
-void fattn_head_init(const fattn_problem *p, int64_t b, int64_t h,
+void fattn_head_init(const fattn_problem *p, const fattn_item *it, int64_t h,
                      fattn_head *hd);
 
 /*
  * Visible key ranges of rows [i0, i0 + rows) of one head into lo[], hi[]
- * (empty for rows past q_lengths). span gets their union [lo, hi) (lo >= hi
+ * (empty for rows past q_lengths), within the item's [j0, j1). span gets their union [lo, hi) (lo >= hi
  * when no row sees anything): consecutive rows' ranges are intervals that
  * move monotonically with i, so the key tiles in it are exactly those some
  * row can see. [all_lo, all_hi) is what every row below q_lengths sees: a
@@ -132,32 +220,122 @@ static inline int64_t fattn_query_pos(int align_bottom_right, int64_t qlen,
     return align_bottom_right ? i - qlen + klen : i;
 }
 
-/* Kernels: src/kernels.inc lists them, once. */
-#define FATTN_KERNEL(isa, flags, run, workspace, vexp, vexp2, vtanh, peak)     \
-    size_t workspace(const fattn_problem *p);                                  \
-    void run(const fattn_problem *p, void *ws);
-#define FATTN_VECMATH(vexp, vexp2, vtanh, peak)                                \
-    void vexp(const float *in, float *out, size_t n);                          \
-    void vexp2(const float *in, float *out, size_t n);                         \
-    void vtanh(const float *in, float *out, size_t n);                         \
-    double peak(double seconds);
+/* The paths' tables: src/kernels.inc lists them, once. */
+#define FATTN_PATH(isa, name, flags, table) extern const fattn_kernel table;
+#define FATTN_PATH_MISSING(isa, name, flags)
 #include "kernels.inc"
-#undef FATTN_KERNEL
-#undef FATTN_VECMATH
+#undef FATTN_PATH
+#undef FATTN_PATH_MISSING
 
-/* Dispatch (dispatch.c): the registered kernel of `isa`, or NULL if it is
- * not built in. fattn_isa_available() adds the CPU/OS check. */
-const fattn_kernel *fattn_kernel_for(fattn_isa isa);
+/* Dispatch (dispatch.c): the table of `isa`, or NULL if it is not built in
+ * (or not a path). fattn_isa_available() adds the CPU/OS check. */
+const fattn_kernel *fattn_kernel_for(int isa);
 
-/* Validation (validate.c): check everything and fill *p. `fn` names the
- * public entry point in messages. Resolves params->isa (AUTO included) into
- * *isa and sets p->workspace_bytes for it; with use_workspace, also checks
- * params->workspace (if set) and stores it in p->workspace. */
+/* Resolve a requested isa (AUTO included) to an available path, or fail
+ * with FATTN_ERR_ISA_UNAVAILABLE naming `fn`. */
+fattn_status fattn_resolve_isa(const char *fn, int want, fattn_isa *isa,
+                               fattn_error *err);
+
+/*
+ * Bytes [begin, end) a tensor or array may touch; begin == end when empty.
+ * validate.c fills one per role; rebinding a plan moves them.
+ */
+typedef struct fattn_extent {
+    uintptr_t begin, end;
+    const char *name;
+} fattn_extent;
+
+enum fattn_role {
+    FATTN_R_QUERY, FATTN_R_KEY, FATTN_R_VALUE, FATTN_R_MASK, FATTN_R_SLOPES,
+    FATTN_R_QLEN, FATTN_R_KVLEN, /* the inputs */
+    FATTN_R_OUTPUT, FATTN_R_LSE, /* the outputs */
+    FATTN_R_COUNT
+};
+
+/* What validation learned beyond the problem: each role's bytes (all zero
+ * for an absent one), its element size, and the params as read (layout 2,
+ * zero-filled past the caller's version). */
+typedef struct fattn_checked {
+    fattn_extent span[FATTN_R_COUNT];
+    size_t elem[FATTN_R_COUNT];
+    fattn_params params;
+} fattn_checked;
+
+/* Validation (validate.c): check everything and fill *p, *isa and *c.
+ * `fn` names the public entry point in messages. The workspace is not
+ * checked here (its size depends on the plan): see fattn_check_workspace. */
 fattn_status fattn_validate(const char *fn, const fattn_tensor *query,
                             const fattn_tensor *key, const fattn_tensor *value,
                             const fattn_tensor *output,
-                            const fattn_params *params, int use_workspace,
-                            fattn_problem *p, fattn_isa *isa, fattn_error *err);
+                            const fattn_params *params, fattn_problem *p,
+                            fattn_isa *isa, fattn_checked *c,
+                            fattn_error *err);
+
+/* A caller's workspace of `size` bytes at `ws`: 64-byte aligned, at least
+ * `need`, apart from every span of *c. `what` names it in messages. */
+fattn_status fattn_check_workspace(const char *fn, const char *what,
+                                   const void *ws, size_t size, size_t need,
+                                   fattn_isa isa, const fattn_checked *c,
+                                   fattn_error *err);
+
+/* Output and LSE apart from every input, from each other (spans of *c). */
+fattn_status fattn_check_overlaps(const char *fn, const fattn_checked *c,
+                                  fattn_error *err);
+
+/* Values a caller may change between runs of a plan: lengths in range,
+ * slopes finite. */
+fattn_status fattn_check_values(const char *fn, const fattn_problem *p,
+                                fattn_error *err);
+
+/*
+ * A plan (plan.c): the problem, what validation learned, and the schedule.
+ * The schedule is a function of the problem alone: the variant, the work
+ * items (enumerated arithmetically by fattn_plan_item, so a plan holds no
+ * per-item array) and the task count (from the pool or executor, which only
+ * decides how many workers take items, never what an item computes).
+ */
+struct fattn_plan {
+    fattn_problem p;
+    fattn_checked c;
+    fattn_isa isa;
+    const fattn_variant *variant; /* NULL: nothing to compute */
+    int64_t items;
+    int64_t block_rows;   /* query rows per item */
+    int64_t blocks;       /* row blocks per (batch, head) of an item */
+    int64_t heads;        /* heads per batch an item kind walks: Hq or Hkv */
+    int descending;       /* causal: blocks from the last (the longest) */
+    int32_t tasks;        /* 1 .. pool threads or executor max_tasks */
+    size_t task_bytes;    /* one task's workspace, a multiple of 64 */
+    size_t workspace_bytes; /* tasks * task_bytes */
+    fattn_pool *pool;
+    const fattn_executor *executor;
+    fattn_allocator allocator; /* both set (malloc/free if none given) */
+    void *workspace;           /* runs' default: the caller's or own */
+    size_t workspace_size;
+    void *own;                 /* the plan's own workspace, or NULL */
+    int heap;                  /* made by fattn_plan_create */
+    _Atomic int own_busy;      /* a run is using `own` */
+};
+
+/* Fix the schedule of a validated problem (no allocation). */
+void fattn_plan_init(fattn_plan *pl, const fattn_problem *p, fattn_isa isa,
+                     const fattn_checked *c);
+
+/* Work item t of the plan, t in [0, pl->items). */
+void fattn_plan_item(const fattn_plan *pl, int64_t t, fattn_item *it);
+
+/* Run every item of the plan on problem *p (the plan's, or the same with
+ * rebound pointers), with ws holding pl->workspace_bytes. */
+void fattn_plan_execute(const fattn_plan *pl, const fattn_problem *p,
+                        void *ws);
+
+/* Pool (pool.c): run fn(arg, i) for i in [0, tasks) on the pool's threads
+ * and the calling thread; returns when all have returned. */
+void fattn_pool_run(fattn_pool *pool, int32_t tasks, fattn_task_fn fn,
+                    void *arg);
+
+/* The allocator's functions, or malloc-based defaults (64-byte aligned). */
+fattn_allocator fattn_allocator_or_default(const fattn_allocator *a);
 
 /* Error reporting (error.c). `err` may be NULL. Writes "<fn>: <message>"
  * (one line, truncated to fit) and returns code. */

@@ -33,19 +33,19 @@ void fattn_visible_range(const fattn_problem *p, int64_t qlen, int64_t klen,
     *hi_out = hi;
 }
 
-void fattn_head_init(const fattn_problem *p, int64_t b, int64_t h,
+void fattn_head_init(const fattn_problem *p, const fattn_item *it, int64_t h,
                      fattn_head *hd)
 {
-    const int64_t g = h / (p->heads_q / p->heads_kv);
+    const int64_t b = it->b, g = h / (p->heads_q / p->heads_kv);
     const size_t mask_elem = p->mask_kind == FATTN_MASK_KEEP ? 1 : 4;
     hd->b = b;
     hd->h = h;
     hd->qlen = fattn_q_len(p, b);
     hd->klen = fattn_kv_len(p, b);
-    hd->q = p->q + b * p->q_stride[0] + h * p->q_stride[1];
-    hd->k = p->k + b * p->k_stride[0] + g * p->k_stride[1];
-    hd->v = p->v + b * p->v_stride[0] + g * p->v_stride[1];
-    hd->o = p->o + b * p->o_stride[0] + h * p->o_stride[1];
+    hd->j0 = it->j0;
+    hd->j1 = it->j1;
+    hd->k = fattn_kv_view_of(p, FATTN_KV_KEY, b, g);
+    hd->v = fattn_kv_view_of(p, FATTN_KV_VALUE, b, g);
     hd->mask = p->mask ? (const unsigned char *)p->mask +
                              (size_t)(b * p->mask_stride[0] +
                                       h * p->mask_stride[1]) *
@@ -67,6 +67,12 @@ void fattn_row_ranges(const fattn_problem *p, const fattn_head *hd, int64_t i0,
         if (i >= hd->qlen)
             continue; /* past q_lengths: sees nothing, constrains nothing */
         fattn_visible_range(p, hd->qlen, hd->klen, i, &lo[r], &hi[r]);
+        if (lo[r] < hd->j0)
+            lo[r] = hd->j0;
+        if (hi[r] > hd->j1)
+            hi[r] = hd->j1;
+        if (hi[r] < lo[r])
+            hi[r] = lo[r];
         if (lo[r] > span->all_lo)
             span->all_lo = lo[r];
         if (hi[r] < span->all_hi)

@@ -45,11 +45,7 @@ typedef struct vctx {
     fattn_error *err;
 } vctx;
 
-/* Bytes [begin, end) a tensor or array may touch; begin == end when empty. */
-typedef struct span {
-    uintptr_t begin, end;
-    const char *name;
-} span;
+typedef fattn_extent span;
 
 static size_t dtype_size(int dtype)
 {
@@ -120,10 +116,14 @@ static fattn_status check_tensor(const vctx *c, enum role r,
                               " overflows int64",
                               n, d, dim_name[r][d], t->stride[d], n, d,
                               t->shape[d] - 1);
-        if (__builtin_add_overflow(last, term, &last))
+        int64_t sum;
+        if (__builtin_add_overflow(last, term, &sum))
             return fattn_fail(c->err, FATTN_ERR_SIZE_OVERFLOW, c->fn,
-                              "%s: the extent of its strides overflows int64 at dimension %d (%s)",
-                              n, d, dim_name[r][d]);
+                              "%s: extent %" PRId64 " + stride[%d] (%s) = %" PRId64 " * (shape[%d] - 1) = %" PRId64
+                              " overflows int64",
+                              n, last, d, dim_name[r][d], t->stride[d], d,
+                              t->shape[d] - 1);
+        last = sum;
     }
     uint64_t bytes;
     if (__builtin_mul_overflow((uint64_t)last + 1u, (uint64_t)es, &bytes) ||
@@ -316,7 +316,7 @@ static fattn_status check_positive_or_zero(const vctx *c, const char *name,
 
 static fattn_status check_params(const vctx *c, const fattn_params *pr,
                                  const fattn_tensor *q, const fattn_tensor *k,
-                                 fattn_problem *p, span *spans, int *nspans)
+                                 fattn_problem *p, span *spans)
 {
     TRY(check_positive_or_zero(c, "scale", pr->scale, "1/sqrt(head_dim)"));
     TRY(check_positive_or_zero(c, "softcap", pr->softcap, "no soft-cap"));
@@ -334,19 +334,31 @@ static fattn_status check_params(const vctx *c, const fattn_params *pr,
                               "params.window_right = %" PRId64 " < -1: must be >= 0 or FATTN_WINDOW_UNLIMITED (-1)",
                               pr->window_right);
     }
-    if (pr->causal != FATTN_CAUSAL_NONE && (pr->window_enabled || pr->alibi_slopes)) {
-        int causal_br = pr->causal == FATTN_CAUSAL_BOTTOM_RIGHT;
-        int align_br = pr->align == FATTN_ALIGN_BOTTOM_RIGHT;
-        if (causal_br != align_br)
-            return fattn_fail(c->err, FATTN_ERR_INCOMPATIBLE_OPTIONS, c->fn,
-                              "params.align = %s != params.causal = %s: the %s must use the causal alignment",
-                              align_br ? "bottom-right" : "top-left",
-                              causal_br ? "bottom-right" : "top-left",
-                              pr->window_enabled ? "window" : "ALiBi bias");
+    /* With causal masking, align's zero value follows the causal
+     * alignment; only an explicit bottom-right against a top-left causal
+     * contradicts it. */
+    if (pr->causal == FATTN_CAUSAL_TOP_LEFT &&
+        pr->align == FATTN_ALIGN_BOTTOM_RIGHT &&
+        (pr->window_enabled || pr->alibi_slopes))
+        return fattn_fail(c->err, FATTN_ERR_INCOMPATIBLE_OPTIONS, c->fn,
+                          "params.align = bottom-right != params.causal = top-left: the %s must use the causal alignment",
+                          pr->window_enabled ? "window" : "ALiBi bias");
+    if (pr->pool && pr->executor)
+        return fattn_fail(c->err, FATTN_ERR_INCOMPATIBLE_OPTIONS, c->fn,
+                          "params.pool and params.executor are both set: choose one way to run in parallel");
+    if (pr->executor) {
+        if (!pr->executor->parallel_for)
+            return fattn_fail(c->err, FATTN_ERR_NULL_POINTER, c->fn,
+                              "params.executor->parallel_for is NULL");
+        if (pr->executor->max_tasks < 1 ||
+            pr->executor->max_tasks > FATTN_MAX_THREADS)
+            return fattn_fail(c->err, FATTN_ERR_INVALID_VALUE, c->fn,
+                              "params.executor->max_tasks = %" PRId32 ": must be in [1, %d]",
+                              pr->executor->max_tasks, FATTN_MAX_THREADS);
     }
     if (pr->alibi_slopes) {
         TRY(check_array(c, pr->alibi_slopes, q->shape[1], sizeof(float),
-                        "params.alibi_slopes", &spans[(*nspans)++]));
+                        "params.alibi_slopes", &spans[FATTN_R_SLOPES]));
         for (int64_t h = 0; h < q->shape[1]; h++)
             if (!isfinite(pr->alibi_slopes[h]))
                 return fattn_fail(c->err, FATTN_ERR_INVALID_VALUE, c->fn,
@@ -355,13 +367,13 @@ static fattn_status check_params(const vctx *c, const fattn_params *pr,
     }
     if (pr->q_lengths) {
         TRY(check_array(c, pr->q_lengths, q->shape[0], sizeof(int64_t),
-                        "params.q_lengths", &spans[(*nspans)++]));
+                        "params.q_lengths", &spans[FATTN_R_QLEN]));
         TRY(check_lengths(c, pr->q_lengths, q->shape[0], "q_lengths", "query",
                           q->shape[2], "seq_q"));
     }
     if (pr->kv_lengths) {
         TRY(check_array(c, pr->kv_lengths, q->shape[0], sizeof(int64_t),
-                        "params.kv_lengths", &spans[(*nspans)++]));
+                        "params.kv_lengths", &spans[FATTN_R_KVLEN]));
         TRY(check_lengths(c, pr->kv_lengths, q->shape[0], "kv_lengths", "key",
                           k->shape[2], "seq_k"));
     }
@@ -378,11 +390,12 @@ static fattn_status check_params(const vctx *c, const fattn_params *pr,
     p->window_enabled = pr->window_enabled != 0;
     p->window_left = p->window_enabled ? pr->window_left : FATTN_WINDOW_UNLIMITED;
     p->window_right = p->window_enabled ? pr->window_right : FATTN_WINDOW_UNLIMITED;
-    p->align = pr->align;
+    p->align = pr->causal == FATTN_CAUSAL_BOTTOM_RIGHT ? FATTN_ALIGN_BOTTOM_RIGHT
+               : pr->causal == FATTN_CAUSAL_TOP_LEFT   ? FATTN_ALIGN_TOP_LEFT
+                                                       : pr->align;
     p->alibi_slopes = pr->alibi_slopes;
     p->q_lengths = pr->q_lengths;
     p->kv_lengths = pr->kv_lengths;
-    p->allocator = pr->allocator;
     return FATTN_OK;
 }
 
@@ -400,10 +413,10 @@ static fattn_status check_enums(const vctx *c, const fattn_params *pr)
         return fattn_fail(c->err, FATTN_ERR_INVALID_ENUM, c->fn,
                           "params.window_enabled = %" PRId32 ": must be 0 or 1",
                           pr->window_enabled);
-    if (pr->isa < FATTN_ISA_AUTO || pr->isa > FATTN_ISA_AVX512)
+    if (pr->isa < FATTN_ISA_AUTO || pr->isa >= FATTN_ISA_COUNT)
         return fattn_fail(c->err, FATTN_ERR_INVALID_ENUM, c->fn,
-                          "params.isa = %" PRId32 ": not a fattn_isa (0..3)",
-                          pr->isa);
+                          "params.isa = %" PRId32 ": not a fattn_isa (0..%d)",
+                          pr->isa, FATTN_ISA_COUNT - 1);
     return FATTN_OK;
 }
 
@@ -420,62 +433,79 @@ static void copy_strides(int64_t *dst, const fattn_tensor *t)
         dst[d] = t->shape[d] == 1 || empty ? 0 : t->stride[d];
 }
 
-static fattn_status resolve_isa(const vctx *c, int want, fattn_isa *isa)
+fattn_status fattn_check_overlaps(const char *fn, const fattn_checked *c,
+                                  fattn_error *err)
 {
-    if (want == FATTN_ISA_AUTO) {
-        fattn_error why;
-        fattn_isa got = fattn_isa_auto(&why);
-        if (got == FATTN_ISA_AUTO) {
-            /* Re-prefix the reason with this entry point's name. */
-            const char *reason = strchr(why.message, ' ');
-            return fattn_fail(c->err, FATTN_ERR_ISA_UNAVAILABLE, c->fn, "%s",
-                              reason ? reason + 1 : why.message);
+    const span *out = &c->span[FATTN_R_OUTPUT], *lse = &c->span[FATTN_R_LSE];
+    for (int a = FATTN_R_OUTPUT; a < FATTN_R_COUNT; a++)
+        for (int b = 0; b < FATTN_R_OUTPUT; b++) {
+            const span *x = &c->span[a], *y = &c->span[b];
+            if (spans_intersect(x, y))
+                return fattn_fail(err, FATTN_ERR_OVERLAP, fn,
+                                  "%s bytes [%p, %p) overlap %s bytes [%p, %p): outputs must not share memory with inputs",
+                                  x->name, (void *)x->begin, (void *)x->end,
+                                  y->name, (void *)y->begin, (void *)y->end);
         }
-        *isa = got;
-        return FATTN_OK;
-    }
-    if (!fattn_isa_available(want))
-        return fattn_fail(c->err, FATTN_ERR_ISA_UNAVAILABLE, c->fn,
-                          "params.isa = %s: this path is not available (not built in, or not supported by this CPU and OS)",
-                          fattn_isa_name(want));
-    *isa = (fattn_isa)want;
+    if (spans_intersect(out, lse))
+        return fattn_fail(err, FATTN_ERR_OVERLAP, fn,
+                          "output bytes [%p, %p) overlap lse bytes [%p, %p): output and lse must not share memory",
+                          (void *)out->begin, (void *)out->end,
+                          (void *)lse->begin, (void *)lse->end);
     return FATTN_OK;
 }
 
-/* A caller's workspace: aligned, large enough for the path, and apart from
- * every tensor and array of the call (spans[0..n)). */
-static fattn_status check_workspace(const vctx *c, const fattn_params *pr,
-                                    fattn_isa isa, size_t need,
-                                    const span *spans, int n)
+fattn_status fattn_check_values(const char *fn, const fattn_problem *p,
+                                fattn_error *err)
 {
-    uintptr_t base = (uintptr_t)pr->workspace;
+    const vctx cx = {fn, err};
+    if (p->alibi_slopes)
+        for (int64_t h = 0; h < p->heads_q; h++)
+            if (!isfinite(p->alibi_slopes[h]))
+                return fattn_fail(err, FATTN_ERR_INVALID_VALUE, fn,
+                                  "params.alibi_slopes[%" PRId64 "] = %g: slopes must be finite",
+                                  h, (double)p->alibi_slopes[h]);
+    if (p->q_lengths)
+        TRY(check_lengths(&cx, p->q_lengths, p->batch, "q_lengths", "query",
+                          p->seq_q, "seq_q"));
+    if (p->kv_lengths)
+        TRY(check_lengths(&cx, p->kv_lengths, p->batch, "kv_lengths", "key",
+                          p->seq_k, "seq_k"));
+    return FATTN_OK;
+}
+
+fattn_status fattn_check_workspace(const char *fn, const char *what,
+                                   const void *ws, size_t size, size_t need,
+                                   fattn_isa isa, const fattn_checked *c,
+                                   fattn_error *err)
+{
+    uintptr_t base = (uintptr_t)ws;
     if (base % 64 != 0)
-        return fattn_fail(c->err, FATTN_ERR_MISALIGNED, c->fn,
-                          "params.workspace = %p is not 64-byte aligned",
-                          pr->workspace);
-    if (pr->workspace_size < need)
-        return fattn_fail(c->err, FATTN_ERR_INVALID_VALUE, c->fn,
-                          "params.workspace_size = %zu < %zu bytes needed by the %s path: size it with fattn_workspace_size",
-                          pr->workspace_size, need, fattn_isa_name(isa));
-    if (pr->workspace_size > UINTPTR_MAX - base)
-        return fattn_fail(c->err, FATTN_ERR_SIZE_OVERFLOW, c->fn,
-                          "params.workspace_size = %zu from %p exceeds the address space",
-                          pr->workspace_size, pr->workspace);
-    const span ws = {base, base + pr->workspace_size, "params.workspace"};
-    for (int b = 0; b < n; b++)
-        if (spans_intersect(&ws, &spans[b]))
-            return fattn_fail(c->err, FATTN_ERR_OVERLAP, c->fn,
-                              "params.workspace bytes [%p, %p) overlap %s bytes [%p, %p): the workspace must not share memory with tensors",
-                              (void *)ws.begin, (void *)ws.end, spans[b].name,
-                              (void *)spans[b].begin, (void *)spans[b].end);
+        return fattn_fail(err, FATTN_ERR_MISALIGNED, fn,
+                          "%s = %p is not 64-byte aligned", what, ws);
+    if (size < need)
+        return fattn_fail(err, FATTN_ERR_INVALID_VALUE, fn,
+                          "%s_size = %zu < %zu bytes needed by the %s path: size it with fattn_workspace_size or fattn_plan_workspace_size",
+                          what, size, need, fattn_isa_name(isa));
+    if (size > UINTPTR_MAX - base)
+        return fattn_fail(err, FATTN_ERR_SIZE_OVERFLOW, fn,
+                          "%s_size = %zu from %p exceeds the address space",
+                          what, size, ws);
+    const span w = {base, base + size, what};
+    for (int b = 0; b < FATTN_R_COUNT; b++)
+        if (spans_intersect(&w, &c->span[b]))
+            return fattn_fail(err, FATTN_ERR_OVERLAP, fn,
+                              "%s bytes [%p, %p) overlap %s bytes [%p, %p): the workspace must not share memory with tensors",
+                              what, (void *)w.begin, (void *)w.end,
+                              c->span[b].name, (void *)c->span[b].begin,
+                              (void *)c->span[b].end);
     return FATTN_OK;
 }
 
 fattn_status fattn_validate(const char *fn, const fattn_tensor *q,
                             const fattn_tensor *k, const fattn_tensor *v,
                             const fattn_tensor *o, const fattn_params *params,
-                            int use_workspace, fattn_problem *p,
-                            fattn_isa *isa, fattn_error *err)
+                            fattn_problem *p, fattn_isa *isa, fattn_checked *ck,
+                            fattn_error *err)
 {
     const vctx cx = {fn, err}, *c = &cx;
     const fattn_tensor *const req[4] = {q, k, v, o};
@@ -484,58 +514,57 @@ fattn_status fattn_validate(const char *fn, const fattn_tensor *q,
             return fattn_fail(err, FATTN_ERR_NULL_POINTER, fn, "%s is NULL",
                               role_name[r]);
 
-    static const fattn_params defaults;
-    const fattn_params *pr = params ? params : &defaults;
-    if (pr->version > FATTN_PARAMS_VERSION)
-        return fattn_fail(err, FATTN_ERR_UNSUPPORTED_VERSION, fn,
-                          "params.version = %" PRIu32 " > %d: this library knows params up to version %d",
-                          pr->version, FATTN_PARAMS_VERSION, FATTN_PARAMS_VERSION);
+    /* Read exactly the caller's layout (fattn.h's growth rule): version is
+     * the first field of every layout, the rest stays zero. */
+    memset(ck, 0, sizeof *ck);
+    fattn_params *pr = &ck->params;
+    if (params) {
+        uint32_t version;
+        memcpy(&version, params, sizeof version);
+        if (version > FATTN_PARAMS_VERSION)
+            return fattn_fail(err, FATTN_ERR_UNSUPPORTED_VERSION, fn,
+                              "params.version = %" PRIu32 " > %d: this library knows params up to version %d",
+                              version, FATTN_PARAMS_VERSION, FATTN_PARAMS_VERSION);
+        memcpy(pr, params, version >= 2 ? sizeof *pr : FATTN_PARAMS_V1_SIZE);
+    }
     TRY(check_enums(c, pr));
 
-    span spans[11]; /* inputs, then (for the workspace check) the outputs */
-    int n = 0;
-    for (int r = R_QUERY; r <= R_VALUE; r++)
-        TRY(check_tensor(c, (enum role)r, req[r], &spans[n++]));
-    span out_span, lse_span = {0, 0, "lse"};
-    TRY(check_tensor(c, R_OUTPUT, o, &out_span));
+    span *spans = ck->span;
+    static const int tensor_slot[4] = {FATTN_R_QUERY, FATTN_R_KEY,
+                                       FATTN_R_VALUE, FATTN_R_OUTPUT};
+    for (int r = R_QUERY; r <= R_OUTPUT; r++) {
+        TRY(check_tensor(c, (enum role)r, req[r], &spans[tensor_slot[r]]));
+        ck->elem[tensor_slot[r]] = dtype_size(req[r]->dtype);
+    }
     TRY(check_relations(c, q, k, v, o));
     if (pr->mask) {
-        TRY(check_tensor(c, R_MASK, pr->mask, &spans[n++]));
+        TRY(check_tensor(c, R_MASK, pr->mask, &spans[FATTN_R_MASK]));
         TRY(check_mask(c, pr->mask, q, k));
+        ck->elem[FATTN_R_MASK] = dtype_size(pr->mask->dtype);
     }
     if (pr->lse) {
-        TRY(check_tensor(c, R_LSE, pr->lse, &lse_span));
+        TRY(check_tensor(c, R_LSE, pr->lse, &spans[FATTN_R_LSE]));
         TRY(check_lse(c, pr->lse, q));
+        ck->elem[FATTN_R_LSE] = sizeof(float);
     }
 
     memset(p, 0, sizeof *p);
-    TRY(check_params(c, pr, q, k, p, spans, &n));
+    TRY(check_params(c, pr, q, k, p, spans));
+    ck->elem[FATTN_R_SLOPES] = sizeof(float);
+    ck->elem[FATTN_R_QLEN] = ck->elem[FATTN_R_KVLEN] = sizeof(int64_t);
 
     TRY(check_self_overlap(c, R_OUTPUT, o));
     if (pr->lse)
         TRY(check_self_overlap(c, R_LSE, pr->lse));
-    const span *outs[2] = {&out_span, &lse_span};
-    for (int a = 0; a < 2; a++) {
-        for (int b = 0; b < n; b++)
-            if (spans_intersect(outs[a], &spans[b]))
-                return fattn_fail(err, FATTN_ERR_OVERLAP, fn,
-                                  "%s bytes [%p, %p) overlap %s bytes [%p, %p): outputs must not share memory with inputs",
-                                  outs[a]->name, (void *)outs[a]->begin,
-                                  (void *)outs[a]->end, spans[b].name,
-                                  (void *)spans[b].begin, (void *)spans[b].end);
-    }
-    if (spans_intersect(&out_span, &lse_span))
-        return fattn_fail(err, FATTN_ERR_OVERLAP, fn,
-                          "output bytes [%p, %p) overlap lse bytes [%p, %p): output and lse must not share memory",
-                          (void *)out_span.begin, (void *)out_span.end,
-                          (void *)lse_span.begin, (void *)lse_span.end);
+    TRY(fattn_check_overlaps(fn, ck, err));
 
-    TRY(resolve_isa(c, pr->isa, isa));
+    TRY(fattn_resolve_isa(fn, pr->isa, isa, err));
 
     p->q = q->data;
     p->k = k->data;
     p->v = v->data;
     p->o = o->data;
+    p->dtype = q->dtype;
     p->batch = q->shape[0];
     p->heads_q = q->shape[1];
     p->heads_kv = k->shape[1];
@@ -558,14 +587,6 @@ fattn_status fattn_validate(const char *fn, const fattn_tensor *q,
         copy_strides(ls, pr->lse);
         p->lse = pr->lse->data;
         memcpy(p->lse_stride, ls, sizeof p->lse_stride);
-    }
-
-    p->workspace_bytes = fattn_kernel_for(*isa)->workspace_size(p);
-    if (use_workspace && pr->workspace) {
-        spans[n++] = out_span;
-        spans[n++] = lse_span;
-        TRY(check_workspace(c, pr, *isa, p->workspace_bytes, spans, n));
-        p->workspace = pr->workspace;
     }
     fattn_ok(err);
     return FATTN_OK;

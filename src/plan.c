@@ -1,0 +1,402 @@
+/*
+ * plan.c - the planner and the plan API: validation checks, the planner
+ * decides, kernels compute.
+ *
+ * How a call is described (FlashInfer's plan/run split is the model): a
+ * validated fattn_problem, a kernel variant chosen from the path's table
+ * (decode rows when the GQA group's rows fit it, else prefill lanes), and
+ * work items (fattn_item: batch, head or KV head, query rows, key range)
+ * numbered 0 .. items - 1 and decoded arithmetically, so a plan holds no
+ * per-item array whatever the problem's size. Every item writes its own
+ * output rows, so any number of workers may take items in any order: a run
+ * hands `tasks` workers a shared counter, each takes the next item until
+ * none is left, and each has its own slice of the workspace. What an item
+ * computes never depends on who runs it, hence the bitwise determinism that
+ * fattn.h promises. Split-K will add items over parts of the keys whose
+ * partial results are merged in a fixed order, keeping that promise.
+ */
+#include "internal.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t round64(size_t n) { return (n + 63u) & ~(size_t)63u; }
+
+static const fattn_variant *choose_variant(const fattn_kernel *k,
+                                           const fattn_problem *p)
+{
+    const int64_t group = p->heads_q / p->heads_kv;
+    const int unit = p->k_stride[3] == 1 && p->v_stride[3] == 1;
+    for (int i = 0; i < k->nvariants; i++) {
+        const fattn_variant *v = &k->variants[i];
+        if (!v->decode)
+            return v;
+        if (p->seq_q <= v->max_rows && group <= v->max_rows / p->seq_q &&
+            (!v->unit_kv || unit))
+            return v;
+    }
+    return NULL; /* every table ends with a prefill variant */
+}
+
+void fattn_plan_init(fattn_plan *pl, const fattn_problem *p, fattn_isa isa,
+                     const fattn_checked *c)
+{
+    memset(pl, 0, sizeof *pl);
+    pl->p = *p;
+    pl->c = *c;
+    pl->isa = isa;
+    pl->pool = c->params.pool;
+    pl->executor = c->params.executor;
+    pl->allocator = fattn_allocator_or_default(&c->params.allocator);
+    pl->tasks = 1;
+    atomic_init(&pl->own_busy, 0);
+    if (p->batch == 0 || p->seq_q == 0)
+        return; /* no output row: nothing to compute */
+    const fattn_variant *v = choose_variant(fattn_kernel_for(isa), p);
+    pl->variant = v;
+    if (v->decode) {
+        pl->heads = p->heads_kv;
+        pl->block_rows = p->seq_q;
+        pl->blocks = 1;
+    } else {
+        pl->heads = p->heads_q;
+        pl->block_rows = v->block_rows(p);
+        pl->blocks = p->seq_q / pl->block_rows + (p->seq_q % pl->block_rows != 0);
+        /* Causal rows see more keys the later they are: hand out the
+         * longest blocks first, so the last items, which decide when the
+         * slowest worker ends, are the shortest. */
+        pl->descending = p->causal != FATTN_CAUSAL_NONE && pl->blocks > 1;
+    }
+    /* Cannot overflow: validation proved batch * heads_q * seq_q distinct
+     * output elements exist in the address space. */
+    pl->items = p->batch * pl->heads * pl->blocks;
+    int64_t workers = pl->pool       ? fattn_pool_threads(pl->pool)
+                      : pl->executor ? pl->executor->max_tasks
+                                     : 1;
+    pl->tasks = (int32_t)(workers < pl->items ? workers : pl->items);
+    pl->task_bytes = round64(v->workspace(p));
+    pl->workspace_bytes = (size_t)pl->tasks * pl->task_bytes;
+}
+
+void fattn_plan_item(const fattn_plan *pl, int64_t t, fattn_item *it)
+{
+    const fattn_problem *p = &pl->p;
+    int64_t bh, blk;
+    if (pl->descending) {
+        /* Block-major, longest first, then batch and head. */
+        const int64_t per_block = p->batch * pl->heads;
+        blk = pl->blocks - 1 - t / per_block;
+        bh = t % per_block;
+    } else {
+        /* Head-major: a head's blocks one after another, so its K and V
+         * are still in cache for the next. */
+        blk = t % pl->blocks;
+        bh = t / pl->blocks;
+    }
+    it->b = bh / pl->heads;
+    it->h = bh % pl->heads;
+    it->i0 = blk * pl->block_rows;
+    it->i1 = p->seq_q - it->i0 < pl->block_rows ? p->seq_q : it->i0 + pl->block_rows;
+    it->j0 = 0;
+    it->j1 = p->seq_k;
+}
+
+typedef struct run_ctx {
+    const fattn_plan *pl;
+    const fattn_problem *p;
+    char *ws;
+    _Atomic int64_t next;
+} run_ctx;
+
+static void run_task(void *arg, int32_t task)
+{
+    run_ctx *rc = arg;
+    const fattn_plan *pl = rc->pl;
+    void *ws = rc->ws + (size_t)task * pl->task_bytes;
+    for (;;) {
+        int64_t t = atomic_fetch_add_explicit(&rc->next, 1, memory_order_relaxed);
+        if (t >= pl->items)
+            break;
+        fattn_item it;
+        fattn_plan_item(pl, t, &it);
+        pl->variant->run(rc->p, &it, ws);
+    }
+}
+
+void fattn_plan_execute(const fattn_plan *pl, const fattn_problem *p, void *ws)
+{
+    if (pl->items == 0)
+        return;
+    if (pl->tasks == 1) {
+        for (int64_t t = 0; t < pl->items; t++) {
+            fattn_item it;
+            fattn_plan_item(pl, t, &it);
+            pl->variant->run(p, &it, ws);
+        }
+        return;
+    }
+    run_ctx rc = {pl, p, ws, 0};
+    atomic_init(&rc.next, 0);
+    if (pl->pool)
+        fattn_pool_run(pl->pool, pl->tasks, run_task, &rc);
+    else
+        pl->executor->parallel_for(pl->executor->opaque, pl->tasks, run_task,
+                                   &rc);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The public plan API                                                      */
+/* ------------------------------------------------------------------------ */
+
+fattn_status fattn_plan_create(const fattn_tensor *query,
+                               const fattn_tensor *key,
+                               const fattn_tensor *value,
+                               const fattn_tensor *output,
+                               const fattn_params *params, fattn_plan **plan,
+                               fattn_error *err)
+{
+    static const char fn[] = "fattn_plan_create";
+    if (!plan)
+        return fattn_fail(err, FATTN_ERR_NULL_POINTER, fn, "plan is NULL");
+    *plan = NULL;
+    fattn_problem p;
+    fattn_isa isa;
+    fattn_checked c;
+    fattn_status st = fattn_validate(fn, query, key, value, output, params, &p,
+                                     &isa, &c, err);
+    if (st != FATTN_OK)
+        return st;
+    /* The schedule and the caller's workspace first, so that every error
+     * fattn_check reports comes before any allocation. */
+    fattn_plan tmp;
+    fattn_plan_init(&tmp, &p, isa, &c);
+    if (c.params.workspace) {
+        st = fattn_check_workspace(fn, "params.workspace", c.params.workspace,
+                                   c.params.workspace_size, tmp.workspace_bytes,
+                                   isa, &c, err);
+        if (st != FATTN_OK)
+            return st;
+    }
+    const fattn_allocator a = tmp.allocator;
+    fattn_plan *pl = a.alloc(sizeof *pl, a.opaque);
+    if (!pl)
+        return fattn_fail(err, FATTN_ERR_OUT_OF_MEMORY, fn,
+                          "allocation of %zu bytes for the plan failed",
+                          sizeof *pl);
+    if ((uintptr_t)pl % 64 != 0) {
+        a.free(pl, a.opaque);
+        return fattn_fail(err, FATTN_ERR_MISALIGNED, fn,
+                          "params.allocator.alloc returned %p, not 64-byte aligned",
+                          (void *)pl);
+    }
+    memcpy(pl, &tmp, sizeof *pl);
+    atomic_init(&pl->own_busy, 0);
+    pl->heap = 1;
+    if (c.params.workspace) {
+        pl->workspace = c.params.workspace;
+        pl->workspace_size = c.params.workspace_size;
+    } else if (pl->workspace_bytes > 0) {
+        void *ws = a.alloc(pl->workspace_bytes, a.opaque);
+        if (!ws || (uintptr_t)ws % 64 != 0) {
+            if (ws)
+                a.free(ws, a.opaque);
+            a.free(pl, a.opaque);
+            if (ws)
+                return fattn_fail(err, FATTN_ERR_MISALIGNED, fn,
+                                  "params.allocator.alloc returned %p, not 64-byte aligned",
+                                  ws);
+            return fattn_fail(err, FATTN_ERR_OUT_OF_MEMORY, fn,
+                              "workspace allocation of %zu bytes failed (path %s, %" PRId32 " tasks)",
+                              tmp.workspace_bytes, fattn_isa_name(isa), tmp.tasks);
+        }
+        /* Touched once here, so that no run page-faults on it. */
+        memset(ws, 0, pl->workspace_bytes);
+        pl->own = pl->workspace = ws;
+        pl->workspace_size = pl->workspace_bytes;
+    }
+    fattn_ok(err);
+    *plan = pl;
+    return FATTN_OK;
+}
+
+void fattn_plan_destroy(fattn_plan *plan)
+{
+    if (!plan || !plan->heap)
+        return;
+    const fattn_allocator a = plan->allocator;
+    if (plan->own)
+        a.free(plan->own, a.opaque);
+    a.free(plan, a.opaque);
+}
+
+/* Rebind role r to `ptr` (not NULL): same extent, new base. */
+static fattn_status rebind(const char *fn, fattn_checked *c, int r,
+                           const void *ptr, const char *name, fattn_error *err)
+{
+    fattn_extent *sp = &c->span[r];
+    uintptr_t base = (uintptr_t)ptr, len = sp->end - sp->begin;
+    if (base % c->elem[r] != 0)
+        return fattn_fail(err, FATTN_ERR_MISALIGNED, fn,
+                          "bindings.%s = %p is not aligned to its element size (%zu bytes)",
+                          name, ptr, c->elem[r]);
+    if (len > UINTPTR_MAX - base)
+        return fattn_fail(err, FATTN_ERR_SIZE_OVERFLOW, fn,
+                          "bindings.%s: %" PRIuPTR " bytes from %p exceed the address space",
+                          name, len, ptr);
+    sp->begin = base;
+    sp->end = base + len;
+    return FATTN_OK;
+}
+
+#define TRY(expr)                                                              \
+    do {                                                                       \
+        fattn_status s_ = (expr);                                              \
+        if (s_ != FATTN_OK)                                                    \
+            return s_;                                                         \
+    } while (0)
+
+/* Apply the bindings to a copy of the plan's problem and spans. */
+static fattn_status apply_bindings(const char *fn, const fattn_bindings *bd,
+                                   fattn_problem *p, fattn_checked *c,
+                                   fattn_error *err)
+{
+    struct {
+        const void *ptr;
+        int role;
+        const char *name;
+        int present; /* the plan has it */
+    } b[] = {
+        {bd->query, FATTN_R_QUERY, "query", 1},
+        {bd->key, FATTN_R_KEY, "key", 1},
+        {bd->value, FATTN_R_VALUE, "value", 1},
+        {bd->output, FATTN_R_OUTPUT, "output", 1},
+        {bd->lse, FATTN_R_LSE, "lse", p->lse != NULL},
+        {bd->mask, FATTN_R_MASK, "mask", p->mask != NULL},
+        {bd->alibi_slopes, FATTN_R_SLOPES, "alibi_slopes", p->alibi_slopes != NULL},
+        {bd->q_lengths, FATTN_R_QLEN, "q_lengths", p->q_lengths != NULL},
+        {bd->kv_lengths, FATTN_R_KVLEN, "kv_lengths", p->kv_lengths != NULL},
+    };
+    for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) {
+        if (!b[i].ptr)
+            continue;
+        if (!b[i].present)
+            return fattn_fail(err, FATTN_ERR_INCOMPATIBLE_OPTIONS, fn,
+                              "bindings.%s is set but the plan was created without params.%s: a plan's options are fixed",
+                              b[i].name, b[i].name);
+        TRY(rebind(fn, c, b[i].role, b[i].ptr, b[i].name, err));
+    }
+    if (bd->query)
+        p->q = bd->query;
+    if (bd->key)
+        p->k = bd->key;
+    if (bd->value)
+        p->v = bd->value;
+    if (bd->output)
+        p->o = bd->output;
+    if (bd->lse)
+        p->lse = bd->lse;
+    if (bd->mask)
+        p->mask = bd->mask;
+    if (bd->alibi_slopes)
+        p->alibi_slopes = bd->alibi_slopes;
+    if (bd->q_lengths)
+        p->q_lengths = bd->q_lengths;
+    if (bd->kv_lengths)
+        p->kv_lengths = bd->kv_lengths;
+    return FATTN_OK;
+}
+
+fattn_status fattn_plan_run(const fattn_plan *plan,
+                            const fattn_bindings *bindings, fattn_error *err)
+{
+    static const char fn[] = "fattn_plan_run";
+    if (!plan)
+        return fattn_fail(err, FATTN_ERR_NULL_POINTER, fn, "plan is NULL");
+    fattn_problem p = plan->p;
+    fattn_checked c = plan->c;
+    fattn_bindings bd;
+    memset(&bd, 0, sizeof bd);
+    if (bindings) {
+        uint32_t version;
+        memcpy(&version, bindings, sizeof version);
+        if (version > FATTN_BINDINGS_VERSION)
+            return fattn_fail(err, FATTN_ERR_UNSUPPORTED_VERSION, fn,
+                              "bindings.version = %" PRIu32 " > %d: this library knows bindings up to version %d",
+                              version, FATTN_BINDINGS_VERSION, FATTN_BINDINGS_VERSION);
+        bd = *bindings;
+        TRY(apply_bindings(fn, &bd, &p, &c, err));
+    }
+    TRY(fattn_check_values(fn, &p, err));
+    TRY(fattn_check_overlaps(fn, &c, err));
+
+    /* The workspace: the run's own, else the plan's default unless another
+     * run holds it, else a temporary one. */
+    void *ws = NULL, *temp = NULL;
+    fattn_plan *mut = (fattn_plan *)plan; /* own_busy is the one mutable field */
+    int holds_default = 0;
+    if (bd.workspace) {
+        TRY(fattn_check_workspace(fn, "bindings.workspace", bd.workspace,
+                                  bd.workspace_size, plan->workspace_bytes,
+                                  plan->isa, &c, err));
+        ws = bd.workspace;
+    } else if (plan->workspace_bytes > 0) {
+        if (plan->workspace) {
+            TRY(fattn_check_workspace(fn, "params.workspace", plan->workspace,
+                                      plan->workspace_size,
+                                      plan->workspace_bytes, plan->isa, &c,
+                                      err));
+            holds_default = !atomic_exchange_explicit(&mut->own_busy, 1,
+                                                      memory_order_acquire);
+        }
+        if (holds_default) {
+            ws = plan->workspace;
+        } else {
+            const fattn_allocator *a = &plan->allocator;
+            temp = a->alloc(plan->workspace_bytes, a->opaque);
+            if (!temp)
+                return fattn_fail(err, FATTN_ERR_OUT_OF_MEMORY, fn,
+                                  "workspace allocation of %zu bytes failed (the plan's own workspace is in use by another run)",
+                                  plan->workspace_bytes);
+            if ((uintptr_t)temp % 64 != 0) {
+                a->free(temp, a->opaque);
+                return fattn_fail(err, FATTN_ERR_MISALIGNED, fn,
+                                  "params.allocator.alloc returned %p, not 64-byte aligned",
+                                  temp);
+            }
+            ws = temp;
+        }
+    }
+    fattn_plan_execute(plan, &p, ws);
+    if (holds_default)
+        atomic_store_explicit(&mut->own_busy, 0, memory_order_release);
+    if (temp)
+        plan->allocator.free(temp, plan->allocator.opaque);
+    fattn_ok(err);
+    return FATTN_OK;
+}
+
+size_t fattn_plan_workspace_size(const fattn_plan *plan)
+{
+    return plan ? plan->workspace_bytes : 0;
+}
+
+fattn_isa fattn_plan_isa(const fattn_plan *plan)
+{
+    return plan ? plan->isa : FATTN_ISA_AUTO;
+}
+
+int64_t fattn_plan_work_items(const fattn_plan *plan)
+{
+    return plan ? plan->items : 0;
+}
+
+int32_t fattn_plan_tasks(const fattn_plan *plan)
+{
+    return plan ? plan->tasks : 0;
+}
+
+const char *fattn_plan_kernel(const fattn_plan *plan)
+{
+    return plan && plan->variant ? plan->variant->name : "";
+}
