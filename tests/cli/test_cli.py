@@ -110,6 +110,15 @@ def case_info():
     m = re.search(r"^usable CPUs: (\d+) \(sched_getaffinity", p.stdout, re.M)
     expect(m is not None and int(m.group(1)) >= 1,
            "no 'usable CPUs: N (sched_getaffinity...' line with N >= 1")
+    # The library's own answer, from a C program iterating the registry
+    # (tests/paths/list_paths, when the build passes it).
+    lister = os.environ.get("FATTN_LIST_PATHS")
+    if lister:
+        q = subprocess.run([lister], stdout=subprocess.PIPE, universal_newlines=True,
+                           env={k: v for k, v in os.environ.items() if k != "FATTN_ISA"})
+        expect(q.returncode == 0, "list_paths failed")
+        expect(q.stdout.split() == [n for n, a in path_list() if a],
+               "info --paths and list_paths disagree: %r" % q.stdout.split())
     # FATTN_ISA does not change the list (a bad value does not even fail it).
     p = run(["info", "--paths"], {"FATTN_ISA": "bogus"})
     expect_exit(p, 0)
