@@ -328,11 +328,21 @@ typedef struct fattn_executor fattn_executor;
  *     reaches the rows that see that key, and on the SIMD paths may also
  *     reach rows of the same tiles that do not (0 * NaN). Additive mask
  *     values should be finite or -inf.
- *   - Floating-point exception flags: with finite data (an additive mask
- *     may hold -inf) whose scaled scores stay finite, no path raises
- *     FE_INVALID, FE_DIVBYZERO or FE_OVERFLOW, masked keys included, so
- *     callers that trap on them (feenableexcept) are safe. FE_INEXACT and
- *     FE_UNDERFLOW are raised as any float code does.
+ *   - Floating-point exception flags: no path raises FE_INVALID,
+ *     FE_DIVBYZERO or FE_OVERFLOW, masked keys included, so callers that
+ *     trap on them (feenableexcept) are safe, when the data are finite (an
+ *     additive mask may hold -inf) and the caller's parts of the formulas
+ *     above stay within float range: each score however its dot product is
+ *     evaluated (paths multiply and add in different orders, so scale *
+ *     |q_d|, sum_d |q_d * k_d| and scale * sum_d |q_d * k_d| at most
+ *     FLT_MAX), the score plus the mask and the ALiBi bias (slope * |pos(i)
+ *     - j| included), and sum_j |V[j][e]| for every column e (the output is
+ *     accumulated before it is divided by the row's sum). Within that, any
+ *     values are fine, scores near +-FLT_MAX, masks of -FLT_MAX and
+ *     soft-caps from FLT_MIN to FLT_MAX included: the kernels' own steps
+ *     (score - max, the online rescale, score / softcap, tanh, the row sum,
+ *     LSE, 1 / sum) never overflow. FE_INEXACT and FE_UNDERFLOW are raised
+ *     as any float code does.
  */
 typedef struct fattn_params {
     /* 0 or FATTN_PARAMS_VERSION (= the layout in this header). A newer value

@@ -178,13 +178,17 @@ static void rows_softmax(const fattn_problem *p, const rows_ws *rw,
          * and subtracts 0, so its p are exp(-inf) = 0, never NaN. */
         float m_new = rows_max_nan(ri->m, tile_max);
         float m_sub = m_new == -INFINITY ? 0.0f : m_new;
-        vf sub = vf_set1(m_sub), sum = vf_zero();
+        /* s - m as twice vf_half_sub's half: the same bits, never an
+         * overflow for finite scores near +-FLT_MAX (vec_math.h). */
+        vf nhm = vf_set1(-0.5f * m_sub), sum = vf_zero();
         for (int c = 0; c < padded; c += VW) {
-            vf e = vf_exp(vf_sub(vf_load(s + c), sub));
+            vf h = vf_half_sub(vf_load(s + c), nhm);
+            vf e = vf_exp(vf_add(h, h));
             vf_store(s + c, e);
             sum = vf_add(sum, e);
         }
-        ri->corr = expf(ri->m - m_sub);
+        /* m - m_sub can overflow the same way; below -128 expf is 0. */
+        ri->corr = ri->m < m_sub - 128.0f ? 0.0f : expf(ri->m - m_sub);
         ri->l = ri->l * ri->corr + vf_reduce_add(sum);
         ri->m = m_new;
     }
@@ -260,10 +264,11 @@ static void rows_block(const fattn_problem *p, const rows_ws *rw,
                 rw->s[r * ROWS_TK + c] = 0.0f;
         if (p->softcap > 0.0f) {
             const vf cap = vf_set1(p->softcap), inv = vf_set1(1.0f / p->softcap);
+            const vf amax = vf_set1(vf_softcap_arg_max(p->softcap));
             for (int r = 0; r < R; r++)
                 for (int c = 0; c < cols; c += VW) {
                     float *s = rw->s + r * ROWS_TK + c;
-                    vf_store(s, vf_mul(cap, vf_tanh(vf_mul(vf_load(s), inv))));
+                    vf_store(s, vf_softcap(vf_load(s), cap, inv, amax));
                 }
         }
         rows_softmax(p, rw, rows, R, j0, cols);

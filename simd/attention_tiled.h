@@ -490,20 +490,22 @@ static void fix_scores(const fattn_problem *p, const fattn_head *hv,
 static void softcap_scores(const fattn_problem *p, const tile_ws *t, int cols)
 {
     const vf cap = vf_set1(p->softcap), inv = vf_set1(1.0f / p->softcap);
+    const vf amax = vf_set1(vf_softcap_arg_max(p->softcap));
     for (int c = 0; c < cols; c++)
         for (int n = 0; n < UK_NV; n++) {
             float *s = t->st + c * TQ + n * VW;
-            vf_store(s, vf_mul(cap, vf_tanh(vf_mul(vf_load(s), inv))));
+            vf_store(s, vf_softcap(vf_load(s), cap, inv, amax));
         }
 }
 
 /* Online softmax over the tile: St becomes P, m/l/corr are updated. With
  * have_max, t->tmax already holds the tile's column max. exp(s - m) is
  * computed as 2^((s - m) * log2(e)): vf_exp2 needs no range reduction, and
- * the multiply rounds relative to s - m (vec_math.h). */
+ * the multiply rounds relative to s - m; vf_exp_sub forms s - m so that it
+ * cannot overflow for finite scores near +-FLT_MAX (vec_math.h). */
 static void softmax_tile(const tile_ws *t, int cols, int have_max)
 {
-    const vf neg_inf = vf_set1(-INFINITY), log2e = vf_set1(1.44269504088896341f);
+    const vf neg_inf = vf_set1(-INFINITY);
     for (int n = 0; n < UK_NV; n++) {
         vf mt = neg_inf;
         if (have_max)
@@ -516,11 +518,12 @@ static void softmax_tile(const tile_ws *t, int cols, int have_max)
         /* A lane that has seen nothing yet keeps m = -inf; subtracting 0
          * instead gives p = exp(-inf) = 0 rather than exp(-inf + inf). */
         vf m_sub = vf_select_eq(m_new, neg_inf, vf_zero(), m_new);
-        vf corr = vf_exp2(vf_mul(vf_sub(m_old, m_sub), log2e));
+        vf nhm = vf_mul(m_sub, vf_set1(-0.5f));
+        vf corr = vf_exp_sub(m_old, nhm);
         vf sum = vf_zero();
         for (int c = 0; c < cols; c++) {
             float *s = t->st + c * TQ + n * VW;
-            vf e = vf_exp2(vf_mul(vf_sub(vf_load(s), m_sub), log2e));
+            vf e = vf_exp_sub(vf_load(s), nhm);
             vf_store(s, e);
             sum = vf_add(sum, e);
         }

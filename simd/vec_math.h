@@ -34,6 +34,9 @@
 #ifndef FATTN_VEC_MATH_H
 #define FATTN_VEC_MATH_H
 
+#include <float.h>
+#include <math.h>
+
 static inline vf vf_exp(vf x)
 {
     /* Clamped on both sides so that no lane computes inf - inf (an
@@ -55,11 +58,9 @@ static inline vf vf_exp(vf x)
     return vf_ldexp_unless_lt(p, n, x, lo);
 }
 
-static inline vf vf_exp2(vf x)
+/* vf_exp2's body: 2^xc for xc >= -127 (or NaN), 0 where x < -126. */
+static inline vf vf_exp2_body(vf xc, vf x)
 {
-    /* The clamp keeps -inf (every masked score) from computing inf - inf,
-     * which would raise FE_INVALID; lanes below -126 are zeroed at the end. */
-    vf xc = vf_max(vf_set1(-127.0f), x); /* NaN stays NaN */
     vf f = vf_frac_nearest(xc);
     vf n = vf_sub(xc, f); /* exact: round(xc) */
     vf p = vf_set1(1.546144470e-04f);
@@ -72,9 +73,45 @@ static inline vf vf_exp2(vf x)
     return vf_ldexp_unless_lt(p, n, x, vf_set1(-126.0f));
 }
 
-static inline vf vf_tanh(vf y)
+static inline vf vf_exp2(vf x)
 {
-    vf a = vf_abs(y);
+    /* The clamp keeps -inf (every masked score) from computing inf - inf,
+     * which would raise FE_INVALID, and keeps n in the range vf_ldexp
+     * can build (AVX2 builds 2^n in the exponent bits); lanes below -126
+     * are zeroed at the end. */
+    return vf_exp2_body(vf_max(vf_set1(-127.0f), x), x); /* NaN stays NaN */
+}
+
+/*
+ * (s - m) / 2, for the softmax's exp(s - m) with m the running max (s <= m,
+ * or NaN), given nhm = -m / 2. s - m overflows when s and m are finite
+ * scores of opposite signs near FLT_MAX, and (s - m) * log2(e) does from
+ * s - m < -FLT_MAX / log2(e) on; half of it cannot. The fma rounds once, so
+ * the result is exactly half the rounded s - m, and twice it is the rounded
+ * s - m, bit for bit. The clamp at -44 changes no exponential: exp(-88) and
+ * 2^(-88 log2(e)) are below the flush-to-zero thresholds of vf_exp (-87.33)
+ * and vf_exp2 (-126), so those lanes give 0 either way, -inf (a masked key)
+ * included. NaN propagates.
+ */
+static inline vf vf_half_sub(vf s, vf nhm)
+{
+    return vf_max(vf_set1(-44.0f), vf_fmadd(s, vf_set1(0.5f), nhm));
+}
+
+/* exp(s - m) = 2^((s - m) log2(e)) without overflow (vf_half_sub; nhm =
+ * -m / 2): the same bits as vf_exp2 of the rounded (s - m) * log2(e), since
+ * half of s - m times twice log2(e) is the same product. The argument is >=
+ * -126.96, so vf_exp2's clamp is not needed: as many instructions as the
+ * subtraction, multiply and vf_exp2 it stands for. */
+static inline vf vf_exp_sub(vf s, vf nhm)
+{
+    vf x = vf_mul(vf_half_sub(s, nhm), vf_set1(2.0f * 1.44269504088896341f));
+    return vf_exp2_body(x, x);
+}
+
+/* tanh(a) for a in [0, 44] (or NaN): vf_tanh's body, without the sign. */
+static inline vf vf_tanh_abs(vf a)
+{
     vf a2 = vf_mul(a, a);
     vf p = vf_set1(62.0f / 2835.0f);
     p = vf_fmadd(p, a2, vf_set1(-17.0f / 315.0f));
@@ -85,7 +122,33 @@ static inline vf vf_tanh(vf y)
     vf e = vf_exp(vf_add(a, a));
     vf big = vf_sub(vf_set1(1.0f),
                     vf_div(vf_set1(2.0f), vf_add(e, vf_set1(1.0f))));
-    return vf_copysign(vf_select_lt(a, vf_set1(0.25f), small, big), y);
+    return vf_select_lt(a, vf_set1(0.25f), small, big);
+}
+
+/* tanh(y); |y| is clamped at 16 (tanh is 1 in float from 9.02 on), so
+ * that no lane computes y^2 or exp(2|y|) out of range. */
+static inline vf vf_tanh(vf y)
+{
+    return vf_copysign(vf_tanh_abs(vf_min(vf_set1(16.0f), vf_abs(y))), y);
+}
+
+/* The largest |score| vf_softcap needs to see for this cap: beyond it,
+ * tanh(score / cap) is 1 in float; infinite for a cap so large that score /
+ * cap cannot overflow (so an infinite score still gives the cap). */
+static inline float vf_softcap_arg_max(float cap)
+{
+    return cap <= FLT_MAX / 16.0f ? 16.0f * cap : INFINITY;
+}
+
+/*
+ * cap * tanh(s / cap), given inv = 1 / cap and amax = vf_softcap_arg_max(cap):
+ * s / cap overflows for a small cap (with cap = FLT_MIN, for any |s| > 4),
+ * so |s| is clamped at amax first, which changes no result. NaN propagates.
+ */
+static inline vf vf_softcap(vf s, vf cap, vf inv, vf amax)
+{
+    vf a = vf_min(amax, vf_abs(s));
+    return vf_copysign(vf_mul(cap, vf_tanh_abs(vf_mul(a, inv))), s);
 }
 
 #endif /* FATTN_VEC_MATH_H */

@@ -23,6 +23,7 @@
  */
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -80,6 +81,10 @@ static void tile_scores(const fattn_problem *p, const fattn_head *hv,
     const int64_t *qs = p->q_stride, *ms = p->mask_stride;
     const size_t mask_elem = p->mask_kind == FATTN_MASK_KEEP ? 1 : 4;
     const int align_br = p->align == FATTN_ALIGN_BOTTOM_RIGHT;
+    /* |x| beyond it has tanh(x / softcap) = 1 in float (it is from 9.02 on);
+     * infinite for a cap so large that x / softcap cannot overflow. */
+    const float cap_arg_max =
+        p->softcap <= FLT_MAX / 16.0f ? 16.0f * p->softcap : INFINITY;
     for (int r = 0; r < rows; r++) {
         float *s = t->s + r * TILE_K;
         int64_t i = i0 + r;
@@ -93,8 +98,12 @@ static void tile_scores(const fattn_problem *p, const fattn_head *hv,
             }
             float x = p->scale * dot(qrow, qs[3], fattn_kv_row(&hv->k, j),
                                      hv->k.elem, p->head_dim);
-            if (p->softcap > 0.0f)
+            if (p->softcap > 0.0f) {
+                /* x / softcap overflows for a small cap; tanh is 1 long
+                 * before the clamp, so the result is the same. */
+                x = x > cap_arg_max ? cap_arg_max : x < -cap_arg_max ? -cap_arg_max : x;
                 x = p->softcap * tanhf(x / p->softcap);
+            }
             if (p->mask_kind != FATTN_MASK_NONE) {
                 const unsigned char *mp =
                     hv->mask + (size_t)(i * ms[2] + j * ms[3]) * mask_elem;
@@ -136,10 +145,14 @@ static void tile_update(const fattn_problem *p, const fattn_head *hv,
         if (tile_max == -INFINITY)
             continue; /* nothing visible to this row in this tile */
         float m_new = max_nan(t->m[r], tile_max);
-        float correction = expf(t->m[r] - m_new); /* 0 on the first tile */
+        /* score - m_new overflows for finite scores of opposite signs near
+         * FLT_MAX; below lo, expf(score - m_new) is 0 anyway (NaN compares
+         * false and still propagates). correction is 0 on the first tile. */
+        const float lo = m_new - 128.0f;
+        float correction = t->m[r] < lo ? 0.0f : expf(t->m[r] - m_new);
         float sum = 0.0f;
         for (int c = 0; c < cols; c++) {
-            s[c] = expf(s[c] - m_new);
+            s[c] = s[c] < lo ? 0.0f : expf(s[c] - m_new);
             sum += s[c];
         }
         t->l[r] = t->l[r] * correction + sum;

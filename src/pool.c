@@ -13,7 +13,10 @@
  * bounded time (back-to-back calls, e.g. one per layer, then find it awake),
  * then sleeps on a condition variable; an idle pool uses no CPU.
  * Correctness never depends on the spin: every hand-over goes through the
- * mutex, so ThreadSanitizer sees each happens-before edge.
+ * mutex, so ThreadSanitizer sees each happens-before edge. A worker joins a
+ * job only while it is busy (under the mutex), and its caller does not
+ * return, nor can the next job start, before every joined worker has left
+ * it: a late worker never takes the next job's tasks with this one's fn.
  */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "internal.h"
@@ -109,6 +112,13 @@ static void *worker_main(void *opaque)
             return NULL;
         }
         seen = atomic_load_explicit(&pool->generation, memory_order_relaxed);
+        if (!pool->busy) {
+            /* Woken for a job that has ended: its tasks were all taken and
+             * its caller has returned (its arg is gone). Joining it would
+             * take task indices of the next job with this one's fn. */
+            pthread_mutex_unlock(&pool->lock);
+            continue;
+        }
         fattn_task_fn fn = pool->fn;
         void *arg = pool->arg;
         int32_t tasks = pool->tasks;

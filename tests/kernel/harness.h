@@ -19,7 +19,7 @@ typedef struct kt_ctx {
     uint64_t base_seed;
     uint64_t case_index; /* cases seen so far in this category */
     int64_t only_case;   /* >= 0: run only the case with this index */
-    int isas[8];         /* kernel paths every case runs on */
+    int isas[FATTN_ISA_COUNT]; /* the paths every case runs on, then AUTO */
     int n_isas;
     int64_t failures;    /* failing cases in this category */
     int64_t runs;        /* kernel calls checked in this category */

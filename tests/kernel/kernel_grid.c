@@ -4,9 +4,9 @@
  *
  *   kernel_grid [CATEGORY|all] [--seed=N] [--case=N] [--isa=NAME]
  *
- * Every case runs on every kernel path this build and CPU have (scalar, avx2,
- * avx512; the others print SKIP) and on FATTN_ISA_AUTO; --isa=NAME runs only
- * that path (and auto).
+ * Every case runs on every kernel path this build and CPU have (paths 1 ..
+ * FATTN_ISA_COUNT - 1 by fattn_isa_name; the others print SKIP) and on
+ * FATTN_ISA_AUTO; --isa=NAME runs only that path (and auto).
  * Categories: tiles, head_dim, causal, window, mask, options, layout, empty,
  * large, padding, nan, random. Each case gets its own seed, derived from the base seed and
  * the case's index, so `--seed=S --case=N` replays exactly one failing case.
@@ -659,7 +659,10 @@ static int usage(const char *program)
     fprintf(stderr, "usage: %s [all", program);
     for (size_t k = 0; k < COUNT(categories); k++)
         fprintf(stderr, "|%s", categories[k].name);
-    fprintf(stderr, "] [--seed=N] [--case=N] [--isa=scalar|avx2|avx512]\n");
+    fprintf(stderr, "] [--seed=N] [--case=N] [--isa=");
+    for (int isa = 1; isa < FATTN_ISA_COUNT; isa++)
+        fprintf(stderr, "%s%s", isa > 1 ? "|" : "", fattn_isa_name(isa));
+    fprintf(stderr, "]\n");
     return 2;
 }
 
@@ -687,7 +690,7 @@ int main(int argc, char **argv)
     }
 
     int named = 0;
-    for (int isa = FATTN_ISA_SCALAR; isa <= FATTN_ISA_AVX512; isa++) {
+    for (int isa = 1; isa < FATTN_ISA_COUNT; isa++) {
         if (only_isa && strcmp(only_isa, fattn_isa_name(isa)) != 0)
             continue;
         named = 1;
