@@ -69,15 +69,19 @@ int bench_verify_failures(void)
     return g_failures;
 }
 
-static const char *const impl_names[BENCH_IMPL_COUNT] = {
-    "blas", "onednn", "scalar", "avx2", "avx512"};
 static const char *const variant_names[BENCH_VARIANT_COUNT] = {
     "plain", "causal", "mask_f32", "mask_bool",
     "window", "alibi", "softcap", "ragged"};
 
 const char *bench_impl_name(int impl)
 {
-    return impl >= 0 && impl < BENCH_IMPL_COUNT ? impl_names[impl] : "?";
+    if (impl == BENCH_BLAS)
+        return "blas";
+    if (impl == BENCH_ONEDNN)
+        return "onednn";
+    return impl >= BENCH_FIRST_PATH && impl < BENCH_IMPL_COUNT
+               ? fattn_isa_name(bench_impl_fattn_isa(impl))
+               : "?";
 }
 
 const char *bench_variant_name(int variant)
@@ -88,12 +92,9 @@ const char *bench_variant_name(int variant)
 
 int bench_impl_fattn_isa(int impl)
 {
-    switch (impl) {
-    case BENCH_SCALAR: return FATTN_ISA_SCALAR;
-    case BENCH_AVX2: return FATTN_ISA_AVX2;
-    case BENCH_AVX512: return FATTN_ISA_AVX512;
-    default: return -1;
-    }
+    return impl >= BENCH_FIRST_PATH && impl < BENCH_IMPL_COUNT
+               ? FATTN_ISA_SCALAR + (impl - BENCH_FIRST_PATH)
+               : -1;
 }
 
 int bench_impl_runnable(int impl, char *why, size_t size)

@@ -19,13 +19,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The implementations: the two baselines, then every fattn path of the
+ * library's list (fattn_isa 1 .. FATTN_ISA_COUNT - 1, forced per call),
+ * named by fattn_isa_name: a new path is benchmarked without an edit here. */
 typedef enum bench_impl {
     BENCH_BLAS = 0,   /* unfused: OpenBLAS sgemm + softmax + sgemm */
     BENCH_ONEDNN = 1, /* unfused: oneDNN matmul + softmax + matmul */
-    BENCH_SCALAR = 2, /* fattn, forced paths */
-    BENCH_AVX2 = 3,
-    BENCH_AVX512 = 4,
-    BENCH_IMPL_COUNT = 5
+    BENCH_FIRST_PATH = 2,
+    /* The scalar path: its own size limit and the x_scalar counter. */
+    BENCH_SCALAR = BENCH_FIRST_PATH + FATTN_ISA_SCALAR - 1,
+    BENCH_IMPL_COUNT = BENCH_FIRST_PATH + FATTN_ISA_COUNT - 1
 } bench_impl;
 
 typedef enum bench_variant {
@@ -48,7 +51,7 @@ typedef struct bench_shape {
 const char *bench_impl_name(int impl);
 const char *bench_variant_name(int variant);
 
-/* The fattn_isa of a fattn impl (scalar, avx2, avx512), else -1. */
+/* The fattn_isa of a fattn path's impl, else -1 (a baseline). */
 int bench_impl_fattn_isa(int impl);
 
 /* 1 if `impl` can run here (built, CPU and OS support it); else 0 and the
