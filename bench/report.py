@@ -17,8 +17,22 @@ import json
 import os
 import sys
 
-IMPLS = ["blas", "onednn", "scalar", "avx2", "avx512"]
-FATTN = ["scalar", "avx2", "avx512"]
+# The baselines, then fattn's kernel paths in the order the suite ran them
+# (the library's list; set from the data by main()). perf.dat has their
+# columns in this order, which bench/perf.gp plots.
+BASELINES = ["blas", "onednn"]
+IMPLS = BASELINES + ["scalar", "avx2", "avx512"]
+
+
+def impls_of(data):
+    """The baselines, then every other implementation in order of first
+    appearance in the run."""
+    seen = []
+    for b in data.get("benchmarks", []):
+        _, impl = split_name(b.get("run_name", b["name"]))
+        if impl not in BASELINES and impl not in seen:
+            seen.append(impl)
+    return BASELINES + seen if seen else IMPLS
 
 # (title, shape) of the headline shapes: the name without threads and impl.
 # The key of a case is "<shape>/threads:<T>".
@@ -219,7 +233,9 @@ def sweep_rows(runs):
 def main():
     if len(sys.argv) != 3:
         sys.exit("usage: report.py BENCH_JSON OUT_DIR")
+    global IMPLS
     data, runs = load(sys.argv[1])
+    IMPLS = impls_of(data)
     out_dir = sys.argv[2]
     os.makedirs(out_dir, exist_ok=True)
     write_json(os.path.join(out_dir, "perf.json"), clean(data))
