@@ -2,23 +2,37 @@
  * cases.c - the table of benchmark cases, their registration and the case
  * body: set-up (prepare.c), the timing loop, the counters.
  *
+ * Threads: every case runs at one thread count (its level, machine.h); the
+ * headline shapes run at 1 and at N threads (N = the CPUs this process may
+ * use, or --fattn_threads), everything else at 1. A one-thread case is
+ * timed in process CPU time (shim.h: on a shared machine the wall clock
+ * also counts waiting for a core); an N-thread case in wall-clock time,
+ * the only clock in which N threads are faster than one (its process CPU
+ * time, N threads' worth, is in the JSON too, and cpu_util shows the
+ * ratio).
+ *
  * Counters (Google Benchmark's JSON and console):
- *   FLOPS       rate: FLOP per call / process CPU time (4*B*H*Sq*Sk*D; only the
+ *   FLOPS       rate: FLOP per call / time (4*B*H*Sq*Sk*D; only the
  *               visible pairs for causal, window and ragged lengths)
  *   peak_pct    GFLOP/s as % of the FMA peak of the vector width the
- *               implementation runs at (measured at start-up; none for
- *               the scalar path)
- *   kv_read     decode: rate of K/V bytes read; bw_pct: % of the measured
- *               single-core read bandwidth
+ *               implementation runs at, measured at start-up on as many
+ *               cores as the case has threads (none for the scalar path)
+ *   kv_read     decode: rate of K/V bytes read; bw_pct: % of the read
+ *               bandwidth measured with the case's thread count
  *   x_blas, x_onednn, x_scalar
  *               fattn cases: speed-up over that baseline on the same
- *               shape in the same run (baseline time / this time; the
- *               baseline's median when it ran, otherwise timed on demand)
+ *               shape at the same thread count in the same run (baseline
+ *               time / this time; the baseline's median when it ran,
+ *               otherwise timed on demand)
+ *   scaling     N-thread cases: the same implementation's wall time on
+ *               one thread / its wall time on N (N = perfect)
+ *   cpu_util    N-thread cases: process CPU time / wall time, the cores
+ *               kept busy (spinning threads count too)
  *   time_vs_plain
  *               variant cases: this time / the plain case's time, same
  *               shape, same implementation (the variant's overhead)
  *   extra_mem   bytes beyond inputs and output: fattn's workspace,
- *               the baselines' score matrix
+ *               the baselines' score buffers
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -46,14 +60,20 @@ struct bench_case {
     const char *group;
     bench_shape shape;
     int impl;
-    char key[160];  /* the name without the impl: one problem */
-    char name[192];
-    /* The same key's other implementations (NULL: not registered), and the
-     * plain case of the same shape and implementation (variants). */
+    int level;      /* thread count: g_machine->threads[level] */
+    char shape_key[160]; /* the problem alone: shared by every level */
+    char key[192];  /* the name without the impl: one problem, one level */
+    char name[224];
+    /* The same key's other implementations (NULL: not registered), the
+     * plain case of the same shape, level and implementation (variants),
+     * and the same implementation on one thread (N-thread cases). */
     bench_case *peer[BENCH_IMPL_COUNT];
     bench_case *plain;
-    /* Measured seconds per call, one per body call. */
-    double times[MAX_TIMES];
+    bench_case *single;
+    /* Measured seconds per call, one per body call: the case's clock
+     * (times), and the wall clock and process CPU time (for scaling and
+     * cpu_util). */
+    double times[MAX_TIMES], wall[MAX_TIMES], cpu[MAX_TIMES];
     int ntimes;
 };
 
@@ -69,6 +89,7 @@ typedef struct shape_row {
     const char *group;
     int64_t batch, heads, kv_heads, seq_q, seq_k, dim;
     unsigned variants;
+    int threaded; /* 1: a headline shape, also run at N threads */
 } shape_row;
 
 static const unsigned all_variants =
@@ -92,16 +113,17 @@ static size_t table(shape_row *rows, size_t cap)
     } while (0)
 
     /* Short context, where CPU flash kernels often lose to unfused. */
-    ROW("prefill", 1, 8, 8, 128, 128, 64, V(BENCH_PLAIN));
-    ROW("prefill", 1, 8, 8, 1024, 1024, 64, V(BENCH_PLAIN));
+    ROW("prefill", 1, 8, 8, 128, 128, 64, V(BENCH_PLAIN), 1);
+    ROW("prefill", 1, 8, 8, 1024, 1024, 64, V(BENCH_PLAIN), 1);
     for (size_t k = 0; k < sizeof sweep / sizeof *sweep; k++)
         ROW("prefill", 1, 8, 8, sweep[k], sweep[k], 128,
-            sweep[k] == 2048 ? V(BENCH_PLAIN) | V(BENCH_CAUSAL) : V(BENCH_PLAIN));
-    ROW("prefill", 4, 16, 16, 512, 512, 64, V(BENCH_PLAIN));
-    ROW("variant", 4, 16, 16, 512, 512, 64, all_variants | V(BENCH_RAGGED));
-    ROW("variant", 1, 8, 8, 2048, 2048, 128, all_variants);
-    ROW("decode", 1, 32, 8, 1, 8192, 128, V(BENCH_PLAIN));
-    ROW("decode", 1, 32, 8, 1, 65536, 128, V(BENCH_PLAIN));
+            sweep[k] == 2048 ? V(BENCH_PLAIN) | V(BENCH_CAUSAL) : V(BENCH_PLAIN),
+            sweep[k] == 2048);
+    ROW("prefill", 4, 16, 16, 512, 512, 64, V(BENCH_PLAIN), 1);
+    ROW("variant", 4, 16, 16, 512, 512, 64, all_variants | V(BENCH_RAGGED), 0);
+    ROW("variant", 1, 8, 8, 2048, 2048, 128, all_variants, 0);
+    ROW("decode", 1, 32, 8, 1, 8192, 128, V(BENCH_PLAIN), 1);
+    ROW("decode", 1, 32, 8, 1, 65536, 128, V(BENCH_PLAIN), 0);
 #undef ROW
     return n;
 }
@@ -124,8 +146,9 @@ static int within_limits(int impl, const bench_shape *s,
     return work <= limits->simd_gflop;
 }
 
-static void make_key(char *key, size_t size, const char *group,
-                     const bench_shape *s)
+/* <group>/B:../H:..[/Hkv:..]/S:..|Sq:../Sk:../D:../<variant> */
+static void make_shape_key(char *key, size_t size, const char *group,
+                           const bench_shape *s)
 {
     int len = snprintf(key, size, "%s/B:%lld/H:%lld", group,
                        (long long)s->batch, (long long)s->heads);
@@ -145,22 +168,39 @@ static void make_key(char *key, size_t size, const char *group,
 
 /* ---- Timing records ------------------------------------------------- */
 
-/* The clock of the measurements: this process's CPU time, as Google
- * Benchmark measures these cases (shim.h). */
-static double now_seconds(void)
+/* The two clocks of the measurements: this process's CPU time (one-thread
+ * cases, as Google Benchmark measures them, shim.h) and the wall clock
+ * (N-thread cases). */
+static double clock_seconds(clockid_t id)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void record(bench_case *c, double seconds)
+typedef struct stamp {
+    double cpu, wall;
+} stamp;
+
+static stamp now_stamp(void)
 {
-    if (c->ntimes < MAX_TIMES)
-        c->times[c->ntimes++] = seconds;
-    else
-        c->times[MAX_TIMES - 1] = seconds;
+    const stamp s = {clock_seconds(CLOCK_PROCESS_CPUTIME_ID),
+                     clock_seconds(CLOCK_MONOTONIC)};
+    return s;
+}
+
+/* One measurement of `calls` calls since `start`. */
+static void record(bench_case *c, stamp start, int64_t calls)
+{
+    const stamp end = now_stamp();
+    const double n = calls > 0 ? (double)calls : 1.0;
+    const double cpu = (end.cpu - start.cpu) / n, wall = (end.wall - start.wall) / n;
+    const int k = c->ntimes < MAX_TIMES ? c->ntimes++ : MAX_TIMES - 1;
+
+    c->cpu[k] = cpu;
+    c->wall[k] = wall;
+    c->times[k] = c->level > 0 ? wall : cpu;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -170,45 +210,56 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median of a case's recorded times, 0 if none. */
-static double median_time(const bench_case *c)
+static double median_of(const double *v, int n)
 {
     double sorted[MAX_TIMES];
 
-    if (c == NULL || c->ntimes == 0)
+    if (n == 0)
         return 0.0;
-    memcpy(sorted, c->times, (size_t)c->ntimes * sizeof *sorted);
-    qsort(sorted, (size_t)c->ntimes, sizeof *sorted, cmp_double);
-    return c->ntimes % 2 ? sorted[c->ntimes / 2]
-                         : 0.5 * (sorted[c->ntimes / 2 - 1] + sorted[c->ntimes / 2]);
+    memcpy(sorted, v, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_double);
+    return n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
 }
 
-/* The baseline's time on the prepared shape: its median from this run, or
- * timed now if its case was filtered out. 0 if it cannot run. */
-static double baseline_time(bench_case *base, bench_prepared *pp)
+/* Median of a case's recorded times in its own clock, 0 if none. */
+static double median_time(const bench_case *c)
 {
-    char why[256];
-    double start, t;
+    return c == NULL ? 0.0 : median_of(c->times, c->ntimes);
+}
+
+static double median_wall(const bench_case *c)
+{
+    return c == NULL ? 0.0 : median_of(c->wall, c->ntimes);
+}
+
+/* Make sure `other` (a baseline, or the same implementation on one thread)
+ * has times on the prepared shape: its medians from this run, or timed now
+ * if its case was filtered out. 0 if it cannot run, else 1. */
+static int ensure_timed(bench_case *other, bench_prepared *pp)
+{
+    char why[512];
+    double start;
     int runs = 0;
 
-    if (base == NULL)
-        return 0.0;
-    if (base->ntimes > 0)
-        return median_time(base);
-    if (!bench_impl_runnable(base->impl, why, sizeof why) ||
-        bench_verify(pp, base->impl, why, sizeof why) != 0)
-        return 0.0;
-    start = now_seconds();
+    if (other == NULL)
+        return 0;
+    if (other->ntimes > 0)
+        return 1;
+    if (!bench_impl_runnable(other->impl, why, sizeof why) ||
+        bench_verify(pp, other->impl, other->level, why, sizeof why) != 0)
+        return 0;
+    start = clock_seconds(CLOCK_MONOTONIC);
     do {
-        t = now_seconds();
-        if (bench_run(pp, base->impl) != 0)
-            return 0.0;
-        record(base, now_seconds() - t);
+        const stamp t = now_stamp();
+
+        if (bench_run(pp, other->impl, other->level) != 0)
+            return 0;
+        record(other, t, 1);
         runs++;
     } while (runs < ON_DEMAND_MAX_RUNS &&
              (runs < ON_DEMAND_MIN_RUNS ||
-              now_seconds() - start < ON_DEMAND_SECONDS));
-    return median_time(base);
+              clock_seconds(CLOCK_MONOTONIC) - start < ON_DEMAND_SECONDS));
+    return 1;
 }
 
 /* The fattn_isa whose FMA peak applies to an implementation. */
@@ -229,7 +280,8 @@ static void set_counters(fb_state *st, bench_case *c, bench_prepared *pp,
     static const int baselines[] = {BENCH_BLAS, BENCH_ONEDNN, BENCH_SCALAR};
     const double flops = bench_flops(pp);
     const int isa = peak_isa(c->impl);
-    const double peak = isa >= 0 ? g_machine->peak_gflops[isa] : 0.0;
+    const double peak = isa >= 0 ? g_machine->peak_gflops[c->level][isa] : 0.0;
+    const double read_gbps = g_machine->read_gbps[c->level];
 
     fb_counter(st, "FLOPS", flops, FB_COUNTER_RATE);
     if (peak > 0.0 && seconds > 0.0)
@@ -239,9 +291,8 @@ static void set_counters(fb_state *st, bench_case *c, bench_prepared *pp,
         const double bytes = bench_kv_bytes(pp);
 
         fb_counter(st, "kv_read", bytes, FB_COUNTER_RATE);
-        if (g_machine->read_gbps > 0.0 && seconds > 0.0)
-            fb_counter(st, "bw_pct",
-                       100.0 * bytes / seconds * 1e-9 / g_machine->read_gbps,
+        if (read_gbps > 0.0 && seconds > 0.0)
+            fb_counter(st, "bw_pct", 100.0 * bytes / seconds * 1e-9 / read_gbps,
                        FB_COUNTER_VALUE);
     }
     if (bench_impl_fattn_isa(c->impl) >= 0) {
@@ -252,17 +303,28 @@ static void set_counters(fb_state *st, bench_case *c, bench_prepared *pp,
 
             if (b == c->impl)
                 continue;
-            tb = baseline_time(c->peer[b], pp);
+            tb = ensure_timed(c->peer[b], pp) ? median_time(c->peer[b]) : 0.0;
             snprintf(name, sizeof name, "x_%s", bench_impl_name(b));
             if (tb > 0.0 && seconds > 0.0)
                 fb_counter(st, name, tb / seconds, FB_COUNTER_VALUE);
         }
     }
+    if (c->level > 0) {
+        const double wall = median_wall(c), cpu = median_of(c->cpu, c->ntimes);
+
+        /* Wall over wall: the one clock both thread counts share. */
+        if (ensure_timed(c->single, pp) && wall > 0.0)
+            fb_counter(st, "scaling", median_wall(c->single) / wall,
+                       FB_COUNTER_VALUE);
+        if (wall > 0.0)
+            fb_counter(st, "cpu_util", cpu / wall, FB_COUNTER_VALUE);
+    }
     if (c->plain != NULL && c->plain->ntimes > 0 && seconds > 0.0)
         fb_counter(st, "time_vs_plain", seconds / median_time(c->plain),
                    FB_COUNTER_VALUE);
-    fb_counter(st, "extra_mem", bench_extra_bytes(pp, c->impl), FB_COUNTER_BYTES);
-    fb_set_label(st, bench_verify_summary(pp, c->impl));
+    fb_counter(st, "extra_mem", bench_extra_bytes(pp, c->impl, c->level),
+               FB_COUNTER_BYTES);
+    fb_set_label(st, bench_verify_summary(pp, c->impl, c->level));
 }
 
 static void run_case(fb_state *st, const void *arg)
@@ -271,30 +333,27 @@ static void run_case(fb_state *st, const void *arg)
     bench_case *c = &g_cases[(const bench_case *)arg - g_cases];
     char why[512] = "";
     bench_prepared *pp;
-    double start, seconds;
-    int64_t iters;
+    stamp start;
 
     if (!bench_impl_runnable(c->impl, why, sizeof why)) {
         fb_skip_with_error(st, why);
         return;
     }
-    pp = bench_prepare(c->key, &c->shape, why, sizeof why);
-    if (pp == NULL || bench_verify(pp, c->impl, why, sizeof why) != 0) {
+    /* One prepared problem for every level of a shape. */
+    pp = bench_prepare(c->shape_key, &c->shape, why, sizeof why);
+    if (pp == NULL || bench_verify(pp, c->impl, c->level, why, sizeof why) != 0) {
         fb_skip_with_error(st, why);
         return;
     }
-    start = now_seconds();
+    start = now_stamp();
     while (fb_keep_running(st)) {
-        if (bench_run(pp, c->impl) != 0) {
+        if (bench_run(pp, c->impl, c->level) != 0) {
             fb_skip_with_error(st, "the call failed after passing verification");
             return;
         }
     }
-    seconds = now_seconds() - start;
-    iters = fb_iterations(st);
-    seconds = iters > 0 ? seconds / (double)iters : 0.0;
-    record(c, seconds);
-    set_counters(st, c, pp, seconds);
+    record(c, start, fb_iterations(st));
+    set_counters(st, c, pp, c->times[c->ntimes - 1]);
 }
 
 /* ---- Registration --------------------------------------------------- */
@@ -307,6 +366,12 @@ static bench_case *find_case(size_t upto, const char *key, int impl)
     return NULL;
 }
 
+/* <shape key>/threads:<T> */
+static void level_key(char *key, size_t size, const char *shape_key, int level)
+{
+    snprintf(key, size, "%s/threads:%d", shape_key, g_machine->threads[level]);
+}
+
 void bench_cases_register(const bench_machine *machine,
                           const bench_limits *limits)
 {
@@ -315,8 +380,9 @@ void bench_cases_register(const bench_machine *machine,
     size_t cap = 0;
 
     g_machine = machine;
+    bench_prepare_use(machine);
     for (size_t r = 0; r < nrows; r++)
-        cap += (size_t)BENCH_VARIANT_COUNT * BENCH_IMPL_COUNT;
+        cap += (size_t)BENCH_VARIANT_COUNT * BENCH_IMPL_COUNT * BENCH_MAX_LEVELS;
     g_cases = calloc(cap, sizeof *g_cases);
     if (g_cases == NULL)
         return;
@@ -324,36 +390,56 @@ void bench_cases_register(const bench_machine *machine,
         for (int v = 0; v < BENCH_VARIANT_COUNT; v++) {
             const bench_shape s = {rows[r].batch, rows[r].heads, rows[r].kv_heads,
                                    rows[r].seq_q, rows[r].seq_k, rows[r].dim, v};
-            char key[160], plain_key[160];
+            char shape_key[160], plain_shape[160];
             bench_shape plain = s;
 
             if (!(rows[r].variants & V(v)))
                 continue;
             plain.variant = BENCH_PLAIN;
-            make_key(key, sizeof key, rows[r].group, &s);
-            make_key(plain_key, sizeof plain_key, rows[r].group, &plain);
-            /* Baselines first, then scalar, AVX2, AVX-512. */
-            for (int impl = 0; impl < BENCH_IMPL_COUNT; impl++) {
-                bench_case *c;
+            make_shape_key(shape_key, sizeof shape_key, rows[r].group, &s);
+            make_shape_key(plain_shape, sizeof plain_shape, rows[r].group, &plain);
+            /* One thread, then N; within each, baselines first, then
+             * scalar, AVX2, AVX-512: each fattn case finds its baselines
+             * and its one-thread self already timed. */
+            for (int level = 0; level < machine->levels; level++) {
+                char key[192], plain_key[192];
 
-                if (!within_limits(impl, &s, limits))
-                    continue;
-                c = &g_cases[g_ncases++];
-                c->group = rows[r].group;
-                c->shape = s;
-                c->impl = impl;
-                snprintf(c->key, sizeof c->key, "%s", key);
-                snprintf(c->name, sizeof c->name, "%s/%s", key,
-                         bench_impl_name(impl));
-                if (v != BENCH_PLAIN)
-                    c->plain = find_case(g_ncases, plain_key, impl);
+                if (level > 0 && !rows[r].threaded)
+                    break;
+                level_key(key, sizeof key, shape_key, level);
+                level_key(plain_key, sizeof plain_key, plain_shape, level);
+                for (int impl = 0; impl < BENCH_IMPL_COUNT; impl++) {
+                    bench_case *c;
+
+                    if (!within_limits(impl, &s, limits))
+                        continue;
+                    c = &g_cases[g_ncases++];
+                    c->group = rows[r].group;
+                    c->shape = s;
+                    c->impl = impl;
+                    c->level = level;
+                    snprintf(c->shape_key, sizeof c->shape_key, "%s", shape_key);
+                    snprintf(c->key, sizeof c->key, "%s", key);
+                    snprintf(c->name, sizeof c->name, "%s/%s", key,
+                             bench_impl_name(impl));
+                    if (v != BENCH_PLAIN)
+                        c->plain = find_case(g_ncases, plain_key, impl);
+                }
             }
         }
     }
     for (size_t k = 0; k < g_ncases; k++) {
+        bench_case *c = &g_cases[k];
+
         for (int impl = 0; impl < BENCH_IMPL_COUNT; impl++)
-            g_cases[k].peer[impl] = find_case(g_ncases, g_cases[k].key, impl);
-        fb_register(g_cases[k].name, run_case, &g_cases[k]);
+            c->peer[impl] = find_case(g_ncases, c->key, impl);
+        if (c->level > 0) {
+            char key[192];
+
+            level_key(key, sizeof key, c->shape_key, 0);
+            c->single = find_case(g_ncases, key, c->impl);
+        }
+        fb_register(c->name, run_case, c, c->level > 0);
     }
 }
 

@@ -2,13 +2,16 @@
  * cases.h - the benchmark cases: shapes x variants x implementations.
  *
  * Names follow Google Benchmark's habit of slash-separated parameters:
- *     <group>/B:1/H:8/S:2048/D:128/<variant>/<impl>
- *     decode/B:1/H:32/Hkv:8/Sq:1/Sk:8192/D:128/plain/<impl>
+ *     <group>/B:1/H:8/S:2048/D:128/<variant>/threads:<T>/<impl>
+ *     decode/B:1/H:32/Hkv:8/Sq:1/Sk:8192/D:128/plain/threads:<T>/<impl>
  * group: prefill (incl. the sequence-length sweep at B=1 H=8 D=128),
  * variant (each option next to a plain run of the same shape), decode.
- * impl: blas and onednn (unfused baselines), scalar, avx2, avx512 (fattn's
- * kernel paths, forced per call). Within a shape the baselines run first,
- * so each fattn case can report its speed-up over them from the same run.
+ * T: 1, and N for the headline shapes (machine.h). impl: blas and onednn
+ * (unfused baselines), then fattn's kernel paths from the library's list
+ * (scalar, avx2, avx512; forced per call). Within a shape one thread runs
+ * first, and at each thread count the baselines first, so each fattn case
+ * can report its speed-up over them, and each N-thread case its scaling,
+ * from the same run.
  */
 #ifndef FATTN_BENCH_CASES_H
 #define FATTN_BENCH_CASES_H

@@ -1,18 +1,25 @@
 /*
- * machine.c - peak, bandwidth and thread set-up for the benchmark suite.
+ * machine.c - peaks, bandwidth and threads of the benchmark suite.
  *
  * Peak: fattn_fma_peak_gflops (a register-resident FMA loop at the path's
- * vector width, one core). Bandwidth: a plain C read of a 256 MiB buffer,
- * far larger than the last-level cache, the best of a few passes.
+ * vector width, one core), run on N threads at once and summed for N
+ * threads (src/cli/peak.h explains why that is the N-core peak).
+ * Bandwidth: a plain C read of a 256 MiB buffer, far larger than the
+ * last-level cache, the best of a few passes; for N threads the buffer is
+ * split into N slices read at the same time, and the pass lasts until the
+ * slowest slice is done.
  */
 #define _GNU_SOURCE /* RTLD_DEFAULT */
 
 #include "machine.h"
 
+#include "peak.h"
 #include "shim.h"
 #include "unfused.h"
+#include "workers.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +29,66 @@
 #define READ_BUFFER_BYTES ((size_t)256 << 20)
 #define READ_PASSES 5
 
+static fattn_pool *g_pools[BENCH_MAX_LEVELS];
+static bench_workers *g_workers[BENCH_MAX_LEVELS];
+
 static double now_seconds(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int bench_machine_threads(bench_machine *m, int threads, int start_pools)
+{
+    fattn_error err;
+
+    memset(m, 0, sizeof *m);
+    m->levels = 1;
+    m->threads[0] = 1;
+    if (threads <= 1)
+        return 0;
+    if (!start_pools) {
+        m->levels = 2;
+        m->threads[1] = threads;
+        return 0;
+    }
+    memset(&err, 0, sizeof err);
+    if (fattn_pool_create(threads, &g_pools[1], &err) != FATTN_OK) {
+        fprintf(stderr, "fattn_bench: a fattn pool of %d threads: %s\n", threads,
+                err.message);
+        return -1;
+    }
+    g_workers[1] = bench_workers_create(threads);
+    if (g_workers[1] == NULL) {
+        fprintf(stderr, "fattn_bench: cannot start %d worker threads\n", threads);
+        bench_machine_free();
+        return -1;
+    }
+    m->levels = 2;
+    m->threads[1] = threads;
+    return 0;
+}
+
+fattn_pool *bench_machine_pool(int level)
+{
+    return level > 0 && level < BENCH_MAX_LEVELS ? g_pools[level] : NULL;
+}
+
+bench_workers *bench_machine_workers(int level)
+{
+    return level > 0 && level < BENCH_MAX_LEVELS ? g_workers[level] : NULL;
+}
+
+void bench_machine_free(void)
+{
+    for (int k = 0; k < BENCH_MAX_LEVELS; k++) {
+        fattn_pool_destroy(g_pools[k]);
+        bench_workers_destroy(g_workers[k]);
+        g_pools[k] = NULL;
+        g_workers[k] = NULL;
+    }
 }
 
 /* Sum n4 blocks of four words with four independent chains, so the loop is
@@ -45,92 +106,146 @@ static uint64_t read_all(const uint64_t *p, size_t n4)
     return s0 + s1 + s2 + s3;
 }
 
-static double measure_read_gbps(void)
+typedef struct read_slice {
+    const uint64_t *p;
+    size_t n4;
+    uint64_t sum;
+} read_slice;
+
+static void read_worker(void *arg, int worker)
+{
+    read_slice *slices = arg;
+
+    slices[worker].sum = read_all(slices[worker].p, slices[worker].n4);
+}
+
+static double measure_read_gbps(bench_workers *workers)
 {
     const size_t n = READ_BUFFER_BYTES / sizeof(uint64_t);
+    const int threads = workers ? bench_workers_threads(workers) : 1;
     uint64_t *buf = malloc(READ_BUFFER_BYTES);
+    read_slice *slices = calloc((size_t)threads, sizeof *slices);
     volatile uint64_t sink = 0;
     double best = 0.0;
 
-    if (buf == NULL)
+    if (buf == NULL || slices == NULL) {
+        free(buf);
+        free(slices);
         return 0.0;
+    }
     for (size_t k = 0; k < n; k++) /* touch every page before timing */
         buf[k] = k;
+    for (int t = 0; t < threads; t++) {
+        const size_t per = n / 4 / (size_t)threads;
+
+        slices[t].p = buf + (size_t)t * per * 4;
+        slices[t].n4 = t == threads - 1 ? n / 4 - (size_t)t * per : per;
+    }
     for (int pass = 0; pass < READ_PASSES; pass++) {
         double t = now_seconds(), gbps;
 
-        sink += read_all(buf, n / 4);
+        if (workers != NULL)
+            bench_workers_run(workers, read_worker, slices);
+        else
+            read_worker(slices, 0);
         t = now_seconds() - t;
+        for (int k = 0; k < threads; k++)
+            sink += slices[k].sum;
         gbps = t > 0.0 ? (double)READ_BUFFER_BYTES / t * 1e-9 : 0.0;
         if (gbps > best)
             best = gbps;
     }
     (void)sink;
     free(buf);
+    free(slices);
     return best;
 }
 
 void bench_machine_measure(bench_machine *m, double seconds)
 {
-    memset(m, 0, sizeof *m);
-    for (int isa = FATTN_ISA_AVX2; isa <= FATTN_ISA_AVX512; isa++)
-        if (fattn_isa_available(isa))
-            m->peak_gflops[isa] = fattn_fma_peak_gflops(isa, seconds);
-    m->read_gbps = measure_read_gbps();
+    for (int level = 0; level < m->levels; level++) {
+        for (int isa = FATTN_ISA_SCALAR; isa < FATTN_ISA_COUNT; isa++)
+            if (fattn_isa_available(isa))
+                m->peak_gflops[level][isa] = cli_fma_peak_gflops_threads(
+                    isa, m->threads[level], seconds, NULL);
+        m->read_gbps[level] = measure_read_gbps(bench_machine_workers(level));
+    }
 }
 
 void bench_machine_report(const bench_machine *m)
 {
-    char text[64];
+    char text[64], key[64];
 
-    for (int isa = FATTN_ISA_AVX2; isa <= FATTN_ISA_AVX512; isa++) {
-        char key[64];
+    for (int level = 0; level < m->levels; level++) {
+        /* Level 0 keeps the keys of one-thread runs; level 1 adds the
+         * thread count. */
+        char suffix[32] = "";
 
-        snprintf(key, sizeof key, "fma_peak_gflops_%s", fattn_isa_name(isa));
-        if (m->peak_gflops[isa] > 0.0)
-            snprintf(text, sizeof text, "%.1f", m->peak_gflops[isa]);
-        else
-            snprintf(text, sizeof text, "n/a (path not available)");
+        if (level > 0)
+            snprintf(suffix, sizeof suffix, "_threads%d", m->threads[level]);
+        for (int isa = FATTN_ISA_SCALAR; isa < FATTN_ISA_COUNT; isa++) {
+            if (m->peak_gflops[0][isa] <= 0.0 && isa == FATTN_ISA_SCALAR)
+                continue; /* no FMA peak by design */
+            snprintf(key, sizeof key, "fma_peak_gflops_%s%s", fattn_isa_name(isa),
+                     suffix);
+            if (m->peak_gflops[level][isa] > 0.0)
+                snprintf(text, sizeof text, "%.1f", m->peak_gflops[level][isa]);
+            else
+                snprintf(text, sizeof text, "n/a (path not available)");
+            fb_add_context(key, text);
+        }
+        snprintf(key, sizeof key, "mem_read_gbps%s", suffix);
+        snprintf(text, sizeof text, "%.2f", m->read_gbps[level]);
         fb_add_context(key, text);
     }
-    snprintf(text, sizeof text, "%.2f", m->read_gbps);
-    fb_add_context("mem_read_gbps", text);
 }
 
-/* OpenMP's thread controls, looked up at run time: oneDNN (Debian's build
- * uses libgomp) brings the runtime in, and linking OpenMP here could pull a
- * second, different runtime (clang's libomp). NULL without it. */
-static void *omp_symbol(const char *name)
+void bench_machine_pin_threads(const bench_machine *m)
 {
-    return dlsym(RTLD_DEFAULT, name);
-}
-
-void bench_machine_pin_threads(int threads)
-{
-    char text[160];
+    char text[256];
     const char *coretype = getenv("OPENBLAS_CORETYPE");
-    void (*omp_set)(int);
     int (*omp_get)(void);
     const char *core;
+    int len;
 
     core = unfused_blas_built() ? unfused_blas_setup() : NULL;
-    *(void **)&omp_set = omp_symbol("omp_set_num_threads");
-    *(void **)&omp_get = omp_symbol("omp_get_max_threads");
-    if (omp_set != NULL)
-        omp_set(threads);
+    if (unfused_dnnl_built())
+        unfused_dnnl_set_threads(1);
+    *(void **)&omp_get = dlsym(RTLD_DEFAULT, "omp_get_max_threads");
 
-    snprintf(text, sizeof text, "%d", threads);
+    len = snprintf(text, sizeof text, "%d", m->threads[0]);
+    for (int level = 1; level < m->levels; level++)
+        len += snprintf(text + len, sizeof text - (size_t)len, ",%d",
+                        m->threads[level]);
     fb_add_context("threads", text);
+    fb_add_context("threads_how",
+                   "fattn: a fattn pool (params.pool), none for 1; blas: our "
+                   "threads over head groups, 1-thread OpenBLAS inside; onednn: "
+                   "omp_set_num_threads");
     if (unfused_blas_built()) {
-        snprintf(text, sizeof text, "core %s, 1 thread; OPENBLAS_CORETYPE=%s",
-                 core ? core : "?",
-                 coretype && *coretype ? coretype : "(unset: OpenBLAS's own detection)");
+        const int isa = unfused_blas_isa();
+        int widest = FATTN_ISA_SCALAR;
+
+        for (int k = FATTN_ISA_SCALAR; k < FATTN_ISA_COUNT; k++)
+            if (fattn_isa_available(k))
+                widest = k;
+        len = snprintf(text, sizeof text, "core %s; OPENBLAS_CORETYPE=%s",
+                       core ? core : "?",
+                       coretype && *coretype ? coretype
+                                             : "(unset: OpenBLAS's own detection)");
+        /* A core type forced narrower than the CPU (OPENBLAS_CORETYPE=Haswell
+         * on an AVX-512 machine) makes the baseline weaker than OpenBLAS
+         * can be here: say so next to every number that uses it. */
+        if (isa < widest)
+            snprintf(text + len, sizeof text - (size_t)len,
+                     "; WEAKER THAN IT CAN BE: its kernels are %s, the CPU runs %s",
+                     fattn_isa_name(isa), fattn_isa_name(widest));
         fb_add_context("openblas", text);
     } else {
         fb_add_context("openblas", "not built (libopenblas-dev not found)");
     }
     if (unfused_dnnl_built()) {
-        snprintf(text, sizeof text, "%s, OpenMP threads %d",
+        snprintf(text, sizeof text, "%s, OpenMP threads at start %d",
                  unfused_dnnl_describe(), omp_get ? omp_get() : -1);
         fb_add_context("onednn", text);
     } else {

@@ -1,18 +1,21 @@
 /*
  * main.c - fattn's benchmark suite (Google Benchmark, cases in C).
  *
- *   fattn_bench [--fattn_full] [Google Benchmark flags]
+ *   fattn_bench [--fattn_full] [--fattn_threads=N] [Google Benchmark flags]
  *
  * Exit status 1 if any implementation's output failed its check against
- * the fp64 reference (the case then shows ERROR OCCURRED); a kernel path
- * this CPU lacks or a baseline not built is reported but is no failure.
+ * the fp64 reference (the case then shows ERROR OCCURRED), or a fattn path
+ * gave other bits on N threads than on one; a kernel path this CPU lacks
+ * or a baseline not built is reported but is no failure.
  *
- * At start-up, in this process: each kernel path's FMA peak and the memory
- * read bandwidth are measured, OpenBLAS and oneDNN are pinned to one
- * thread (fattn is single-threaded), and all of it goes into the report's
- * context. --fattn_full raises the size limits (cases.h): by default one
- * call of the scalar path stays under about 2 s and one of the others
- * under about 1.5 s; with --fattn_full under about 6 s.
+ * At start-up, in this process: the thread counts of the run (1, and N =
+ * --fattn_threads, default the CPUs this process may run on; N = 1 runs
+ * everything on one thread) with their fattn pool and worker threads; each
+ * kernel path's FMA peak and the memory read bandwidth at each count; the
+ * libraries' thread settings; all of it goes into the report's context.
+ * --fattn_full raises the size limits (cases.h): by default one call of
+ * the scalar path stays under about 2 s and one of the others under about
+ * 1.5 s; with --fattn_full under about 6 s.
  */
 #include "cases.h"
 #include "machine.h"
@@ -22,6 +25,7 @@
 #include "fattn.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Seconds spent measuring each FMA peak. */
@@ -43,6 +47,36 @@ static void help(void)
            "S=8192 sweep point\n\n",
            full_limits.scalar_gflop, full_limits.baseline_gflop,
            default_limits.scalar_gflop, default_limits.baseline_gflop);
+    printf("  --fattn_threads=N\n"
+           "                 run the headline shapes at 1 and N threads, N in 1..%d\n"
+           "                 (default: the %d CPUs this process may run on; 1: one\n"
+           "                 thread only)\n\n",
+           FATTN_MAX_THREADS, (int)fattn_usable_cpus());
+}
+
+/* --fattn_threads=N out of argv: N, 0 if absent, -1 if malformed. */
+static int take_threads(int *argc, char **argv)
+{
+    static const char flag[] = "--fattn_threads=";
+    int threads = 0, out = 1;
+
+    for (int k = 1; k < *argc; k++) {
+        if (strncmp(argv[k], flag, sizeof flag - 1) == 0) {
+            const char *text = argv[k] + sizeof flag - 1;
+            char *end;
+            long v = strtol(text, &end, 10);
+
+            threads = (*text >= '0' && *text <= '9' && *end == '\0' && v >= 1 &&
+                       v <= FATTN_MAX_THREADS)
+                          ? (int)v
+                          : -1;
+        } else {
+            argv[out++] = argv[k];
+        }
+    }
+    *argc = out;
+    argv[out] = NULL;
+    return threads;
 }
 
 /* Remove our own flags from argv before Google Benchmark sees it. */
@@ -75,17 +109,27 @@ static int listing_only(int argc, char **argv)
 int main(int argc, char **argv)
 {
     const int full = take_flag(&argc, argv, "--fattn_full");
+    int threads = take_threads(&argc, argv);
     const int list = listing_only(argc, argv);
     bench_machine machine;
     fattn_error err;
     char text[64];
     int failures;
 
+    if (threads < 0) {
+        fprintf(stderr, "fattn_bench: --fattn_threads=N needs N in 1..%d\n",
+                FATTN_MAX_THREADS);
+        return 1;
+    }
+    if (threads == 0)
+        threads = fattn_usable_cpus();
     if (fb_init(&argc, argv, help) != 0)
         return 1;
-    memset(&machine, 0, sizeof machine);
+    /* Listing only names the cases: no pools, no measurements. */
+    if (bench_machine_threads(&machine, threads, !list) != 0)
+        return 1;
     if (!list) {
-        bench_machine_pin_threads(1);
+        bench_machine_pin_threads(&machine);
         bench_machine_measure(&machine, PEAK_SECONDS);
         bench_machine_report(&machine);
         memset(&err, 0, sizeof err);
@@ -99,6 +143,7 @@ int main(int argc, char **argv)
     fb_shutdown();
     failures = bench_verify_failures();
     bench_cases_free();
+    bench_machine_free();
     if (failures > 0) {
         fprintf(stderr,
                 "fattn_bench: %d implementation(s) gave a wrong result or an "

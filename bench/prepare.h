@@ -1,9 +1,10 @@
 /*
  * prepare.h - the per-shape state of the benchmark cases, built once and
  * shared by every implementation of that shape: the seeded problem (all
- * buffers allocated and touched), the FLOP count, a sample of fp64
- * reference rows, the baselines' score buffer and oneDNN primitives, and
- * each implementation's one-time verification.
+ * buffers allocated, 64-byte aligned and touched), the FLOP count, a sample
+ * of fp64 reference rows, per thread count (level, machine.h) fattn's
+ * workspaces and the baselines' states (score buffers, oneDNN primitives),
+ * and each implementation's one-time verification per level.
  *
  * Google Benchmark calls a case body several times (growing iteration
  * counts, repetitions); only the first call of a shape pays for set-up.
@@ -12,18 +13,22 @@
 #ifndef FATTN_BENCH_PREPARE_H
 #define FATTN_BENCH_PREPARE_H
 
+#include "machine.h"
 #include "problem.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
+/* The implementations: the two baselines, then every fattn path of the
+ * library's list (fattn_isa 1 .. FATTN_ISA_COUNT - 1, forced per call),
+ * named by fattn_isa_name: a new path is benchmarked without an edit here. */
 typedef enum bench_impl {
     BENCH_BLAS = 0,   /* unfused: OpenBLAS sgemm + softmax + sgemm */
     BENCH_ONEDNN = 1, /* unfused: oneDNN matmul + softmax + matmul */
-    BENCH_SCALAR = 2, /* fattn, forced paths */
-    BENCH_AVX2 = 3,
-    BENCH_AVX512 = 4,
-    BENCH_IMPL_COUNT = 5
+    BENCH_FIRST_PATH = 2,
+    /* The scalar path: its own size limit and the x_scalar counter. */
+    BENCH_SCALAR = BENCH_FIRST_PATH + FATTN_ISA_SCALAR - 1,
+    BENCH_IMPL_COUNT = BENCH_FIRST_PATH + FATTN_ISA_COUNT - 1
 } bench_impl;
 
 typedef enum bench_variant {
@@ -46,7 +51,7 @@ typedef struct bench_shape {
 const char *bench_impl_name(int impl);
 const char *bench_variant_name(int variant);
 
-/* The fattn_isa of a fattn impl (scalar, avx2, avx512), else -1. */
+/* The fattn_isa of a fattn path's impl, else -1 (a baseline). */
 int bench_impl_fattn_isa(int impl);
 
 /* 1 if `impl` can run here (built, CPU and OS support it); else 0 and the
@@ -55,18 +60,24 @@ int bench_impl_runnable(int impl, char *why, size_t size);
 
 typedef struct bench_prepared bench_prepared;
 
+/* The thread counts of the levels (set once, before any case runs). */
+void bench_prepare_use(const bench_machine *machine);
+
 /* The state for `shape` under `key` (reused while the key is the same).
  * NULL on failure with the reason in why. */
 bench_prepared *bench_prepare(const char *key, const bench_shape *shape,
                               char *why, size_t size);
 
-/* Run `impl` once (checked against the fp64 sample on its first use of
- * this shape: 0 if it matches, else -1 and why). */
-int bench_verify(bench_prepared *pp, int impl, char *why, size_t size);
+/* Run `impl` once on the level's threads (checked against the fp64 sample
+ * on its first use of this shape and level: 0 if it matches, else -1 and
+ * why). A fattn path on N threads must also give the very bits it gave on
+ * one thread (the library's determinism promise). */
+int bench_verify(bench_prepared *pp, int impl, int level, char *why,
+                 size_t size);
 
-/* One untimed-by-us call of `impl`: what the timing loop repeats. 0 on
- * success. */
-int bench_run(bench_prepared *pp, int impl);
+/* One untimed-by-us call of `impl` on the level's threads: what the
+ * timing loop repeats. 0 on success. */
+int bench_run(bench_prepared *pp, int impl, int level);
 
 /* FLOP per call: 4*B*H*Sq*Sk*D dense; with causal, window or lengths only
  * the visible pairs, 2*(D+Dv) each. */
@@ -75,12 +86,15 @@ double bench_flops(const bench_prepared *pp);
 /* Bytes of K and V one call reads: B*Hkv*Sk*(D+Dv)*4. */
 double bench_kv_bytes(const bench_prepared *pp);
 
-/* Extra memory of `impl`: fattn's workspace (fattn_workspace_size, one
- * buffer reused by every call), the baselines' score matrix. */
-double bench_extra_bytes(const bench_prepared *pp, int impl);
+/* Extra memory of `impl` at the level: fattn's workspace
+ * (fattn_workspace_size, one buffer reused by every call, every task's
+ * share with a pool), the baselines' score buffers. */
+double bench_extra_bytes(const bench_prepared *pp, int impl, int level);
 
-/* One-line verification summary of `impl` (after bench_verify). */
-const char *bench_verify_summary(const bench_prepared *pp, int impl);
+/* One-line verification summary of `impl` at the level (after
+ * bench_verify). */
+const char *bench_verify_summary(const bench_prepared *pp, int impl,
+                                 int level);
 
 /* How many implementations gave a wrong result or an error in their
  * verification (a missing ISA or baseline does not count). */

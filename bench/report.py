@@ -5,20 +5,37 @@
 
 Writes into OUT_DIR:
   perf.json   the results, aggregates only, without host name or paths
-  perf.md     tables: headline shapes, variants, decode (medians)
+  perf.md     tables: headline shapes at each thread count of the run, their
+              thread scaling, the variants (medians)
   perf.dat    the sequence-length sweep for bench/perf.gp (gnuplot)
 and prints perf.md. Each case's value is its median over the repetitions
 (Google Benchmark's "median" aggregate), or the single run without
-repetitions.
+repetitions. One-thread cases are timed in process CPU time, N-thread
+cases in wall-clock time (their names end in /real_time; see bench/cases.c).
 """
 import json
 import os
 import sys
 
-IMPLS = ["blas", "onednn", "scalar", "avx2", "avx512"]
-FATTN = ["scalar", "avx2", "avx512"]
+# The baselines, then fattn's kernel paths in the order the suite ran them
+# (the library's list; set from the data by main()). perf.dat has their
+# columns in this order, which bench/perf.gp plots.
+BASELINES = ["blas", "onednn"]
+IMPLS = BASELINES + ["scalar", "avx2", "avx512"]
 
-# (title, key) of the headline shapes: the name without the impl.
+
+def impls_of(data):
+    """The baselines, then every other implementation in order of first
+    appearance in the run."""
+    seen = []
+    for b in data.get("benchmarks", []):
+        _, impl = split_name(b.get("run_name", b["name"]))
+        if impl not in BASELINES and impl not in seen:
+            seen.append(impl)
+    return BASELINES + seen if seen else IMPLS
+
+# (title, shape) of the headline shapes: the name without threads and impl.
+# The key of a case is "<shape>/threads:<T>".
 HEADLINE = [
     ("prefill B=1 H=8 S=128 D=64", "prefill/B:1/H:8/S:128/D:64/plain"),
     ("prefill B=1 H=8 S=1024 D=64", "prefill/B:1/H:8/S:1024/D:64/plain"),
@@ -30,13 +47,32 @@ HEADLINE = [
 ]
 VARIANT_HOSTS = ["variant/B:4/H:16/S:512/D:64", "variant/B:1/H:8/S:2048/D:128"]
 VARIANTS = ["plain", "mask_f32", "mask_bool", "window", "alibi", "softcap", "ragged"]
-SWEEP = "prefill/B:1/H:8/S:{}/D:128/plain"
+SWEEP = "prefill/B:1/H:8/S:{}/D:128/plain/threads:1"
+
+
+def key_of(shape, threads):
+    return "%s/threads:%d" % (shape, threads)
 
 
 def split_name(name):
-    """'prefill/.../plain/avx512/process_time' -> (key, impl)."""
+    """'prefill/.../plain/threads:2/avx512/process_time/real_time' ->
+    (key, impl), key = 'prefill/.../plain/threads:2'."""
     parts = [p for p in name.split("/") if p not in ("process_time", "real_time")]
     return "/".join(parts[:-1]), parts[-1]
+
+
+def thread_levels(ctx, runs):
+    """The thread counts of the run: the context's "threads" ("1,2"), else
+    whatever the case names show."""
+    text = ctx.get("threads", "")
+    try:
+        levels = sorted({int(t) for t in text.split(",") if t.strip()})
+    except ValueError:
+        levels = []
+    if not levels:
+        levels = sorted({int(k.rsplit("threads:", 1)[1]) for (k, _) in runs
+                         if "/threads:" in k})
+    return levels or [1]
 
 
 def load(path):
@@ -85,8 +121,11 @@ def write_json(path, doc):
 
 
 def ms(b):
+    """The case's own clock: wall time for N-thread cases (UseRealTime, the
+    name ends in /real_time), process CPU time otherwise."""
     unit = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b.get("time_unit", "ms")]
-    return b["cpu_time"] * unit
+    name = b.get("run_name", b.get("name", ""))
+    return b["real_time" if name.endswith("/real_time") else "cpu_time"] * unit
 
 
 def fmt(v, spec):
@@ -97,24 +136,57 @@ def cell(runs, key, impl):
     return runs.get((key, impl))
 
 
-def headline_table(runs):
-    out = ["| Shape | Impl | ms | GFLOP/s | % of peak | x over blas | x over oneDNN | K/V GB/s | % of mem BW |",
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for title, key in HEADLINE:
+def headline_table(runs, threads):
+    """One table per thread count: every counter is against the baselines,
+    the peak and the bandwidth at that same count."""
+    scaled = threads > 1
+    out = ["| Shape | Impl | ms | GFLOP/s | % of peak | x over blas | x over oneDNN | K/V GB/s | % of mem BW |"
+           + (" scaling | cores busy |" if scaled else ""),
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+           + (" ---: | ---: |" if scaled else "")]
+    for title, shape in HEADLINE:
+        key = key_of(shape, threads)
         for impl in IMPLS:
             b = cell(runs, key, impl)
             if b is None:
                 continue
             if "error" in b:
-                out.append(f"| {title} | {impl} | {b['error']} | | | | | | |")
+                out.append(f"| {title} | {impl} | {b['error']} | | | | | | |"
+                           + (" | |" if scaled else ""))
                 continue
-            out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
-                title, impl, fmt(ms(b), ".1f"), fmt(b.get("FLOPS", 0) * 1e-9, ".1f"),
+            row = "| {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                title, impl, fmt(ms(b), ".1f" if ms(b) >= 1 else ".3f"),
+                fmt(b.get("FLOPS", 0) * 1e-9, ".1f"),
                 fmt(b.get("peak_pct"), ".1f"), fmt(b.get("x_blas"), ".2f"),
                 fmt(b.get("x_onednn"), ".2f"),
                 fmt(b["kv_read"] * 1e-9 if "kv_read" in b else None, ".2f"),
-                fmt(b.get("bw_pct"), ".1f")))
+                fmt(b.get("bw_pct"), ".1f"))
+            if scaled:
+                row += " {} | {} |".format(fmt(b.get("scaling"), ".2f"),
+                                          fmt(b.get("cpu_util"), ".2f"))
+            out.append(row)
     return out
+
+
+def scaling_table(runs, levels):
+    """Each headline shape and implementation: time at every thread count
+    and the speed-up of the largest count over one thread (wall over wall,
+    the scaling counter)."""
+    top = levels[-1]
+    out = ["| Shape | Impl | " + " | ".join("ms, %d thread%s" % (t, "" if t == 1 else "s")
+                                          for t in levels) + " | scaling |",
+           "| --- | --- |" + " ---: |" * (len(levels) + 1)]
+    for title, shape in HEADLINE:
+        for impl in IMPLS:
+            cells = [cell(runs, key_of(shape, t), impl) for t in levels]
+            if cells[-1] is None:
+                continue
+            times = [fmt(ms(b), ".1f" if ms(b) >= 1 else ".3f")
+                     if b is not None and "error" not in b else "-" for b in cells]
+            b = cells[-1]
+            x = fmt(b.get("scaling"), ".2f") if "error" not in b else "-"
+            out.append(f"| {title} | {impl} | " + " | ".join(times) + f" | {x} |")
+    return out if top > 1 else []
 
 
 def variant_table(runs):
@@ -124,7 +196,7 @@ def variant_table(runs):
                 "| Variant | " + " | ".join(IMPLS) + " | avx512 x over oneDNN |",
                 "| --- |" + " ---: |" * (len(IMPLS) + 1)]
         for v in VARIANTS:
-            key = f"{host}/{v}"
+            key = key_of(f"{host}/{v}", 1)
             if not any(cell(runs, key, i) for i in IMPLS):
                 continue
             cells = []
@@ -144,7 +216,8 @@ def variant_table(runs):
 
 def sweep_rows(runs):
     sizes = sorted({int(k.split("/")[3][2:]) for (k, _) in runs
-                    if k.startswith("prefill/B:1/H:8/S:") and k.endswith("/D:128/plain")})
+                    if k.startswith("prefill/B:1/H:8/S:")
+                    and k.endswith("/D:128/plain/threads:1")})
     rows = []
     for s in sizes:
         row = [str(s)]
@@ -160,7 +233,9 @@ def sweep_rows(runs):
 def main():
     if len(sys.argv) != 3:
         sys.exit("usage: report.py BENCH_JSON OUT_DIR")
+    global IMPLS
     data, runs = load(sys.argv[1])
+    IMPLS = impls_of(data)
     out_dir = sys.argv[2]
     os.makedirs(out_dir, exist_ok=True)
     write_json(os.path.join(out_dir, "perf.json"), clean(data))
@@ -168,18 +243,35 @@ def main():
         f.write("# S " + " ".join(f"{i}_gflops {i}_peak_pct" for i in IMPLS) + "\n")
         f.write("\n".join(sweep_rows(runs)) + "\n")
     ctx = data.get("context", {})
+    levels = thread_levels(ctx, runs)
+    machine = []
+    for t in levels:
+        suffix = "" if t == 1 else "_threads%d" % t
+        machine.append("{} thread{}: FMA peak AVX2 {} / AVX-512 {} GFLOP/s, read {} GB/s".format(
+            t, "" if t == 1 else "s", ctx.get("fma_peak_gflops_avx2" + suffix, "?"),
+            ctx.get("fma_peak_gflops_avx512" + suffix, "?"),
+            ctx.get("mem_read_gbps" + suffix, "?")))
     lines = ["# fattn benchmark results", "",
-             "Generated by `scripts/bench.sh` from `perf.json` (medians of process CPU time; "
-             "one thread everywhere).", "",
-             "Machine: {} x {} MHz, FMA peak AVX2 {} / AVX-512 {} GFLOP/s, one-core read {} GB/s; "
-             "date {}.".format(ctx.get("num_cpus", "?"), round(ctx.get("mhz_per_cpu", 0)),
-                               ctx.get("fma_peak_gflops_avx2", "?"),
-                               ctx.get("fma_peak_gflops_avx512", "?"),
-                               ctx.get("mem_read_gbps", "?"), ctx.get("date", "?")[:10]),
-             "OpenBLAS: {}. oneDNN: {}.".format(ctx.get("openblas", "?"), ctx.get("onednn", "?")),
-             "", "## Headline shapes", ""]
-    lines += headline_table(runs)
-    lines += ["", "## Variants (each next to the plain case of its shape)"]
+             "Generated by `scripts/bench.sh` from `perf.json` (medians; one-thread cases "
+             "in process CPU time, N-thread cases in wall-clock time).", "",
+             "Machine: {} CPUs x {} MHz; date {}. {}.".format(
+                 ctx.get("num_cpus", "?"), round(ctx.get("mhz_per_cpu", 0)),
+                 ctx.get("date", "?")[:10], "; ".join(machine)),
+             "Threads: {} ({}).".format(", ".join(str(t) for t in levels),
+                                        ctx.get("threads_how", "?")),
+             "OpenBLAS: {}. oneDNN: {}.".format(ctx.get("openblas", "?"), ctx.get("onednn", "?"))]
+    for t in levels:
+        lines += ["", "## Headline shapes, {} thread{}".format(t, "" if t == 1 else "s"), ""]
+        if t > 1:
+            lines += ["Every ratio is against the baselines, the FMA peak and the read "
+                      "bandwidth at {} threads; scaling = the same implementation's wall "
+                      "time on 1 thread / on {}; cores busy = process CPU time / wall "
+                      "time.".format(t, t), ""]
+        lines += headline_table(runs, t)
+    if levels[-1] > 1:
+        lines += ["", "## Thread scaling (headline shapes)", ""]
+        lines += scaling_table(runs, levels)
+    lines += ["", "## Variants (each next to the plain case of its shape; 1 thread)"]
     lines += variant_table(runs)
     lines.append("")
     with open(os.path.join(out_dir, "perf.md"), "w") as f:

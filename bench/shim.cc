@@ -38,13 +38,17 @@ int fb_init(int *argc, char **argv, void (*help)(void))
     return benchmark::ReportUnrecognizedArguments(*argc, argv) ? 1 : 0;
 }
 
-void fb_register(const char *name, fb_case_fn fn, const void *arg)
+void fb_register(const char *name, fb_case_fn fn, const void *arg,
+                 int real_time)
 {
-    benchmark::RegisterBenchmark(name, [fn, arg](benchmark::State &state) {
-        fn(reinterpret_cast<fb_state *>(&state), arg);
-    })
-        ->MeasureProcessCPUTime()
-        ->Unit(benchmark::kMillisecond);
+    benchmark::internal::Benchmark *b =
+        benchmark::RegisterBenchmark(name, [fn, arg](benchmark::State &state) {
+            fn(reinterpret_cast<fb_state *>(&state), arg);
+        });
+
+    b->MeasureProcessCPUTime()->Unit(benchmark::kMillisecond);
+    if (real_time)
+        b->UseRealTime();
 }
 
 void fb_add_context(const char *key, const char *value)

@@ -4,11 +4,12 @@
  * A thin C interface over Google Benchmark (shim.cc is the only C++ in
  * bench/): register a case by name with a C function and an argument
  * pointer, and from inside the case drive the timing loop, set counters and
- * report errors. Every case is timed in the CPU time of the whole process
+ * report errors. A case is timed in the CPU time of the whole process
  * (Google Benchmark's MeasureProcessCPUTime), in milliseconds: on a shared,
  * noisy machine the wall clock also counts the time the process waits for a
  * core, while a per-thread CPU clock would miss helper threads of the
- * libraries measured. Rate counters divide by that time too.
+ * libraries measured. Rate counters divide by that time too. Multi-threaded
+ * cases ask for the wall clock instead (fb_register).
  *
  * Everything else is Google Benchmark's own: its command-line flags
  * (--benchmark_filter, --benchmark_repetitions, --benchmark_out, ...), its
@@ -48,8 +49,13 @@ typedef enum fb_counter_kind {
  */
 int fb_init(int *argc, char **argv, void (*help)(void));
 
-/* Register a case; the name is copied, `arg` must outlive fb_run(). */
-void fb_register(const char *name, fb_case_fn fn, const void *arg);
+/* Register a case; the name is copied, `arg` must outlive fb_run().
+ * real_time = 0: timed in process CPU time (see above); 1: in wall-clock
+ * time (UseRealTime: the time, the iteration count and the rate counters
+ * then follow the wall clock), for cases that run on several threads,
+ * where process CPU time adds up every thread's. */
+void fb_register(const char *name, fb_case_fn fn, const void *arg,
+                 int real_time);
 
 /* A key: value line in the report's context (console header, JSON). */
 void fb_add_context(const char *key, const char *value);

@@ -48,6 +48,21 @@ size_t unfused_scores_bytes(const fattn_ref_problem *p)
     return best * sizeof(float);
 }
 
+int unfused_uniform(const fattn_ref_problem *p)
+{
+    return p->params.q_lengths == NULL && p->params.kv_lengths == NULL;
+}
+
+float *unfused_alloc_scores(size_t bytes)
+{
+    const size_t size = bytes > 0 ? (bytes + 63) / 64 * 64 : 64;
+    float *s = aligned_alloc(64, size);
+
+    if (s != NULL)
+        memset(s, 0, size); /* touch every page now, not in a timed call */
+    return s;
+}
+
 static int contiguous(const fattn_tensor *t)
 {
     return t->stride[3] == 1 && t->stride[2] == t->shape[3] &&

@@ -3,13 +3,18 @@
  * S = scale * Q.K^T with a GEMM, the options as a separate pass over S,
  * a row softmax, O = P.V with a GEMM. The baselines of the benchmark suite.
  *
- * Both baselines (OpenBLAS cblas_sgemm, oneDNN matmul + softmax primitives)
- * work on one key/value head group at a time: the G = Hq / Hkv query heads
+ * The unit of work is a key/value head group: the G = Hq / Hkv query heads
  * that share a key/value head are one [G * Sq, D] matrix (contiguous in the
- * BHSD layout), so the score buffer is G * Sq * Sk floats, reused for every
- * group. With per-batch lengths (G = 1 only) the GEMMs use the valid sizes.
- * Inputs are a fattn_ref_problem in the BHSD layout; the output goes to its
- * output tensor.
+ * BHSD layout) against one [Sk, D] key matrix, so a group's score matrix is
+ * G * Sq * Sk floats. With per-batch lengths (G = 1 only) the GEMMs use the
+ * valid sizes. Inputs are a fattn_ref_problem in the BHSD layout; the
+ * output goes to its output tensor.
+ *
+ * Each baseline is written as its library is best used (see each file):
+ * OpenBLAS has no batched GEMM, so it runs group by group, and on T threads
+ * each thread takes whole groups (its own score buffer, a single-threaded
+ * OpenBLAS inside); oneDNN runs batched matmuls over several groups at once
+ * and threads inside its primitives (OpenMP in Debian's build).
  */
 #ifndef FATTN_BENCH_UNFUSED_H
 #define FATTN_BENCH_UNFUSED_H
@@ -23,8 +28,15 @@
 void unfused_group_dims(const fattn_ref_problem *p, int64_t b, int64_t *m,
                         int64_t *n);
 
-/* Bytes of the largest score matrix: the baselines' extra memory. */
+/* Bytes of the largest score matrix of one group. */
 size_t unfused_scores_bytes(const fattn_ref_problem *p);
+
+/* 1 if every batch has the same group dims (no per-batch lengths). */
+int unfused_uniform(const fattn_ref_problem *p);
+
+/* A 64-byte aligned buffer of `bytes` (at least 64), every page touched;
+ * NULL without memory. Free with free(). */
+float *unfused_alloc_scores(size_t bytes);
 
 /* 1 if the baselines can compute this problem, else 0 with the reason in
  * why[0 .. size-1]. */
@@ -64,14 +76,28 @@ void unfused_finish_group(const fattn_ref_problem *p, int64_t b, int64_t g,
 
 /* ---- OpenBLAS (unfused_blas.c) ---------------------------------------- */
 
+typedef struct unfused_blas unfused_blas;
+struct bench_workers;
+
 /* 1 if built with OpenBLAS. */
 int unfused_blas_built(void);
 /* One thread; returns OpenBLAS's core name ("SkylakeX", ...) or NULL. */
 const char *unfused_blas_setup(void);
 /* The fattn_isa whose FMA peak applies to OpenBLAS's kernels here. */
 int unfused_blas_isa(void);
-/* Compute the problem with scores as the score buffer. */
-void unfused_blas_run(const fattn_ref_problem *p, float *scores);
+/* The state for the problem on `threads` threads: `workers` (a pool of
+ * that many threads, NULL for one thread) and a score buffer per thread,
+ * allocated and touched now. NULL on failure, with the reason in why. */
+unfused_blas *unfused_blas_create(const fattn_ref_problem *p, int threads,
+                                  struct bench_workers *workers, char *why,
+                                  size_t size);
+/* One forward pass; 0 on success. */
+int unfused_blas_run(unfused_blas *b);
+/* Bytes of its score buffers. */
+size_t unfused_blas_extra_bytes(const unfused_blas *b);
+/* How it uses its threads, e.g. "2 threads over 8 groups". */
+const char *unfused_blas_threading(const unfused_blas *b);
+void unfused_blas_free(unfused_blas *b);
 
 /* ---- oneDNN (unfused_dnnl.c) ------------------------------------------ */
 
@@ -79,17 +105,25 @@ typedef struct unfused_dnnl unfused_dnnl;
 
 /* 1 if built with oneDNN. */
 int unfused_dnnl_built(void);
-/* "2.6.3, avx512_core" or similar, for the report's context. */
+/* "2.6.3, max ISA avx512_core, runtime OpenMP" or similar, for the
+ * report's context. */
 const char *unfused_dnnl_describe(void);
 /* The fattn_isa whose FMA peak applies to oneDNN's kernels here. */
 int unfused_dnnl_isa(void);
-/* Primitives for the problem (created once: creating them is not timed).
- * NULL on failure, with the reason in why. */
-unfused_dnnl *unfused_dnnl_create(const fattn_ref_problem *p, float *scores,
+/* Set oneDNN's thread count (its OpenMP runtime's); 0 on success, -1 if
+ * this build's runtime cannot be told (then it runs as it likes). */
+int unfused_dnnl_set_threads(int threads);
+/* Primitives and a score buffer for the problem on `threads` threads
+ * (created once: creating them is not timed). NULL on failure, with the
+ * reason in why. */
+unfused_dnnl *unfused_dnnl_create(const fattn_ref_problem *p, int threads,
                                   char *why, size_t size);
 /* One forward pass; 0 on success. */
 int unfused_dnnl_run(unfused_dnnl *d);
-/* The matmul implementation oneDNN chose, e.g. "brg:avx512_core". */
+/* Bytes of its score buffer. */
+size_t unfused_dnnl_extra_bytes(const unfused_dnnl *d);
+/* The matmul implementation oneDNN chose and the groups per primitive
+ * call, e.g. "brg:avx512_core, 8 groups per call". */
 const char *unfused_dnnl_impl(const unfused_dnnl *d);
 void unfused_dnnl_free(unfused_dnnl *d);
 

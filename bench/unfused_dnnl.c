@@ -1,46 +1,91 @@
 /*
  * unfused_dnnl.c - the strongest unfused baseline available on Debian:
- * oneDNN matmul primitives for scale * Q.K^T and P.V and its softmax
- * primitive in between, one key/value head group at a time (unfused.h).
+ * oneDNN 2.6's matmul primitive for scale * Q.K^T and P.V and its softmax
+ * primitive in between, each a batched call over several key/value head
+ * groups at once (unfused.h), as oneDNN is meant to be used:
  *
- * The scale is a matmul output scale; a soft-cap becomes two eltwise
- * post-ops of the first matmul (tanh, then linear by the cap). Masks,
- * ALiBi, causal and window are applied by the option pass (unfused.c) as a
- * step of their own between the matmul and the softmax: oneDNN 2.6 falls
- * back to a slow reference matmul when a mask is fused as a broadcast
- * binary post-op. Primitives are created once per distinct (M, N) (per-batch
- * lengths give several); their creation is not timed. Threads: oneDNN's
- * OpenMP runtime, pinned to one thread by the bench's start-up
- * (machine.c).
+ *   - Q.K^T: one 3-D matmul [c, M, D] x [c, D, N] -> [c, M, N] over c groups,
+ *     K^T described by strides (no transpose pass), the scale as an output
+ *     scale; a soft-cap becomes two eltwise post-ops (tanh, then linear by
+ *     the cap).
+ *   - softmax: in place on [c, M, N] over the last axis.
+ *   - P.V: one 3-D matmul [c, M, N] x [c, N, Dv] -> [c, M, Dv] straight into
+ *     the output.
+ *
+ * The c groups of one call share one score buffer of c * M * N floats. c is
+ * as large as keeps each thread's part of that buffer within its core's L2
+ * cache (score_block_bytes), so small groups (short contexts, decode) are
+ * one call for the whole problem (the fewest calls and parallel regions,
+ * the most work per call for the threads to share), while larger ones run
+ * one group per call so the scores stay in cache between the three
+ * primitives instead of streaming through memory three times. (Measured
+ * on one thread: batching groups whose scores together overflow the L2 is
+ * slower than one group per call, not faster.)
+ *
+ * Masks, ALiBi, causal and window are applied by the option pass
+ * (unfused.c) as a step of their own between the matmul and the softmax:
+ * oneDNN 2.6 falls back to a slow reference matmul when a mask is fused as
+ * a broadcast binary post-op. With per-batch lengths the groups of one
+ * batch share their (M, N) and are batched together.
+ *
+ * Primitives and memory descriptors are created once per distinct (M, N,
+ * c), outside the timed loop. Threads: Debian's libdnnl is built with the
+ * OpenMP runtime (libgomp; dnnl_version()->cpu_runtime is DNNL_RUNTIME_OMP),
+ * so the thread count is omp_set_num_threads(T), set before the primitives
+ * are created (oneDNN sizes a matmul's parallel split at creation) and
+ * again before every run (the softmax reads it at execution).
  */
+#define _GNU_SOURCE /* RTLD_DEFAULT */
+
 #include "unfused.h"
 
 #include "fattn.h"
 
+#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(BENCH_HAVE_DNNL)
 #include <oneapi/dnnl/dnnl.h>
 
-/* The primitives and memory objects for one score matrix size. */
+/* The score buffer of one primitive call at most (one group's when that
+ * is larger): one core's L2 per thread. 1 MiB when the C library cannot
+ * tell the L2's size. */
+static size_t score_block_bytes(int threads)
+{
+    long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+
+    return (l2 > 0 ? (size_t)l2 : (size_t)1 << 20) * (size_t)(threads > 1 ? threads : 1);
+}
+
+/* Primitives and memory objects for c groups of one (M, N). */
 typedef struct dnnl_set {
-    int64_t m, n;
+    int64_t m, n, c;
     dnnl_primitive_t qk, softmax, pv;
     dnnl_memory_t q, k, s, v, o;
     char impl[64];
 } dnnl_set;
 
+/* One primitive call: c groups from flat group index f (b * Hkv + g). */
+typedef struct dnnl_job {
+    int64_t f, c, m, n;
+    int set; /* index into sets, -1: nothing to compute (m or n is 0) */
+} dnnl_job;
+
 struct unfused_dnnl {
     const fattn_ref_problem *p;
+    int threads;
     float *scores;
+    size_t scores_bytes;
     dnnl_engine_t engine;
     dnnl_stream_t stream;
-    int64_t nsets;
-    dnnl_set *sets;     /* distinct sizes */
-    int64_t *set_of;    /* batch -> index into sets */
+    int64_t nsets, njobs;
+    dnnl_set *sets;
+    dnnl_job *jobs;
+    char impl[96];
 };
 
 int unfused_dnnl_built(void)
@@ -63,13 +108,25 @@ static const char *isa_name(dnnl_cpu_isa_t isa)
     }
 }
 
+static const char *runtime_name(unsigned runtime)
+{
+    switch (runtime) {
+    case DNNL_RUNTIME_SEQ: return "sequential";
+    case DNNL_RUNTIME_OMP: return "OpenMP";
+    case DNNL_RUNTIME_TBB: return "TBB";
+    case DNNL_RUNTIME_THREADPOOL: return "threadpool";
+    default: return "other";
+    }
+}
+
 const char *unfused_dnnl_describe(void)
 {
-    static char text[96];
+    static char text[128];
     const dnnl_version_t *v = dnnl_version();
 
-    snprintf(text, sizeof text, "%d.%d.%d, max ISA %s", v->major, v->minor,
-             v->patch, isa_name(dnnl_get_effective_cpu_isa()));
+    snprintf(text, sizeof text, "%d.%d.%d, max ISA %s, runtime %s", v->major,
+             v->minor, v->patch, isa_name(dnnl_get_effective_cpu_isa()),
+             runtime_name(v->cpu_runtime));
     return text;
 }
 
@@ -86,12 +143,27 @@ int unfused_dnnl_isa(void)
     return FATTN_ISA_SCALAR;
 }
 
-static void md2(dnnl_memory_desc_t *md, int64_t rows, int64_t cols,
-                dnnl_format_tag_t tag)
+int unfused_dnnl_set_threads(int threads)
 {
-    const dnnl_dims_t dims = {rows, cols};
+    static void (*omp_set)(int);
+    static int looked_up;
 
-    dnnl_memory_desc_init_by_tag(md, 2, dims, dnnl_f32, tag);
+    if (dnnl_version()->cpu_runtime == DNNL_RUNTIME_SEQ)
+        return threads == 1 ? 0 : -1;
+    if (dnnl_version()->cpu_runtime != DNNL_RUNTIME_OMP)
+        return -1;
+    /* Looked up at run time: libdnnl brings its OpenMP runtime (libgomp)
+     * in, and linking OpenMP here could pull a second, different one
+     * (clang's libomp). The cases run on one thread, so the static is not
+     * raced. */
+    if (!looked_up) {
+        *(void **)&omp_set = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+        looked_up = 1;
+    }
+    if (omp_set == NULL)
+        return -1;
+    omp_set(threads);
+    return 0;
 }
 
 /* Create `prim` from an op descriptor; 0 on success. */
@@ -114,10 +186,26 @@ static int make_primitive(dnnl_primitive_t *prim, const void *op_desc,
     return st == dnnl_success ? 0 : -1;
 }
 
-static int make_set(unfused_dnnl *d, dnnl_set *set, int64_t m, int64_t n)
+/* A [c, rows, cols] f32 descriptor with the given strides. */
+static int md3(dnnl_memory_desc_t *md, int64_t c, int64_t rows, int64_t cols,
+               int64_t s0, int64_t s1, int64_t s2)
+{
+    const dnnl_dims_t dims = {c, rows, cols};
+    const dnnl_dims_t strides = {s0, s1, s2};
+
+    return dnnl_memory_desc_init_by_strides(md, 3, dims, dnnl_f32, strides) ==
+                   dnnl_success
+               ? 0
+               : -1;
+}
+
+static int make_set(unfused_dnnl *d, dnnl_set *set, int64_t m, int64_t n,
+                    int64_t c)
 {
     const fattn_ref_problem *p = d->p;
     const int64_t dim = p->query.shape[3], dv = p->value.shape[3];
+    const int64_t G = p->query.shape[1] / p->key.shape[1];
+    const int64_t sq = p->query.shape[2], sk = p->key.shape[2];
     const float cap = p->params.softcap;
     float scale = p->params.scale > 0.0f ? p->params.scale
                                          : 1.0f / sqrtf((float)dim);
@@ -130,11 +218,16 @@ static int make_set(unfused_dnnl *d, dnnl_set *set, int64_t m, int64_t n)
 
     set->m = m;
     set->n = n;
-    md2(&q_md, m, dim, dnnl_ab);
-    md2(&k_md, dim, n, dnnl_ba); /* K is [n, dim] row-major: K^T as "ba" */
-    md2(&s_md, m, n, dnnl_ab);
-    md2(&v_md, n, dv, dnnl_ab);
-    md2(&o_md, m, dv, dnnl_ab);
+    set->c = c;
+    /* Group strides are the full buffer's (G * Sq rows of Q and O, Sk rows
+     * of K and V per group); per-batch lengths use the leading m rows and
+     * n keys of each. K is [n, dim] row-major per group: K^T by strides. */
+    if (md3(&q_md, c, m, dim, G * sq * dim, dim, 1) != 0 ||
+        md3(&k_md, c, dim, n, sk * dim, 1, dim) != 0 ||
+        md3(&s_md, c, m, n, m * n, n, 1) != 0 ||
+        md3(&v_md, c, n, dv, sk * dv, dv, 1) != 0 ||
+        md3(&o_md, c, m, dv, G * sq * dv, dv, 1) != 0)
+        return -1;
 
     if (dnnl_primitive_attr_create(&attr) != dnnl_success)
         goto done;
@@ -157,7 +250,7 @@ static int make_set(unfused_dnnl *d, dnnl_set *set, int64_t m, int64_t n)
         goto done;
     if (dnnl_softmax_v2_forward_desc_init(&sm_desc, dnnl_forward_inference,
                                           dnnl_softmax_accurate, &s_md, &s_md,
-                                          1) != dnnl_success ||
+                                          2) != dnnl_success ||
         make_primitive(&set->softmax, &sm_desc, NULL, d->engine, NULL, 0) != 0)
         goto done;
     if (dnnl_matmul_desc_init(&pv_desc, &s_md, &v_md, NULL, &o_md) != dnnl_success ||
@@ -198,7 +291,8 @@ void unfused_dnnl_free(unfused_dnnl *d)
     for (int64_t k = 0; k < d->nsets; k++)
         free_set(&d->sets[k]);
     free(d->sets);
-    free(d->set_of);
+    free(d->jobs);
+    free(d->scores);
     if (d->stream != NULL)
         dnnl_stream_destroy(d->stream);
     if (d->engine != NULL)
@@ -206,20 +300,86 @@ void unfused_dnnl_free(unfused_dnnl *d)
     free(d);
 }
 
-unfused_dnnl *unfused_dnnl_create(const fattn_ref_problem *p, float *scores,
+/* Groups per call for an m x n score matrix: as many as fit the block. */
+static int64_t chunk_for(int64_t m, int64_t n, int64_t available, int threads)
+{
+    const size_t one = (size_t)m * (size_t)n * sizeof(float);
+    int64_t c = one > 0 ? (int64_t)(score_block_bytes(threads) / one) : available;
+
+    if (c < 1)
+        c = 1;
+    return c < available ? c : available;
+}
+
+/* The calls: over every group when all batches share (M, N), else batch by
+ * batch. Fills d->jobs (without sets) and returns how many, or -1. */
+static int64_t plan_jobs(unfused_dnnl *d)
+{
+    const fattn_ref_problem *p = d->p;
+    const int64_t B = p->query.shape[0], Hkv = p->key.shape[1];
+    const int uniform = unfused_uniform(p);
+    const int64_t spans = uniform ? 1 : B, per_span = uniform ? B * Hkv : Hkv;
+    int64_t n_jobs = 0;
+
+    /* At most one job per group. */
+    d->jobs = calloc((size_t)(B * Hkv > 0 ? B * Hkv : 1), sizeof *d->jobs);
+    if (d->jobs == NULL)
+        return -1;
+    for (int64_t s = 0; s < spans; s++) {
+        int64_t m, n;
+
+        unfused_group_dims(p, s, &m, &n);
+        for (int64_t f = s * per_span; f < (s + 1) * per_span;) {
+            const int64_t c = chunk_for(m, n, (s + 1) * per_span - f, d->threads);
+            dnnl_job *j = &d->jobs[n_jobs++];
+
+            j->f = f;
+            j->c = c;
+            j->m = m;
+            j->n = n;
+            j->set = -1;
+            f += c;
+        }
+    }
+    return n_jobs;
+}
+
+unfused_dnnl *unfused_dnnl_create(const fattn_ref_problem *p, int threads,
                                   char *why, size_t size)
 {
-    const int64_t B = p->query.shape[0];
     unfused_dnnl *d = calloc(1, sizeof *d);
 
-    if (d == NULL || (d->sets = calloc((size_t)(B > 0 ? B : 1), sizeof *d->sets)) == NULL ||
-        (d->set_of = calloc((size_t)(B > 0 ? B : 1), sizeof *d->set_of)) == NULL) {
+    if (d == NULL) {
+        snprintf(why, size, "onednn: out of memory");
+        return NULL;
+    }
+    d->p = p;
+    d->threads = threads;
+    if (unfused_dnnl_set_threads(threads) != 0) {
+        snprintf(why, size, "onednn: cannot set %d threads (runtime %s)", threads,
+                 runtime_name(dnnl_version()->cpu_runtime));
+        unfused_dnnl_free(d);
+        return NULL;
+    }
+    if ((d->njobs = plan_jobs(d)) < 0 ||
+        (d->sets = calloc((size_t)(d->njobs > 0 ? d->njobs : 1), sizeof *d->sets)) == NULL) {
         snprintf(why, size, "onednn: out of memory");
         unfused_dnnl_free(d);
         return NULL;
     }
-    d->p = p;
-    d->scores = scores;
+    for (int64_t k = 0; k < d->njobs; k++) {
+        const size_t bytes = (size_t)(d->jobs[k].c * d->jobs[k].m * d->jobs[k].n) *
+                             sizeof(float);
+        if (bytes > d->scores_bytes)
+            d->scores_bytes = bytes;
+    }
+    d->scores = unfused_alloc_scores(d->scores_bytes);
+    if (d->scores == NULL) {
+        snprintf(why, size, "onednn: out of memory for the %zu-byte score buffer",
+                 d->scores_bytes);
+        unfused_dnnl_free(d);
+        return NULL;
+    }
     if (dnnl_engine_create(&d->engine, dnnl_cpu, 0) != dnnl_success ||
         dnnl_stream_create(&d->stream, d->engine, dnnl_stream_default_flags) !=
             dnnl_success) {
@@ -227,80 +387,93 @@ unfused_dnnl *unfused_dnnl_create(const fattn_ref_problem *p, float *scores,
         unfused_dnnl_free(d);
         return NULL;
     }
-    for (int64_t b = 0; b < B; b++) {
-        int64_t m, n, k;
+    for (int64_t k = 0; k < d->njobs; k++) {
+        dnnl_job *j = &d->jobs[k];
+        int64_t s;
 
-        unfused_group_dims(p, b, &m, &n);
-        for (k = 0; k < d->nsets; k++)
-            if (d->sets[k].m == m && d->sets[k].n == n)
+        if (j->m == 0 || j->n == 0)
+            continue;
+        for (s = 0; s < d->nsets; s++)
+            if (d->sets[s].m == j->m && d->sets[s].n == j->n && d->sets[s].c == j->c)
                 break;
-        if (k == d->nsets && m > 0 && n > 0) {
-            if (make_set(d, &d->sets[k], m, n) != 0) {
+        if (s == d->nsets) {
+            d->nsets++;
+            if (make_set(d, &d->sets[s], j->m, j->n, j->c) != 0) {
                 snprintf(why, size,
                          "onednn: cannot create the matmul/softmax primitives "
-                         "for M=%lld N=%lld",
-                         (long long)m, (long long)n);
-                d->nsets = k + 1;
+                         "for %lld groups of M=%lld N=%lld",
+                         (long long)j->c, (long long)j->m, (long long)j->n);
                 unfused_dnnl_free(d);
                 return NULL;
             }
-            d->nsets = k + 1;
         }
-        d->set_of[b] = k;
+        j->set = (int)s;
     }
+    snprintf(d->impl, sizeof d->impl, "%s, %lld group%s per call",
+             d->nsets > 0 ? d->sets[0].impl : "none",
+             (long long)(d->njobs > 0 ? d->jobs[0].c : 0),
+             d->njobs > 0 && d->jobs[0].c == 1 ? "" : "s");
     return d;
 }
 
 const char *unfused_dnnl_impl(const unfused_dnnl *d)
 {
-    return d->nsets > 0 ? d->sets[0].impl : "none";
+    return d->impl;
+}
+
+size_t unfused_dnnl_extra_bytes(const unfused_dnnl *d)
+{
+    return d->scores_bytes;
 }
 
 int unfused_dnnl_run(unfused_dnnl *d)
 {
     const fattn_ref_problem *p = d->p;
-    const int64_t B = p->query.shape[0], Hkv = p->key.shape[1];
+    const int64_t Hkv = p->key.shape[1];
     const int mask_pass = unfused_needs_mask_pass(p);
 
-    for (int64_t b = 0; b < B; b++) {
-        int64_t m, n;
+    /* Set on every call: the suite's cases run at different counts. */
+    if (unfused_dnnl_set_threads(d->threads) != 0)
+        return -1;
+    for (int64_t k = 0; k < d->njobs; k++) {
+        const dnnl_job *j = &d->jobs[k];
 
-        unfused_group_dims(p, b, &m, &n);
-        for (int64_t g = 0; g < Hkv; g++) {
-            if (m > 0 && n > 0) {
-                dnnl_set *set = &d->sets[d->set_of[b]];
-                const dnnl_exec_arg_t qk_args[3] = {{DNNL_ARG_SRC, set->q},
-                                                    {DNNL_ARG_WEIGHTS, set->k},
-                                                    {DNNL_ARG_DST, set->s}};
-                const dnnl_exec_arg_t sm_args[2] = {{DNNL_ARG_SRC, set->s},
-                                                    {DNNL_ARG_DST, set->s}};
-                const dnnl_exec_arg_t pv_args[3] = {{DNNL_ARG_SRC, set->s},
-                                                    {DNNL_ARG_WEIGHTS, set->v},
-                                                    {DNNL_ARG_DST, set->o}};
-                unfused_group grp;
+        if (j->set >= 0) {
+            dnnl_set *set = &d->sets[j->set];
+            const dnnl_exec_arg_t qk_args[3] = {{DNNL_ARG_SRC, set->q},
+                                                {DNNL_ARG_WEIGHTS, set->k},
+                                                {DNNL_ARG_DST, set->s}};
+            const dnnl_exec_arg_t sm_args[2] = {{DNNL_ARG_SRC, set->s},
+                                                {DNNL_ARG_DST, set->s}};
+            const dnnl_exec_arg_t pv_args[3] = {{DNNL_ARG_SRC, set->s},
+                                                {DNNL_ARG_WEIGHTS, set->v},
+                                                {DNNL_ARG_DST, set->o}};
+            unfused_group grp;
 
-                unfused_group_data(p, b, g, &grp);
-                if (dnnl_memory_set_data_handle(set->q, grp.q) != dnnl_success ||
-                    dnnl_memory_set_data_handle(set->k, grp.k) != dnnl_success ||
-                    dnnl_memory_set_data_handle(set->v, grp.v) != dnnl_success ||
-                    dnnl_memory_set_data_handle(set->o, grp.o) != dnnl_success ||
-                    dnnl_primitive_execute(set->qk, d->stream, 3, qk_args) !=
-                        dnnl_success)
+            unfused_group_data(p, j->f / Hkv, j->f % Hkv, &grp);
+            if (dnnl_memory_set_data_handle(set->q, grp.q) != dnnl_success ||
+                dnnl_memory_set_data_handle(set->k, grp.k) != dnnl_success ||
+                dnnl_memory_set_data_handle(set->v, grp.v) != dnnl_success ||
+                dnnl_memory_set_data_handle(set->o, grp.o) != dnnl_success ||
+                dnnl_primitive_execute(set->qk, d->stream, 3, qk_args) !=
+                    dnnl_success)
+                return -1;
+            if (mask_pass) {
+                if (dnnl_stream_wait(d->stream) != dnnl_success)
                     return -1;
-                if (mask_pass) {
-                    if (dnnl_stream_wait(d->stream) != dnnl_success)
-                        return -1;
-                    unfused_mask_pass(p, b, g, m, n, d->scores, 0);
-                }
-                if (dnnl_primitive_execute(set->softmax, d->stream, 2, sm_args) !=
-                        dnnl_success ||
-                    dnnl_primitive_execute(set->pv, d->stream, 3, pv_args) !=
-                        dnnl_success ||
-                    dnnl_stream_wait(d->stream) != dnnl_success)
-                    return -1;
+                for (int64_t i = 0; i < j->c; i++)
+                    unfused_mask_pass(p, (j->f + i) / Hkv, (j->f + i) % Hkv,
+                                      j->m, j->n, d->scores + i * j->m * j->n, 0);
             }
-            unfused_finish_group(p, b, g, m, n);
+            if (dnnl_primitive_execute(set->softmax, d->stream, 2, sm_args) !=
+                    dnnl_success ||
+                dnnl_primitive_execute(set->pv, d->stream, 3, pv_args) !=
+                    dnnl_success ||
+                dnnl_stream_wait(d->stream) != dnnl_success)
+                return -1;
         }
+        for (int64_t i = 0; i < j->c; i++)
+            unfused_finish_group(p, (j->f + i) / Hkv, (j->f + i) % Hkv, j->m, j->n);
     }
     return 0;
 }
@@ -326,11 +499,23 @@ int unfused_dnnl_isa(void)
     return FATTN_ISA_SCALAR;
 }
 
-unfused_dnnl *unfused_dnnl_create(const fattn_ref_problem *p, float *scores,
+int unfused_dnnl_set_threads(int threads)
+{
+    (void)threads;
+    return -1;
+}
+
+size_t unfused_dnnl_extra_bytes(const unfused_dnnl *d)
+{
+    (void)d;
+    return 0;
+}
+
+unfused_dnnl *unfused_dnnl_create(const fattn_ref_problem *p, int threads,
                                   char *why, size_t size)
 {
     (void)p;
-    (void)scores;
+    (void)threads;
     snprintf(why, size, "onednn: not built (libdnnl-dev was not found)");
     return NULL;
 }

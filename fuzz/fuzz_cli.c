@@ -11,8 +11,10 @@
  *   - a usage error prints "fattn bench: <message>" and the
  *     "(see 'fattn bench --help')" hint, and nothing else;
  *   - a parse prints nothing, and every option is within its documented
- *     range (sizes >= 1, repeat in [1, 1000000], window sides >= -1, enums
- *     in range, align following --causal when not given);
+ *     range (sizes >= 1, repeat in [1, 1000000], threads in
+ *     [1, FATTN_MAX_THREADS] and fattn_usable_cpus() when not given, window
+ *     sides >= -1, lse 0 or 1, enums in range, isa among the library's
+ *     FATTN_ISA_COUNT values, align following --causal when not given);
  *   - the parsed options, written back as a canonical command line, parse
  *     again to the very same options (no value is misread or lost).
  */
@@ -20,6 +22,8 @@
 
 #include "cli.h"
 #include "fuzz_common.h"
+
+#include "fattn.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -57,8 +61,14 @@ static int parse_captured(int argc, char **argv, bench_opts *o, int *help,
     return rc;
 }
 
+/* The arguments include a --threads option (the last one wins, as for
+ * every option): the default applies only without one. */
+static int threads_given;
+
 static void check_ranges(const bench_opts *o)
 {
+    const int32_t cpus = fattn_usable_cpus();
+
     const int64_t sizes[6] = {o->batch, o->heads, o->kv_heads,
                               o->seq, o->seq_k, o->dim};
     for (int k = 0; k < 6; k++)
@@ -66,8 +76,18 @@ static void check_ranges(const bench_opts *o)
             fz_finding("fuzz_cli", "a parsed size is %" PRId64 " < 1", sizes[k]);
     if (o->repeat < 1 || o->repeat > 1000000)
         fz_finding("fuzz_cli", "repeat = %" PRId64 " outside [1, 1000000]", o->repeat);
+    if (o->threads < 1 || o->threads > FATTN_MAX_THREADS)
+        fz_finding("fuzz_cli", "threads = %d outside [1, %d]", (int)o->threads,
+                   FATTN_MAX_THREADS);
+    if (!threads_given &&
+        o->threads != (cpus < FATTN_MAX_THREADS ? cpus : FATTN_MAX_THREADS))
+        fz_finding("fuzz_cli", "threads = %d without --threads, not the %d usable CPUs",
+                   (int)o->threads, (int)cpus);
+    if (o->lse != 0 && o->lse != 1)
+        fz_finding("fuzz_cli", "lse = %d, not 0 or 1", o->lse);
     if (o->causal < 0 || o->causal > 2 || o->align < 0 || o->align > 1 ||
-        o->isa < 0 || o->isa > 3 || (o->window_enabled != 0 && o->window_enabled != 1))
+        o->isa < 0 || o->isa >= FATTN_ISA_COUNT ||
+        (o->window_enabled != 0 && o->window_enabled != 1))
         fz_finding("fuzz_cli", "an enum out of range: causal %d align %d isa %d window %d",
                    o->causal, o->align, o->isa, o->window_enabled);
     if (o->window_enabled && (o->window_left < -1 || o->window_right < -1))
@@ -80,9 +100,8 @@ static void check_round_trip(const bench_opts *o)
 {
     static const char *const causal[] = {"none", "top-left", "bottom-right"};
     static const char *const align[] = {"top-left", "bottom-right"};
-    static const char *const isa[] = {"auto", "scalar", "avx2", "avx512"};
     char text[16][48];
-    char *argv[2 * 16 + 2];
+    char *argv[2 * 16 + 3];
     int n = 0, k = 0;
     argv[n++] = "bench";
 #define OPT(name, fmt, ...)                                                    \
@@ -100,11 +119,14 @@ static void check_round_trip(const bench_opts *o)
     OPT("--repeat", "%" PRId64, o->repeat);
     OPT("--causal", "%s", causal[o->causal]);
     OPT("--align", "%s", align[o->align]);
-    OPT("--isa", "%s", isa[o->isa]);
+    OPT("--isa", "%s", fattn_isa_name(o->isa));
     OPT("--seed", "%" PRIu64, o->seed);
+    OPT("--threads", "%d", (int)o->threads);
     if (o->window_enabled)
         OPT("--window", "%" PRId64 ",%" PRId64, o->window_left, o->window_right);
 #undef OPT
+    if (o->lse)
+        argv[n++] = "--lse";
     argv[n] = NULL;
     bench_opts again;
     int help = 0;
@@ -144,6 +166,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         start += len + 1;
     }
     args[nargs] = NULL;
+    threads_given = 0;
+    for (int i = 1; i < nargs; i++)
+        if (strncmp(args[i], "--threads", 9) == 0 &&
+            (args[i][9] == '\0' || args[i][9] == '='))
+            threads_given = 1;
 
     bench_opts o;
     int help = 0;

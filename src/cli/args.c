@@ -4,6 +4,8 @@
  */
 #include "cli.h"
 
+#include "fattn.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -183,4 +185,35 @@ int cli_parse_choice(const char *cmd, const char *opt, const char *text,
     }
     cli_usage_error(cmd, "%s: '%s' is not one of: %s", opt, text, list);
     return -1;
+}
+
+int cli_isa_names(const char **names, int with_auto)
+{
+    int n = 0;
+
+    /* The library's list is the only one: a new path appears here, in
+     * --isa and in `fattn info` without an edit to the tool. */
+    for (int isa = with_auto ? FATTN_ISA_AUTO : FATTN_ISA_SCALAR;
+         isa < FATTN_ISA_COUNT; isa++)
+        names[n++] = fattn_isa_name(isa);
+    return n;
+}
+
+char *cli_isa_list(char *buf, size_t size, int with_auto, const char *sep)
+{
+    const char *names[FATTN_ISA_COUNT];
+    const int n = cli_isa_names(names, with_auto);
+    size_t used = 0;
+
+    if (size == 0)
+        return buf;
+    buf[0] = '\0';
+    for (int k = 0; k < n; k++) {
+        int w = snprintf(buf + used, size - used, "%s%s", k ? sep : "", names[k]);
+
+        if (w < 0 || (size_t)w >= size - used)
+            break;
+        used += (size_t)w;
+    }
+    return buf;
 }

@@ -6,10 +6,18 @@
  * and the minimum are reported. FLOPs: 4*B*H*Sq*Sk*D for dense attention; with
  * causal masking or a window only the visible (query, key) pairs count,
  * 2*(D+Dv) each (Q.K^T and P.V), so masked work is never credited.
+ *
+ * Threads: --threads N > 1 runs every call on a fattn pool of N threads
+ * (params.pool, layout 2); N = 1 runs on the calling thread, no pool. The
+ * library's schedule does not depend on the thread count, so the output is
+ * bitwise the same for every N: the FNV-1a digest printed after the runs
+ * lets a user see that. "% of peak" divides by the FMA peak of as many
+ * cores as the run can use, measured now (peak.h).
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "cli.h"
+#include "peak.h"
 
 #include "fattn.h"
 #include "internal.h" /* phase timers of profiling builds */
@@ -24,31 +32,42 @@
 #include <unistd.h>
 
 /* Profiling builds (-Dphase_timers=true): the kernel's cycles per phase
- * over the timed calls, as shares of their sum. */
+ * over the timed calls, as shares of their sum. The counters are
+ * per-thread (the library keeps no shared state for them), so this reads
+ * the calling thread's: all of the work with --threads 1, and with a pool
+ * only the work items the calling thread ran (it works as one of the
+ * pool's threads). The shares are then a sample, and the line says so. */
 #if FATTN_PHASE_TIMERS
 static void phases_reset(void)
 {
     memset(fattn_phase_cycles, 0, sizeof fattn_phase_cycles);
 }
 
-static void phases_print(void)
+static void phases_print(int threads)
 {
     uint64_t total = 0;
     for (int i = 0; i < FATTN_PHASE_COUNT; i++)
         total += fattn_phase_cycles[i];
     if (total == 0) {
-        printf("phases: none timed (the scalar path has no phase timers)\n");
+        if (threads > 1)
+            printf("phases: none timed on the calling thread (the timers "
+                   "are per-thread; --threads 1 times every call)\n");
+        else
+            printf("phases: none timed (the scalar path has no phase timers)\n");
         return;
     }
     printf("phases (rdtsc, timed calls):");
     for (int i = 0; i < FATTN_PHASE_COUNT; i++)
         printf(" %s %.1f%%", fattn_phase_names[i],
                100.0 * (double)fattn_phase_cycles[i] / (double)total);
+    if (threads > 1)
+        printf(" (the calling thread's work items only, 1 of %d threads: "
+               "the timers are per-thread)", threads);
     printf("\n");
 }
 #else
 static void phases_reset(void) {}
-static void phases_print(void) {}
+static void phases_print(int threads) { (void)threads; }
 #endif
 
 /* The accuracy bound of the check: |x - ref| <= ATOL + RTOL * |ref|. */
@@ -62,17 +81,28 @@ static void phases_print(void) {}
 static const char *const causal_names[] = {"none", "top-left",
                                            "bottom-right"};
 static const char *const align_names[] = {"top-left", "bottom-right"};
-static const char *const isa_names[] = {"auto", "scalar", "avx2", "avx512"};
+/* The default of --threads: every CPU this process may run on. */
+static int32_t default_threads(void)
+{
+    const int32_t cpus = fattn_usable_cpus();
+
+    return cpus < FATTN_MAX_THREADS ? cpus : FATTN_MAX_THREADS;
+}
 
 static void print_help(FILE *out)
 {
-    fputs(
+    char isas[128];
+
+    cli_isa_list(isas, sizeof isas, 1, " | ");
+    fprintf(out,
         "usage: fattn bench [options]\n"
         "\n"
         "Time fattn_forward on random f32 inputs (uniform in [-1, 1], seeded,\n"
         "contiguous BHSD): one warm-up call, then --repeat timed calls. Prints\n"
-        "the kernel path used, the median and minimum time, GFLOP/s, and the\n"
-        "max abs/rel error of a sample of rows against the fp64 reference;\n"
+        "the kernel path used, the median and minimum time, GFLOP/s, the\n"
+        "share of the FMA peak of the cores used, an FNV-1a digest of the\n"
+        "output (and LSE) bytes, which is the same for every --threads, and\n"
+        "the max abs/rel error of a sample of rows against the fp64 reference;\n"
         "FAIL (exit 1) if any checked element has |x-ref| > 1e-5 + 1e-5*|ref|.\n"
         "\n"
         "options:\n"
@@ -90,7 +120,12 @@ static void print_help(FILE *out)
         "  --align MODE       top-left | bottom-right: pos(i) for the window\n"
         "                     (default: as --causal, top-left when none)\n"
         "  --repeat R         timed calls after the warm-up (default 5)\n"
-        "  --isa PATH         auto | scalar | avx2 | avx512 (default auto)\n"
+        "  --threads N        threads, 1 to %d: N > 1 runs on a fattn pool of\n"
+        "                     N threads, 1 on the calling thread alone\n"
+        "                     (default: the CPUs this process may run on, %d)\n"
+        "  --lse              also compute the log-sum-exp (checked, and part\n"
+        "                     of the digest)\n"
+        "  --isa PATH         %s (default auto)\n"
         "  --seed N           random seed (default 1)\n"
         "  -h, --help         show this help\n"
         "\n"
@@ -99,12 +134,14 @@ static void print_help(FILE *out)
         "FLOP each.\n"
         "\n"
         "exit status: 0 PASS, 1 library error or FAIL, 2 usage error\n",
-        out);
+        FATTN_MAX_THREADS, default_threads(), isas);
 }
 
 int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
 {
-    int64_t kv_heads = -1, seq_k = -1;
+    int64_t kv_heads = -1, seq_k = -1, threads = -1;
+    const char *isa_names[FATTN_ISA_COUNT];
+    const int isa_count = cli_isa_names(isa_names, 1);
     const char *v;
     int r;
 
@@ -149,6 +186,14 @@ int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
         INT_OPT("--seq-k", 1, INT64_MAX, &seq_k)
         INT_OPT("--dim", 1, INT64_MAX, &o->dim)
         INT_OPT("--repeat", 1, 1000000, &o->repeat)
+        INT_OPT("--threads", 1, FATTN_MAX_THREADS, &threads)
+        if (strncmp(argv[i], "--lse", 5) == 0 &&
+            (argv[i][5] == '\0' || argv[i][5] == '=')) {
+            if (argv[i][5] == '=')
+                return cli_usage_error("bench", "option --lse takes no value");
+            o->lse = 1;
+            continue;
+        }
         CHOICE_OPT("--causal", causal_names, 3, o->causal)
         CHOICE_OPT("--align", align_names, 2, o->align)
         if ((r = cli_take_option("bench", argc, argv, &i, "--window", &v))) {
@@ -159,7 +204,7 @@ int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
             o->window_enabled = 1;
             continue;
         }
-        CHOICE_OPT("--isa", isa_names, 4, o->isa)
+        CHOICE_OPT("--isa", isa_names, isa_count, o->isa)
         if ((r = cli_take_option("bench", argc, argv, &i, "--seed", &v))) {
             if (r < 0 || cli_parse_u64("bench", "--seed", v, &o->seed) != 0)
                 return CLI_EXIT_USAGE;
@@ -174,6 +219,7 @@ int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
 
     o->kv_heads = kv_heads > 0 ? kv_heads : o->heads;
     o->seq_k = seq_k > 0 ? seq_k : o->seq;
+    o->threads = threads > 0 ? (int32_t)threads : default_threads();
     if (o->align < 0)
         o->align = o->causal == FATTN_CAUSAL_BOTTOM_RIGHT
                        ? FATTN_ALIGN_BOTTOM_RIGHT
@@ -294,7 +340,7 @@ static void print_shape(const bench_opts *o)
     if (o->window_enabled)
         printf(" window=%" PRId64 ",%" PRId64 " align=%s", o->window_left,
                o->window_right, align_names[o->align]);
-    printf(" (f32, BHSD, seed %" PRIu64 ")\n", o->seed);
+    printf("%s (f32, BHSD, seed %" PRIu64 ")\n", o->lse ? " +lse" : "", o->seed);
 }
 
 /* Resolve and print the path into *used; returns 0 or an exit code. */
@@ -328,25 +374,69 @@ static int print_path(const bench_opts *o, int *used)
 /* About how long the FMA peak is measured, in seconds. */
 #define BENCH_PEAK_SECONDS 0.25
 
-static int run(const bench_opts *o, int used, float *q, float *k, float *v,
-               float *out)
+/* 64-bit FNV-1a, continuing from `h` (start with FNV1A64_BASIS). Byte by
+ * byte, so the digest of the same floats is the same on every machine
+ * with the same byte order. */
+#define FNV1A64_BASIS 0xcbf29ce484222325ull
+static uint64_t fnv1a64(uint64_t h, const void *data, size_t bytes)
 {
-    fattn_tensor tq, tk, tv, to;
+    const unsigned char *p = data;
+
+    for (size_t k = 0; k < bytes; k++) {
+        h ^= p[k];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* The tensors and buffers of one run. */
+typedef struct bench_buffers {
+    float *q, *k, *v, *out, *lse;
+} bench_buffers;
+
+/* "threads: ..." and, for N > 1, the pool into *pool. 0 or an exit code. */
+static int make_pool(const bench_opts *o, fattn_pool **pool)
+{
+    fattn_error err;
+
+    *pool = NULL;
+    if (o->threads <= 1) {
+        printf("threads: 1 (the calling thread, no pool)\n");
+        return 0;
+    }
+    memset(&err, 0, sizeof err);
+    if (fattn_pool_create(o->threads, pool, &err) != FATTN_OK)
+        return report_library_error(&err);
+    printf("threads: %d (a fattn pool: the calling thread and %d worker%s; "
+           "%d CPUs usable)\n",
+           (int)fattn_pool_threads(*pool), (int)fattn_pool_threads(*pool) - 1,
+           fattn_pool_threads(*pool) == 2 ? "" : "s", (int)fattn_usable_cpus());
+    return 0;
+}
+
+static int run(const bench_opts *o, int used, const bench_buffers *buf)
+{
+    fattn_tensor tq, tk, tv, to, tl;
     fattn_params params;
     fattn_error err;
     fattn_ref_report rep;
+    fattn_pool *pool = NULL;
     double *times, flops, ms_median, ms_min, t_ref, gflops, peak;
     int64_t pairs, row_step, rows_total;
-    int ok, rc;
+    uint64_t digest;
+    size_t out_bytes, lse_bytes;
+    int ok, rc, peak_cores = 1;
 
-    fattn_tensor_contiguous(&tq, q, FATTN_DTYPE_F32, o->batch, o->heads,
+    fattn_tensor_contiguous(&tq, buf->q, FATTN_DTYPE_F32, o->batch, o->heads,
                             o->seq, o->dim);
-    fattn_tensor_contiguous(&tk, k, FATTN_DTYPE_F32, o->batch, o->kv_heads,
-                            o->seq_k, o->dim);
-    fattn_tensor_contiguous(&tv, v, FATTN_DTYPE_F32, o->batch, o->kv_heads,
-                            o->seq_k, o->dim);
-    fattn_tensor_contiguous(&to, out, FATTN_DTYPE_F32, o->batch, o->heads,
-                            o->seq, o->dim);
+    fattn_tensor_contiguous(&tk, buf->k, FATTN_DTYPE_F32, o->batch,
+                            o->kv_heads, o->seq_k, o->dim);
+    fattn_tensor_contiguous(&tv, buf->v, FATTN_DTYPE_F32, o->batch,
+                            o->kv_heads, o->seq_k, o->dim);
+    fattn_tensor_contiguous(&to, buf->out, FATTN_DTYPE_F32, o->batch,
+                            o->heads, o->seq, o->dim);
+    fattn_tensor_contiguous(&tl, buf->lse, FATTN_DTYPE_F32, o->batch, o->heads,
+                            o->seq, 1);
     memset(&params, 0, sizeof params);
     params.version = FATTN_PARAMS_VERSION;
     params.causal = o->causal;
@@ -355,17 +445,29 @@ static int run(const bench_opts *o, int used, float *q, float *k, float *v,
     params.window_right = o->window_right;
     params.align = o->window_enabled ? o->align : FATTN_ALIGN_TOP_LEFT;
     params.isa = o->isa;
+    params.lse = o->lse ? &tl : NULL;
 
     memset(&err, 0, sizeof err);
     if (fattn_check(&tq, &tk, &tv, &to, &params, &err) != FATTN_OK)
         return report_library_error(&err);
+    rc = make_pool(o, &pool);
+    if (rc != 0)
+        return rc;
+    params.pool = pool;
     /* One workspace for every call, touched by the warm-up, as a hot loop
-     * should do: a fresh allocation per call would time page faults. */
+     * should do: a fresh allocation per call would time page faults. With
+     * a pool it covers every task's share. */
     size_t ws_bytes = 0;
-    if (fattn_workspace_size(&tq, &tk, &tv, &to, &params, &ws_bytes, &err) != FATTN_OK)
+    if (fattn_workspace_size(&tq, &tk, &tv, &to, &params, &ws_bytes, &err) != FATTN_OK) {
+        fattn_pool_destroy(pool);
         return report_library_error(&err);
-    void *workspace = aligned_alloc(64, (ws_bytes + 63) / 64 * 64);
-    if (workspace == NULL) {
+    }
+    void *workspace = aligned_alloc(64, ws_bytes > 0 ? (ws_bytes + 63) / 64 * 64 : 64);
+    times = malloc((size_t)o->repeat * sizeof *times);
+    if (workspace == NULL || times == NULL) {
+        free(workspace);
+        free(times);
+        fattn_pool_destroy(pool);
         fprintf(stderr, "fattn bench: error: out of memory (workspace)\n");
         return CLI_EXIT_ERROR;
     }
@@ -387,12 +489,6 @@ static int run(const bench_opts *o, int used, float *q, float *k, float *v,
     }
     fflush(stdout);
 
-    times = malloc((size_t)o->repeat * sizeof *times);
-    if (times == NULL) {
-        free(workspace);
-        fprintf(stderr, "fattn bench: error: out of memory\n");
-        return CLI_EXIT_ERROR;
-    }
     for (int64_t r = -1; r < o->repeat; r++) {
         double t0 = now_ms(), t1;
         fattn_status st = fattn_forward(&tq, &tk, &tv, &to, &params, &err);
@@ -401,6 +497,7 @@ static int run(const bench_opts *o, int used, float *q, float *k, float *v,
         if (st != FATTN_OK) {
             free(times);
             free(workspace);
+            fattn_pool_destroy(pool);
             return report_library_error(&err);
         }
         if (r < 0) {
@@ -420,19 +517,47 @@ static int run(const bench_opts *o, int used, float *q, float *k, float *v,
                                          times[o->repeat / 2]);
     free(times);
     free(workspace);
+    fattn_pool_destroy(pool); /* its workers would only sleep from here on */
     params.workspace = NULL; /* freed; the reference check below needs none */
+    params.pool = NULL;
     printf("time: median %.3f ms, min %.3f ms over %" PRId64 " runs\n",
            ms_median, ms_min, o->repeat);
     gflops = ms_median > 0 ? flops / (ms_median * 1e6) : 0.0;
     printf("GFLOP/s: %.3f (median), %.3f (best)\n", gflops,
            ms_min > 0 ? flops / (ms_min * 1e6) : 0.0);
-    phases_print();
+    phases_print(o->threads);
+
+    /* Every call wrote the same bytes; the digest is of the last one's.
+     * Only the tensors' own bytes, not the allocation's padding. */
+    out_bytes = (size_t)(o->batch * o->heads * o->seq * o->dim) * sizeof(float);
+    lse_bytes = o->lse ? (size_t)(o->batch * o->heads * o->seq) * sizeof(float) : 0;
+    digest = fnv1a64(FNV1A64_BASIS, buf->out, out_bytes);
+    if (o->lse)
+        digest = fnv1a64(digest, buf->lse, lse_bytes);
+    if (o->lse)
+        printf("digest: %016" PRIx64 " (FNV-1a 64 of the output's %zu bytes, "
+               "then the LSE's %zu: the same for every --threads)\n",
+               digest, out_bytes, lse_bytes);
+    else
+        printf("digest: %016" PRIx64 " (FNV-1a 64 of the output's %zu bytes: "
+               "the same for every --threads)\n",
+               digest, out_bytes);
+
     /* The same process, right after the kernel: comparable conditions. */
-    peak = fattn_fma_peak_gflops(used, BENCH_PEAK_SECONDS);
-    if (peak > 0)
+    peak = cli_fma_peak_gflops_threads(used, o->threads, BENCH_PEAK_SECONDS,
+                                       &peak_cores);
+    if (peak > 0 && peak_cores > 1)
+        printf("peak: %.1f GFLOP/s (fp32 FMA, %d cores measured at once, %s "
+               "width, measured now%s): the median run reaches %.1f%% of it\n",
+               peak, peak_cores, fattn_isa_name(used),
+               peak_cores < o->threads ? "; more threads than CPUs add no FMA units" : "",
+               100.0 * gflops / peak);
+    else if (peak > 0)
         printf("peak: %.1f GFLOP/s (fp32 FMA, one core, %s width, measured "
-               "now): the median run reaches %.1f%% of it\n",
-               peak, fattn_isa_name(used), 100.0 * gflops / peak);
+               "now%s): the median run reaches %.1f%% of it\n",
+               peak, fattn_isa_name(used),
+               o->threads > 1 ? "; more threads than CPUs add no FMA units" : "",
+               100.0 * gflops / peak);
     else
         printf("peak: not measured for the %s path (no FMA peak)\n",
                fattn_isa_name(used));
@@ -445,10 +570,10 @@ static int run(const bench_opts *o, int used, float *q, float *k, float *v,
                            row_step, &rep);
     t_ref = now_ms() - t_ref;
     printf("check vs fp64 reference: 1 row in %" PRId64 " of %" PRId64
-           " rows (%" PRId64 " elements, %.2f s): max abs err %.3g, "
+           " rows (%" PRId64 " elements%s, %.2f s): max abs err %.3g, "
            "max rel err %.3g\n",
-           row_step, rows_total, rep.checked, t_ref * 1e-3, rep.max_abs_err,
-           rep.max_rel_err);
+           row_step, rows_total, rep.checked, o->lse ? " with the LSE" : "",
+           t_ref * 1e-3, rep.max_abs_err, rep.max_rel_err);
     if (ok && rep.violations == 0) {
         printf("PASS: |x-ref| <= %g + %g*|ref| for every checked element\n",
                BENCH_ATOL, BENCH_RTOL);
@@ -463,11 +588,12 @@ static int run(const bench_opts *o, int used, float *q, float *k, float *v,
         rc = CLI_EXIT_ERROR;
     }
     printf("bench: %s B=%" PRId64 " H=%" PRId64 " HKV=%" PRId64 " Sq=%" PRId64
-           " Sk=%" PRId64 " D=%" PRId64 " causal=%s%s: median %.3f ms, "
-           "%.3f GFLOP/s",
+           " Sk=%" PRId64 " D=%" PRId64 " causal=%s%s threads=%d: median "
+           "%.3f ms, %.3f GFLOP/s",
            fattn_isa_name(used), o->batch, o->heads, o->kv_heads, o->seq,
            o->seq_k, o->dim, causal_names[o->causal],
-           o->window_enabled ? " +window" : "", ms_median, gflops);
+           o->window_enabled ? " +window" : "", (int)o->threads, ms_median,
+           gflops);
     if (peak > 0)
         printf(" (%.1f%% of peak)", 100.0 * gflops / peak);
     printf(", %s\n", rc == CLI_EXIT_OK ? "PASS" : "FAIL");
@@ -492,15 +618,17 @@ static uint64_t physical_memory(void)
  * process while the inputs are filled. Returns 0 or an exit code. */
 static int check_memory(const bench_opts *o)
 {
-    size_t parts[4] = {
+    size_t parts[5] = {
         tensor_bytes(o->batch, o->heads, o->seq, o->dim),
         tensor_bytes(o->batch, o->kv_heads, o->seq_k, o->dim),
         tensor_bytes(o->batch, o->kv_heads, o->seq_k, o->dim),
         tensor_bytes(o->batch, o->heads, o->seq, o->dim),
+        tensor_bytes(o->batch, o->heads, o->seq, 1),
     };
+    const int nparts = o->lse ? 5 : 4;
     uint64_t total = 0, phys = physical_memory();
 
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < nparts; k++) {
         if (parts[k] == 0 || total > UINT64_MAX - parts[k]) {
             total = UINT64_MAX;
             break;
@@ -527,7 +655,7 @@ int cli_bench(int argc, char **argv)
 {
     bench_opts o;
     uint64_t rng;
-    float *q = NULL, *k = NULL, *v = NULL, *out = NULL;
+    bench_buffers buf = {NULL, NULL, NULL, NULL, NULL};
     int help = 0, rc, used = FATTN_ISA_SCALAR;
 
     rc = cli_bench_parse(argc, argv, &o, &help);
@@ -549,18 +677,23 @@ int cli_bench(int argc, char **argv)
 
     rng = o.seed;
     rc = CLI_EXIT_ERROR;
-    q = alloc_tensor("query", o.batch, o.heads, o.seq, o.dim, &rng);
-    if (q != NULL)
-        k = alloc_tensor("key", o.batch, o.kv_heads, o.seq_k, o.dim, &rng);
-    if (k != NULL)
-        v = alloc_tensor("value", o.batch, o.kv_heads, o.seq_k, o.dim, &rng);
-    if (v != NULL)
-        out = alloc_tensor("output", o.batch, o.heads, o.seq, o.dim, NULL);
-    if (out != NULL)
-        rc = run(&o, used, q, k, v, out);
-    free(q);
-    free(k);
-    free(v);
-    free(out);
+    buf.q = alloc_tensor("query", o.batch, o.heads, o.seq, o.dim, &rng);
+    if (buf.q != NULL)
+        buf.k = alloc_tensor("key", o.batch, o.kv_heads, o.seq_k, o.dim, &rng);
+    if (buf.k != NULL)
+        buf.v = alloc_tensor("value", o.batch, o.kv_heads, o.seq_k, o.dim, &rng);
+    if (buf.v != NULL)
+        buf.out = alloc_tensor("output", o.batch, o.heads, o.seq, o.dim, NULL);
+    /* The LSE tensor exists either way (its descriptor is only passed with
+     * --lse): one code path, 64 bytes when unused. */
+    if (buf.out != NULL)
+        buf.lse = alloc_tensor("lse", o.batch, o.heads, o.lse ? o.seq : 1, 1, NULL);
+    if (buf.lse != NULL)
+        rc = run(&o, used, &buf);
+    free(buf.q);
+    free(buf.k);
+    free(buf.v);
+    free(buf.out);
+    free(buf.lse);
     return rc;
 }

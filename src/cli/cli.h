@@ -7,6 +7,7 @@
 #ifndef FATTN_CLI_H
 #define FATTN_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum {
@@ -28,6 +29,10 @@ typedef struct bench_opts {
     int align; /* fattn_align; after parsing, --causal's when not given */
     int isa;   /* fattn_isa */
     uint64_t seed;
+    /* 1 .. FATTN_MAX_THREADS; after parsing, fattn_usable_cpus() (capped at
+     * FATTN_MAX_THREADS) when --threads is not given. */
+    int32_t threads;
+    int lse; /* 1: also compute the log-sum-exp (--lse) */
 } bench_opts;
 
 /*
@@ -74,6 +79,17 @@ int cli_parse_window(const char *cmd, const char *opt, const char *text,
  */
 int cli_parse_choice(const char *cmd, const char *opt, const char *text,
                      const char *const *names, int count, int *out);
+
+/*
+ * The kernel path names, from the library's own list (fattn_isa_name over
+ * 0 .. FATTN_ISA_COUNT - 1, so index = fattn_isa value): names[0] is "auto"
+ * when with_auto, otherwise the paths from FATTN_ISA_SCALAR on. Returns how
+ * many were stored (at most FATTN_ISA_COUNT; `names` must hold that many).
+ */
+int cli_isa_names(const char **names, int with_auto);
+
+/* The same names joined by `sep` into buf (truncated to fit); returns buf. */
+char *cli_isa_list(char *buf, size_t size, int with_auto, const char *sep);
 
 /* Print "fattn <cmd>: <message>" and a hint to use --help; return 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)

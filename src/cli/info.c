@@ -1,8 +1,13 @@
 /*
  * info.c - `fattn info`: the library version, what the CPU and OS offer (read
  * here with CPUID and XGETBV, for display only: the library does its own
- * detection), which kernel paths the library says are available, and the path
- * FATTN_ISA_AUTO resolves to and why.
+ * detection), the CPUs this process may run on, which kernel paths the
+ * library says are available, and the path FATTN_ISA_AUTO resolves to and
+ * why. `fattn info --paths` prints only the path list, in a fixed format for
+ * scripts and tests.
+ *
+ * The kernel paths are the library's list (1 .. FATTN_ISA_COUNT - 1 with
+ * fattn_isa_name), never a list of our own.
  */
 #include "cli.h"
 
@@ -133,7 +138,8 @@ static void print_cpu(const cpu_info *ci)
     printf("  os zmm/opmask      %s (XCR0 bits 5-7)\n", yes_no(ci->os_zmm));
 }
 
-/* What the CPU/OS reading above says about a path's requirements. */
+/* What the CPU/OS reading above says about a path's requirements: 1, 0,
+ * or -1 for a path this tool does not know (a newer library's). */
 static int cpu_supports(const cpu_info *ci, int isa)
 {
     switch (isa) {
@@ -145,52 +151,78 @@ static int cpu_supports(const cpu_info *ci, int isa)
         return ci->avx512f && ci->avx512bw && ci->avx512dq && ci->avx512vl &&
                ci->os_zmm;
     default:
-        return 0;
+        return -1;
     }
 }
 
+/* What a path needs, for display; NULL for a path this tool does not know
+ * (it is still listed, from the library's own list). */
+static const char *path_needs(int isa)
+{
+    switch (isa) {
+    case FATTN_ISA_SCALAR: return "portable C";
+    case FATTN_ISA_AVX2: return "AVX2 + FMA, OS ymm state";
+    case FATTN_ISA_AVX512: return "AVX-512 F/BW/DQ/VL, OS zmm state";
+    default: return NULL;
+    }
+}
+
+/* "  <name> available|not available (needs ...)": scripts/test.sh reads
+ * the first two words of these lines. */
 static void print_paths(const cpu_info *ci)
 {
-    static const struct {
-        int isa;
-        const char *needs;
-    } paths[] = {
-        {FATTN_ISA_SCALAR, "portable C"},
-        {FATTN_ISA_AVX2, "AVX2 + FMA, OS ymm state"},
-        {FATTN_ISA_AVX512, "AVX-512 F/BW/DQ/VL, OS zmm state"},
-    };
-
     printf("kernel paths (fattn_isa_available):\n");
-    for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++) {
-        int isa = paths[k].isa;
-        int avail = fattn_isa_available(isa);
+    for (int isa = FATTN_ISA_SCALAR; isa < FATTN_ISA_COUNT; isa++) {
+        const int avail = fattn_isa_available(isa);
+        const int cpu = ci->has_cpuid ? cpu_supports(ci, isa) : -1;
+        const char *needs = path_needs(isa);
         const char *note = "";
 
-        if (!avail && ci->has_cpuid && cpu_supports(ci, isa))
+        if (!avail && cpu == 1)
             note = "; the CPU and OS have the features: the path is not "
                    "built into this library";
-        else if (!avail)
+        else if (!avail && cpu == 0)
             note = "; the CPU or OS lacks the features";
         printf("  %-8s %-14s (needs %s%s)\n", fattn_isa_name(isa),
-               avail ? "available" : "not available", paths[k].needs, note);
+               avail ? "available" : "not available",
+               needs ? needs : "see the library's fattn.h", note);
     }
+}
+
+/* The machine-readable list: one "<name> available" or "<name>
+ * unavailable" line per kernel path, in the library's order, nothing else. */
+static void print_path_list(void)
+{
+    for (int isa = FATTN_ISA_SCALAR; isa < FATTN_ISA_COUNT; isa++)
+        printf("%s %s\n", fattn_isa_name(isa),
+               fattn_isa_available(isa) ? "available" : "unavailable");
 }
 
 static void print_help(FILE *out)
 {
-    fputs("usage: fattn info\n"
+    char isas[128];
+
+    cli_isa_list(isas, sizeof isas, 0, " | ");
+    fprintf(out,
+          "usage: fattn info [--paths]\n"
           "\n"
           "Print the library version, the CPU features seen (CPUID leaf 1/7,\n"
-          "XCR0), which kernel paths the library reports available, and the\n"
-          "path FATTN_ISA_AUTO resolves to, with the reason.\n"
+          "XCR0), the CPUs this process may run on (the default of\n"
+          "'fattn bench --threads'), which kernel paths the library reports\n"
+          "available, and the path FATTN_ISA_AUTO resolves to, with the reason.\n"
+          "\n"
+          "options:\n"
+          "  --paths     print only the kernel paths, one '<name> available' or\n"
+          "              '<name> unavailable' line each (a stable format for\n"
+          "              scripts; FATTN_ISA does not change it)\n"
           "\n"
           "environment:\n"
-          "  FATTN_ISA   scalar | avx2 | avx512: force the automatic path; an\n"
+          "  FATTN_ISA   %s: force the automatic path; an\n"
           "              unknown or unavailable value makes this command fail\n"
           "\n"
           "exit status: 0 success, 1 the automatic path cannot be chosen,\n"
           "2 usage error\n",
-          out);
+          isas);
 }
 
 int cli_info(int argc, char **argv)
@@ -200,21 +232,34 @@ int cli_info(int argc, char **argv)
     fattn_isa chosen;
     const char *env;
 
+    int paths_only = 0;
+
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             print_help(stdout);
             return CLI_EXIT_OK;
+        }
+        if (strcmp(argv[i], "--paths") == 0) {
+            paths_only = 1;
+            continue;
         }
         if (argv[i][0] == '-')
             return cli_usage_error("info", "unknown option '%s'", argv[i]);
         return cli_usage_error("info", "unexpected argument '%s'", argv[i]);
     }
 
+    if (paths_only) {
+        print_path_list();
+        return CLI_EXIT_OK;
+    }
     printf("fattn %s (header %d.%d.%d)\n\n", fattn_version_string(),
            FATTN_VERSION_MAJOR, FATTN_VERSION_MINOR, FATTN_VERSION_PATCH);
     detect_cpu(&ci);
     print_cpu(&ci);
     printf("\n");
+    printf("usable CPUs: %d (sched_getaffinity; the default of 'fattn bench "
+           "--threads')\n\n",
+           (int)fattn_usable_cpus());
     print_paths(&ci);
     printf("\n");
 

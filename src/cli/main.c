@@ -11,14 +11,17 @@
 
 static void print_usage(FILE *out)
 {
-    fputs("usage: fattn <command> [options]\n"
+    char isas[128];
+
+    cli_isa_list(isas, sizeof isas, 0, " | ");
+    fprintf(out, "usage: fattn <command> [options]\n"
           "\n"
           "Flash-style tiled attention for x86 CPUs: inspect and benchmark the\n"
           "libfattn kernels.\n"
           "\n"
           "commands:\n"
-          "  info     library version, CPU features, kernel paths and the\n"
-          "           path FATTN_ISA_AUTO resolves to\n"
+          "  info     library version, CPU features, usable CPUs, kernel paths\n"
+          "           and the path FATTN_ISA_AUTO resolves to\n"
           "  bench    time fattn_forward on random inputs and check it against\n"
           "           the fp64 reference\n"
           "\n"
@@ -28,11 +31,11 @@ static void print_usage(FILE *out)
           "  --version        print the library version\n"
           "\n"
           "environment:\n"
-          "  FATTN_ISA        scalar | avx2 | avx512: force the automatic path\n"
+          "  FATTN_ISA        %s: force the automatic path\n"
           "                   (an unknown or unavailable value is an error)\n"
           "\n"
           "exit status: 0 success, 1 library error or failed check, 2 usage error\n",
-          out);
+          isas);
 }
 
 int main(int argc, char **argv)

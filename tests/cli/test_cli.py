@@ -15,7 +15,8 @@ import sys
 
 FATTN = None
 TINY = ["--seq", "64", "--dim", "16", "--repeat", "2"]
-PATHS = ["scalar", "avx2", "avx512"]
+# The most threads a pool may have (FATTN_MAX_THREADS in fattn.h).
+MAX_THREADS = 1024
 
 
 class Failure(Exception):
@@ -57,17 +58,36 @@ def expect_in(needle, text, where):
     expect(needle in text, "%r not found in %s" % (needle, where))
 
 
+def path_list():
+    """The library's kernel paths, from `fattn info --paths` (the designed
+    machine-readable list: "<name> available|unavailable" per line, in the
+    library's order), as [(name, available)]."""
+    p = run(["info", "--paths"])
+    expect_exit(p, 0)
+    expect(p.stderr == "", "info --paths wrote to stderr")
+    paths = []
+    for line in p.stdout.splitlines():
+        m = re.match(r"^([a-z0-9_]+) (available|unavailable)$", line)
+        expect(m is not None, "info --paths: unexpected line %r" % line)
+        paths.append((m.group(1), m.group(2) == "available"))
+    expect(len(paths) >= 1, "info --paths listed no path")
+    return paths
+
+
 def available_paths():
-    """Paths `fattn info` reports available, e.g. {'scalar'}."""
+    """Paths the library reports available, e.g. {'scalar'}, and the
+    output of a plain `fattn info`."""
+    avail = {name for name, ok in path_list() if ok}
     p = run(["info"])
     expect_exit(p, 0)
-    avail = set()
-    for line in p.stdout.splitlines():
-        m = re.match(r"\s+(scalar|avx2|avx512)\s+(available|not available)\b",
-                     line)
-        if m and m.group(2) == "available":
-            avail.add(m.group(1))
     return avail, p
+
+
+def digest_of(p):
+    m = re.search(r"^digest: ([0-9a-f]{16}) \(FNV-1a 64 of the output's", p.stdout,
+                  re.M)
+    expect(m is not None, "no 'digest: <16 hex digits> (FNV-1a 64 ...' line")
+    return m.group(1)
 
 
 # ---- cases -------------------------------------------------------------
@@ -81,6 +101,30 @@ def case_info():
            "auto path %r is not among the available paths" % m.group(1))
     expect_in("fattn ", p.stdout, "stdout")
     expect(p.stderr == "", "info wrote to stderr")
+    # The human-readable listing agrees with the machine-readable one, path
+    # by path and in the same order.
+    listed = re.findall(r"^  (\S+) +(available|not available) +\(needs ",
+                        p.stdout, re.M)
+    expect([(n, a == "available") for n, a in listed] == path_list(),
+           "info and info --paths disagree: %r" % listed)
+    m = re.search(r"^usable CPUs: (\d+) \(sched_getaffinity", p.stdout, re.M)
+    expect(m is not None and int(m.group(1)) >= 1,
+           "no 'usable CPUs: N (sched_getaffinity...' line with N >= 1")
+    # The library's own answer, from a C program iterating the registry
+    # (tests/paths/list_paths, when the build passes it).
+    lister = os.environ.get("FATTN_LIST_PATHS")
+    if lister:
+        q = subprocess.run([lister], stdout=subprocess.PIPE, universal_newlines=True,
+                           env={k: v for k, v in os.environ.items() if k != "FATTN_ISA"})
+        expect(q.returncode == 0, "list_paths failed")
+        expect(q.stdout.split() == [n for n, a in path_list() if a],
+               "info --paths and list_paths disagree: %r" % q.stdout.split())
+    # FATTN_ISA does not change the list (a bad value does not even fail it).
+    p = run(["info", "--paths"], {"FATTN_ISA": "bogus"})
+    expect_exit(p, 0)
+    expect([tuple(l.split(" ")) for l in p.stdout.splitlines()] ==
+           [(n, "available" if a else "unavailable") for n, a in path_list()],
+           "FATTN_ISA changed info --paths")
 
 
 def case_info_env_forced():
@@ -166,7 +210,7 @@ def case_bench_isa():
     """Each forced path either runs and passes, or fails with the library's
     ISA error, exactly as `fattn info` reports its availability."""
     avail, _ = available_paths()
-    for isa in PATHS:
+    for isa, _ in path_list():
         p = run(["bench", "--isa", isa] + TINY)
         if isa in avail:
             expect_exit(p, 0)
@@ -178,6 +222,61 @@ def case_bench_isa():
             expect_in("fattn bench: error (isa_unavailable): fattn_", p.stderr,
                       "stderr")
             expect("PASS" not in p.stdout, "an unavailable path ran")
+
+
+def case_bench_threads():
+    """--threads 1 (the calling thread) and --threads 3 (a pool, more threads
+    than this machine may have CPUs) print the same digest: the library's
+    results do not depend on the thread count. So do the default and --lse
+    runs among themselves, on every available path."""
+    shape = ["--seq", "200", "--seq-k", "136", "--dim", "24", "--heads", "6",
+             "--kv-heads", "3", "--batch", "2", "--repeat", "1", "--seed", "5"]
+    avail, _ = available_paths()
+    for isa, _ in path_list():
+        if isa not in avail:
+            continue
+        for extra in ([], ["--lse"], ["--causal", "bottom-right", "--window", "17,3"]):
+            digests = []
+            for threads in (["--threads", "1"], ["--threads", "3"], []):
+                p = bench_ok(shape + extra + ["--isa", isa] + threads)
+                if threads == ["--threads", "1"]:
+                    expect_in("threads: 1 (the calling thread, no pool)",
+                              p.stdout, "stdout")
+                elif threads:
+                    expect_in("threads: 3 (a fattn pool: the calling thread "
+                              "and 2 workers;", p.stdout, "stdout")
+                    expect_in(" threads=3: ", p.stdout, "summary line")
+                digests.append(digest_of(p))
+                if "--lse" in extra:
+                    expect_in("then the LSE's 9600:", p.stdout, "digest line")
+            expect(len(set(digests)) == 1,
+                   "--isa %s %s: the digest depends on --threads: %r"
+                   % (isa, " ".join(extra), digests))
+    # Different data, different digest (the digest reads the output).
+    a = digest_of(bench_ok(shape + ["--threads", "1"]))
+    b = digest_of(bench_ok(shape + ["--threads", "1", "--seed", "6"]))
+    expect(a != b, "two seeds gave the same digest %s" % a)
+    # The default is the usable CPUs that `fattn info` reports.
+    _, info = available_paths()
+    cpus = int(re.search(r"^usable CPUs: (\d+)", info.stdout, re.M).group(1))
+    p = bench_ok(TINY)
+    if cpus == 1:
+        expect_in("threads: 1 (the calling thread, no pool)", p.stdout, "stdout")
+    else:
+        expect_in("threads: %d (a fattn pool" % cpus, p.stdout, "stdout")
+    # The peak is that of the cores used: one copy of the meter per usable
+    # CPU at most, whatever --threads asks for.
+    for threads in ("1", "3"):
+        p = bench_ok(TINY + ["--threads", threads])
+        if re.search(r"^peak: not measured for the scalar path", p.stdout, re.M):
+            continue  # the scalar path has no FMA peak
+        m = re.search(r"^peak: [0-9.]+ GFLOP/s \(fp32 FMA, (?:one core|(\d+) cores "
+                      r"measured at once), ", p.stdout, re.M)
+        expect(m is not None, "no 'peak: ... (fp32 FMA, <cores>, ...' line")
+        cores = int(m.group(1)) if m.group(1) else 1
+        expect(cores == min(int(threads), cpus),
+               "--threads %s measured the peak of %d cores, not %d"
+               % (threads, cores, min(int(threads), cpus)))
 
 
 def usage_error(args, *needles):
@@ -212,6 +311,23 @@ def case_usage():
     usage_error(["bench", "--window", "5"], "--window: '5' is not of the form")
     usage_error(["bench", "--window", "-2,0"], "--window must be >= -1 (got -2)")
     usage_error(["--version", "x"], "--version takes no arguments")
+    usage_error(["info", "--paths", "x"], "unexpected argument 'x'")
+    # --threads: 1 .. FATTN_MAX_THREADS, whole decimal numbers only.
+    bound = "--threads must be between 1 and %d" % MAX_THREADS
+    usage_error(["bench", "--threads", "0"], bound + " (got 0)")
+    usage_error(["bench", "--threads", "-1"], bound + " (got -1)")
+    usage_error(["bench", "--threads", str(MAX_THREADS + 1)],
+                bound + " (got %d)" % (MAX_THREADS + 1))
+    usage_error(["bench", "--threads", "2x"], "--threads: '2x' is not an integer")
+    usage_error(["bench", "--threads", ""], "--threads: '' is not an integer")
+    usage_error(["bench", "--threads"], "option --threads needs a value")
+    usage_error(["bench", "--lse=1"], "option --lse takes no value")
+    # Every usage error ends with the hint, and prints the usage message's
+    # form "fattn bench: ..." first.
+    p = run(["bench", "--threads", "0"])
+    expect(p.stderr.startswith("fattn bench: ") and
+           p.stderr.endswith("(see 'fattn bench --help')\n"),
+           "a --threads usage error is not 'fattn bench: ...' + the hint")
 
 
 def case_library_errors():
@@ -254,7 +370,8 @@ def case_help_version():
     expect_exit(p, 0)
     expect_in("usage: fattn bench", p.stdout, "stdout")
     for opt in ("--batch", "--heads", "--kv-heads", "--seq", "--seq-k",
-                "--dim", "--causal", "--window", "--repeat", "--isa", "--seed"):
+                "--dim", "--causal", "--window", "--repeat", "--threads",
+                "--lse", "--isa", "--seed"):
         expect_in(opt + " ", p.stdout, "bench --help")
     p = run(["--version"])
     expect_exit(p, 0)
