@@ -137,7 +137,7 @@ static uint32_t params_rules(const fv_case *c, const fattn_params *p,
         v |= BIT(FATTN_ERR_UNSUPPORTED_VERSION);
     if (p->causal < 0 || p->causal > 2 || p->align < 0 || p->align > 1 ||
         (p->window_enabled != 0 && p->window_enabled != 1) || p->isa < 0 ||
-        p->isa > 3)
+        p->isa >= FATTN_ISA_COUNT)
         v |= BIT(FATTN_ERR_INVALID_ENUM);
     if (bad_scalar(p->scale) || bad_scalar(p->softcap) ||
         (p->softcap > 0.0f && p->softcap < FLT_MIN))
@@ -146,9 +146,10 @@ static uint32_t params_rules(const fv_case *c, const fattn_params *p,
         (p->window_left < FATTN_WINDOW_UNLIMITED ||
          p->window_right < FATTN_WINDOW_UNLIMITED))
         v |= BIT(FATTN_ERR_INVALID_VALUE);
-    if (p->causal != FATTN_CAUSAL_NONE && (p->window_enabled || p->alibi_slopes) &&
-        (p->causal == FATTN_CAUSAL_BOTTOM_RIGHT) !=
-            (p->align == FATTN_ALIGN_BOTTOM_RIGHT))
+    /* align left at 0 follows the causal alignment; only bottom-right
+     * against top-left causal contradicts it. */
+    if (p->causal == FATTN_CAUSAL_TOP_LEFT && (p->window_enabled || p->alibi_slopes) &&
+        p->align == FATTN_ALIGN_BOTTOM_RIGHT)
         v |= BIT(FATTN_ERR_INCOMPATIBLE_OPTIONS);
     if (p->alibi_slopes) {
         v |= array_rules(p->alibi_slopes, c->array_count[2], 4, &in[(*nin)++]);
@@ -175,7 +176,7 @@ static uint32_t params_rules(const fv_case *c, const fattn_params *p,
     if (!p->allocator.alloc != !p->allocator.free)
         v |= BIT(FATTN_ERR_NULL_POINTER);
     if (p->isa == FATTN_ISA_AUTO ? fattn_isa_auto(NULL) == FATTN_ISA_AUTO
-                                 : p->isa >= 1 && p->isa <= 3 &&
+                                 : p->isa > FATTN_ISA_AUTO && p->isa < FATTN_ISA_COUNT &&
                                        !fattn_isa_available(p->isa))
         v |= BIT(FATTN_ERR_ISA_UNAVAILABLE);
     return v;

@@ -133,11 +133,14 @@ static inline vf vf_tanh(vf y)
 }
 
 /* The largest |score| vf_softcap needs to see for this cap: beyond it,
- * tanh(score / cap) is 1 in float; infinite for a cap so large that score /
- * cap cannot overflow (so an infinite score still gives the cap). */
+ * tanh(score / cap) is 1 in float. For a cap above FLT_MAX / 16 it is
+ * FLT_MAX, which leaves every finite score alone and still maps an
+ * infinite one to the cap. Written without a branch that could overflow:
+ * clang evaluates both arms of `cap <= FLT_MAX / 16 ? 16 * cap : ...` and
+ * raised FE_OVERFLOW for cap = FLT_MAX. */
 static inline float vf_softcap_arg_max(float cap)
 {
-    return cap <= FLT_MAX / 16.0f ? 16.0f * cap : INFINITY;
+    return 16.0f * fminf(cap, FLT_MAX / 16.0f);
 }
 
 /*

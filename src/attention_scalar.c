@@ -82,9 +82,9 @@ static void tile_scores(const fattn_problem *p, const fattn_head *hv,
     const size_t mask_elem = p->mask_kind == FATTN_MASK_KEEP ? 1 : 4;
     const int align_br = p->align == FATTN_ALIGN_BOTTOM_RIGHT;
     /* |x| beyond it has tanh(x / softcap) = 1 in float (it is from 9.02 on);
-     * infinite for a cap so large that x / softcap cannot overflow. */
-    const float cap_arg_max =
-        p->softcap <= FLT_MAX / 16.0f ? 16.0f * p->softcap : INFINITY;
+     * FLT_MAX for a cap so large that x / softcap cannot overflow (no
+     * branch: clang computes both arms of a select, 16 * FLT_MAX included). */
+    const float cap_arg_max = 16.0f * fminf(p->softcap, FLT_MAX / 16.0f);
     for (int r = 0; r < rows; r++) {
         float *s = t->s + r * TILE_K;
         int64_t i = i0 + r;
