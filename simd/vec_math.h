@@ -141,23 +141,25 @@ static inline vf vf_tanh(vf y)
     return vf_copysign(vf_tanh_abs(vf_min(vf_set1(16.0f), vf_abs(y))), y);
 }
 
-/* The largest |score| vf_softcap needs to see for this cap: beyond it,
- * tanh(score / cap) is 1 in float; infinite for a cap so large that score /
- * cap cannot overflow (so an infinite score still gives the cap). */
-static inline float vf_softcap_arg_max(float cap)
+/* The largest |x| vf_softcap needs to see for the multiplier inv (1 / cap,
+ * or scale / cap): beyond it x * inv >= 16, where tanh is 1 in float.
+ * Infinite for an inv so small that x * inv < 32 for every finite x (so an
+ * infinite x still gives the cap); 16 / inv cannot overflow otherwise. */
+static inline float vf_softcap_arg_max(float inv)
 {
-    return cap <= FLT_MAX / 16.0f ? 16.0f * cap : INFINITY;
+    return inv >= 32.0f / FLT_MAX ? 16.0f / inv : INFINITY;
 }
 
 /*
- * cap * tanh(s / cap), given inv = 1 / cap and amax = vf_softcap_arg_max(cap):
- * s / cap overflows for a small cap (with cap = FLT_MIN, for any |s| > 4),
- * so |s| is clamped at amax first, which changes no result. NaN propagates.
+ * cap * tanh(x * inv), inv = 1 / cap or scale / cap, amax =
+ * vf_softcap_arg_max(inv): x * inv overflows for a small cap (with cap =
+ * FLT_MIN and inv = 1 / cap, for any |x| > 4), so |x| is clamped at amax
+ * first, which changes no result. NaN propagates.
  */
-static inline vf vf_softcap(vf s, vf cap, vf inv, vf amax)
+static inline vf vf_softcap(vf x, vf cap, vf inv, vf amax)
 {
-    vf a = vf_min(amax, vf_abs(s));
-    return vf_copysign(vf_mul(cap, vf_tanh_abs(vf_mul(a, inv))), s);
+    vf a = vf_min(amax, vf_abs(x));
+    return vf_copysign(vf_mul(cap, vf_tanh_abs(vf_mul(a, inv))), x);
 }
 
 #endif /* FATTN_VEC_MATH_H */
