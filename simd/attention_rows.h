@@ -21,7 +21,7 @@
 #define ROWS_TK 64
 
 typedef struct rows_ws {
-    float *q;  /* [ROWS_MAX][dq] scale * Q, zero-padded to dq */
+    float *q;  /* [ROWS_MAX][dq] q_pack_scale * Q, zero-padded to dq */
     float *o;  /* [ROWS_MAX][dvq] unnormalised output */
     float *s;  /* [ROWS_MAX][ROWS_TK] scores, then probabilities */
     int64_t dq, dvq;
@@ -221,6 +221,7 @@ static void rows_block(const fattn_problem *p, const rows_ws *rw,
     const int64_t qlen = fattn_q_len(p, b), klen = fattn_kv_len(p, b);
     const size_t mask_elem = p->mask_kind == FATTN_MASK_KEEP ? 1 : 4;
     const int align_br = p->align == FATTN_ALIGN_BOTTOM_RIGHT;
+    const float qscale = q_pack_scale(p); /* the soft-cap may take the scale */
     int64_t tile_lo = INT64_MAX, tile_hi = 0;
     memset(rw->q, 0, sizeof(float) * ROWS_MAX * (size_t)rw->dq);
     memset(rw->o, 0, sizeof(float) * ROWS_MAX * (size_t)rw->dvq);
@@ -252,7 +253,7 @@ static void rows_block(const fattn_problem *p, const rows_ws *rw,
         }
         const float *qr = fattn_q_row(p, b, ri->h, ri->i);
         for (int64_t d = 0; d < p->head_dim; d++)
-            rw->q[r * rw->dq + d] = p->scale * qr[d * p->q_stride[3]];
+            rw->q[r * rw->dq + d] = qscale * qr[d * p->q_stride[3]];
     }
     const fattn_kv_view kv = fattn_kv_view_of(p, FATTN_KV_KEY, b, g);
     const fattn_kv_view vv = fattn_kv_view_of(p, FATTN_KV_VALUE, b, g);
@@ -263,8 +264,9 @@ static void rows_block(const fattn_problem *p, const rows_ws *rw,
             for (int c = cols; c < round_vw(cols); c++)
                 rw->s[r * ROWS_TK + c] = 0.0f;
         if (p->softcap > 0.0f) {
-            const vf cap = vf_set1(p->softcap), inv = vf_set1(1.0f / p->softcap);
-            const vf amax = vf_set1(vf_softcap_arg_max(p->softcap));
+            const float inv_s = softcap_inv(p);
+            const vf cap = vf_set1(p->softcap), inv = vf_set1(inv_s);
+            const vf amax = vf_set1(vf_softcap_arg_max(inv_s));
             for (int r = 0; r < R; r++)
                 for (int c = 0; c < cols; c += VW) {
                     float *s = rw->s + r * ROWS_TK + c;

@@ -17,7 +17,8 @@
  * GQA group of few rows. The planner (src/plan.c) chooses and loops.
  *
  * Layout: queries live in vector lanes. A query tile of TQ = UK_NV * VW rows
- * is packed once, scaled and transposed, as Qt[D][TQ]. For each key tile:
+ * is packed once, scaled (unless the soft-cap takes the scale, see
+ * softcap_takes_scale) and transposed, as Qt[D][TQ]. For each key tile:
  *   St[c][q]  = sum_d K[c][d] * Qt[d][q]        (microkernel, K broadcast)
  *   softcap, then masks/ALiBi/visibility on tiles that need them (whole
  *   lanes where that is exact, else element by element),
@@ -36,6 +37,7 @@
  */
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -62,7 +64,7 @@
 #endif
 
 typedef struct tile_ws {
-    float *qt;        /* [D][TQ] scale * Q, transposed */
+    float *qt;        /* [D][TQ] q_pack_scale * Q, transposed */
     float *st;        /* [TILE_K][TQ] scores, then probabilities */
     float *ot;        /* [Dv][TQ] unnormalised output, transposed */
     float *m, *l;     /* [TQ] running max and sum */
@@ -296,17 +298,42 @@ static const float lane_index[TQ] = {
 };
 _Static_assert(TQ <= 48, "lane_index covers 48 lanes");
 
-/* Qt[d][r] = scale * Q[i0 + r][d], and 0 for lanes past the active rows. */
+/*
+ * With a soft-cap, scale * Q.K^T is only ever multiplied by 1 / softcap, so
+ * the scale joins that factor and Q is packed unscaled. Rounding scale *
+ * q_d to f32 first adds an error to every term of the dot product, where
+ * the scalar path rounds the dot product once; that error dominates the
+ * capped scores' when the products are exact in f32 (bf16-valued data) and
+ * 1/sqrt(D) is not a power of two. Not where scale / softcap would overflow.
+ */
+static int softcap_takes_scale(const fattn_problem *p)
+{
+    return p->softcap > 0.0f && (double)p->scale / p->softcap <= FLT_MAX;
+}
+
+/* What Q is packed with, and what multiplies Q.K^T inside the soft-cap. */
+static float q_pack_scale(const fattn_problem *p)
+{
+    return softcap_takes_scale(p) ? 1.0f : p->scale;
+}
+static float softcap_inv(const fattn_problem *p)
+{
+    return softcap_takes_scale(p) ? p->scale / p->softcap : 1.0f / p->softcap;
+}
+
+/* Qt[d][r] = scale * Q[i0 + r][d] (q_pack_scale), and 0 for lanes past the
+ * active rows. */
 static void pack_query(const fattn_problem *p, const fattn_head *hv,
                        const tile_ws *t, const qtile *qt)
 {
     const int64_t *qs = p->q_stride;
     const int64_t dim = p->head_dim;
     const float *q0 = fattn_q_row(p, hv->b, hv->h, qt->i0);
+    const float qscale = q_pack_scale(p);
     if (qs[3] == 1) {
         /* VW x VW blocks, transposed in registers: rows are read in order
          * and Qt is written whole vectors at a time. */
-        const vf scale = vf_set1(p->scale);
+        const vf scale = vf_set1(qscale);
         for (int r0 = 0; r0 < TQ; r0 += VW) {
             int nr = qt->active - r0;
             nr = nr < 0 ? 0 : nr > VW ? VW : nr;
@@ -332,7 +359,7 @@ static void pack_query(const fattn_problem *p, const fattn_head *hv,
         float *row = t->qt + d * TQ;
         int r = 0;
         for (; r < qt->active; r++)
-            row[r] = p->scale * q0[r * qs[2] + d * qs[3]];
+            row[r] = qscale * q0[r * qs[2] + d * qs[3]];
         for (; r < TQ; r++)
             row[r] = 0.0f;
     }
@@ -489,8 +516,9 @@ static void fix_scores(const fattn_problem *p, const fattn_head *hv,
 
 static void softcap_scores(const fattn_problem *p, const tile_ws *t, int cols)
 {
-    const vf cap = vf_set1(p->softcap), inv = vf_set1(1.0f / p->softcap);
-    const vf amax = vf_set1(vf_softcap_arg_max(p->softcap));
+    const float inv_s = softcap_inv(p);
+    const vf cap = vf_set1(p->softcap), inv = vf_set1(inv_s);
+    const vf amax = vf_set1(vf_softcap_arg_max(inv_s));
     for (int c = 0; c < cols; c++)
         for (int n = 0; n < UK_NV; n++) {
             float *s = t->st + c * TQ + n * VW;
