@@ -238,7 +238,8 @@ static void scalar_run(const fattn_problem *p, const fattn_item *it,
 }
 
 static const fattn_variant scalar_variants[] = {
-    {"scalar_tiles", 0, 0, 0, scalar_block_rows, scalar_workspace, scalar_run},
+    {"scalar_tiles", 0, 0, 0, scalar_block_rows, TILE_Q, scalar_workspace,
+     scalar_run},
 };
 
 const fattn_kernel fattn_kernel_scalar = {

@@ -136,7 +136,9 @@ typedef struct fattn_item {
  *   decode = 1: takes the rows of a whole GQA group per item, when
  *     group * Sq <= max_rows and (unit_kv) K and V have unit stride along
  *     head_dim; the planner prefers it over prefill when it fits;
- *   decode = 0: one query head and block_rows(p) query rows per item.
+ *   decode = 0: one query head and block_rows(p) query rows per item, or
+ *     fewer (a multiple of row_granule, the kernel's query tile, so every
+ *     tile and its result stay the same) when that gives too few items.
  * run() cannot fail and allocates nothing.
  */
 typedef struct fattn_variant {
@@ -145,6 +147,8 @@ typedef struct fattn_variant {
     int max_rows;
     int unit_kv;
     int64_t (*block_rows)(const fattn_problem *p);
+    int64_t row_granule; /* prefill: block_rows is a multiple; the planner
+                          * may cut blocks down to multiples of it */
     size_t (*workspace)(const fattn_problem *p);
     void (*run)(const fattn_problem *p, const fattn_item *it, void *ws);
 } fattn_variant;

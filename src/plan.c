@@ -23,6 +23,12 @@
 
 static size_t round64(size_t n) { return (n + 63u) & ~(size_t)63u; }
 
+static int64_t ceil_div(int64_t a, int64_t b) { return a / b + (a % b != 0); }
+
+/* Prefill plans cut their row blocks finer until they have this many work
+ * items (or blocks are one query tile). */
+#define FATTN_MIN_ITEMS 32
+
 static const fattn_variant *choose_variant(const fattn_kernel *k,
                                            const fattn_problem *p)
 {
@@ -62,7 +68,16 @@ void fattn_plan_init(fattn_plan *pl, const fattn_problem *p, fattn_isa isa,
     } else {
         pl->heads = p->heads_q;
         pl->block_rows = v->block_rows(p);
-        pl->blocks = p->seq_q / pl->block_rows + (p->seq_q % pl->block_rows != 0);
+        /* Short problems: smaller blocks until there are enough items to
+         * keep a pool's threads evenly busy (8 items on 2 threads left one
+         * with 5, as the other joined a little late). A function of the
+         * problem only, as determinism requires; each query tile, and so
+         * each result, is the same whatever block it is in. */
+        while (pl->block_rows > v->row_granule &&
+               p->batch * p->heads_q * ceil_div(p->seq_q, pl->block_rows) <
+                   FATTN_MIN_ITEMS)
+            pl->block_rows -= v->row_granule;
+        pl->blocks = ceil_div(p->seq_q, pl->block_rows);
         /* Causal rows see more keys the later they are: hand out the
          * longest blocks first, so the last items, which decide when the
          * slowest worker ends, are the shortest. */
