@@ -187,8 +187,10 @@ static void rows_softmax(const fattn_problem *p, const rows_ws *rw,
             vf_store(s + c, e);
             sum = vf_add(sum, e);
         }
-        /* m - m_sub can overflow the same way; below -128 expf is 0. */
-        ri->corr = ri->m < m_sub - 128.0f ? 0.0f : expf(ri->m - m_sub);
+        /* m - m_sub can overflow the same way: halved too, clamped where
+         * expf is 0 (from -103.98 on; NaN compares false). */
+        float hm = 0.5f * ri->m - 0.5f * m_sub;
+        ri->corr = expf(2.0f * (hm < -64.0f ? -64.0f : hm));
         ri->l = ri->l * ri->corr + vf_reduce_add(sum);
         ri->m = m_new;
     }

@@ -318,7 +318,10 @@ static float q_pack_scale(const fattn_problem *p)
 }
 static float softcap_inv(const fattn_problem *p)
 {
-    return softcap_takes_scale(p) ? p->scale / p->softcap : 1.0f / p->softcap;
+    /* In double and capped at FLT_MAX, so that neither arm can overflow
+     * (compilers may evaluate both). */
+    const float folded = (float)fmin((double)p->scale / p->softcap, FLT_MAX);
+    return softcap_takes_scale(p) ? folded : 1.0f / p->softcap;
 }
 
 /* Qt[d][r] = scale * Q[i0 + r][d] (q_pack_scale), and 0 for lanes past the

@@ -117,8 +117,9 @@ static inline vf vf_exp_sub(vf s, vf nhm)
 static inline vf vf_tanh_abs(vf a)
 {
     /* Below 0.7: a + a^3 P(a^2), P of degree 4 fitted for the relative
-     * error of tanh (minimax by Lawson's iteration, 1.5e-8 on [0, 0.7]),
-     * so small arguments keep their relative accuracy down to a = tanh(a). */
+     * error of tanh (scripts/fit_tanh.py: minimax by Lawson's iteration,
+     * 1.5e-8 on [0, 0.7]), so small arguments keep their relative
+     * accuracy down to a = tanh(a). */
     vf a2 = vf_mul(a, a);
     vf p = vf_set1(-0.0051386388022226343f);
     p = vf_fmadd(p, a2, vf_set1(0.020091941271389211f));

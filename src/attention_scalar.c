@@ -145,14 +145,20 @@ static void tile_update(const fattn_problem *p, const fattn_head *hv,
         if (tile_max == -INFINITY)
             continue; /* nothing visible to this row in this tile */
         float m_new = max_nan(t->m[r], tile_max);
-        /* score - m_new overflows for finite scores of opposite signs near
-         * FLT_MAX; below lo, expf(score - m_new) is 0 anyway (NaN compares
-         * false and still propagates). correction is 0 on the first tile. */
-        const float lo = m_new - 128.0f;
-        float correction = t->m[r] < lo ? 0.0f : expf(t->m[r] - m_new);
+        /* expf(score - m_new) as expf(2 * half): score - m_new overflows for
+         * finite scores of opposite signs near FLT_MAX, half of it cannot
+         * (0.5 * score - 0.5 * m_new rounds once, to exactly half the
+         * rounded difference). Below -64, expf(2 * half) is 0 anyway; the
+         * comparison keeps NaN. No arm of a branch holds the subtraction,
+         * so a compiler that evaluates both arms cannot raise FE_OVERFLOW
+         * either. correction is 0 on the first tile (m = -inf). */
+        const float nhm = -0.5f * m_new;
+        float h = 0.5f * t->m[r] + nhm;
+        float correction = expf(2.0f * (h < -64.0f ? -64.0f : h));
         float sum = 0.0f;
         for (int c = 0; c < cols; c++) {
-            s[c] = s[c] < lo ? 0.0f : expf(s[c] - m_new);
+            h = 0.5f * s[c] + nhm;
+            s[c] = expf(2.0f * (h < -64.0f ? -64.0f : h));
             sum += s[c];
         }
         t->l[r] = t->l[r] * correction + sum;

@@ -8,8 +8,9 @@
  * FATTN_ISA_COUNT - 1 by fattn_isa_name; the others print SKIP) and on
  * FATTN_ISA_AUTO; --isa=NAME runs only that path (and auto).
  * Categories: tiles, head_dim, causal, window, mask, options, layout, empty,
- * large, padding, nan, random, softcap. Each case gets its own seed, derived from the base seed and
- * the case's index, so `--seed=S --case=N` replays exactly one failing case.
+ * large, padding, nan, random, softcap. Each case gets its own seed, derived
+ * from the base seed and the case's index, so `--seed=S --case=N` replays
+ * exactly one failing case.
  * The scalar kernel tiles 32 queries x 64 keys; the grid walks lengths
  * around multiples of both without relying on them.
  */
