@@ -307,7 +307,8 @@ struct fattn_plan {
     int64_t block_rows;   /* query rows per item */
     int64_t blocks;       /* row blocks per (batch, head) of an item */
     int64_t heads;        /* heads per batch an item kind walks: Hq or Hkv */
-    int descending;       /* causal: blocks from the last (the longest) */
+    int descending;       /* causal: on several workers, each head's blocks
+                           * from the last (the longest) */
     int32_t tasks;        /* 1 .. pool threads or executor max_tasks */
     size_t task_bytes;    /* one task's workspace, a multiple of 64 */
     size_t workspace_bytes; /* tasks * task_bytes */
@@ -325,8 +326,11 @@ struct fattn_plan {
 void fattn_plan_init(fattn_plan *pl, const fattn_problem *p, fattn_isa isa,
                      const fattn_checked *c);
 
-/* Work item t of the plan, t in [0, pl->items). */
-void fattn_plan_item(const fattn_plan *pl, int64_t t, fattn_item *it);
+/* Work item t of the plan, t in [0, pl->items), numbered for one worker
+ * (parallel = 0) or several: the same set of items either way, in another
+ * order. */
+void fattn_plan_item(const fattn_plan *pl, int64_t t, int parallel,
+                     fattn_item *it);
 
 /* Run every item of the plan on problem *p (the plan's, or the same with
  * rebound pointers), with ws holding pl->workspace_bytes. */

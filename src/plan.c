@@ -78,9 +78,11 @@ void fattn_plan_init(fattn_plan *pl, const fattn_problem *p, fattn_isa isa,
                    FATTN_MIN_ITEMS)
             pl->block_rows -= v->row_granule;
         pl->blocks = ceil_div(p->seq_q, pl->block_rows);
-        /* Causal rows see more keys the later they are: hand out the
-         * longest blocks first, so the last items, which decide when the
-         * slowest worker ends, are the shortest. */
+        /* Causal rows see more keys the later they are: on several
+         * workers each head's blocks go longest first, so the last items,
+         * which decide when the slowest worker ends, are the shortest. (On
+         * one they go in order, which measured ~5 % faster; the order of
+         * items never changes what they compute.) */
         pl->descending = p->causal != FATTN_CAUSAL_NONE && pl->blocks > 1;
     }
     /* Cannot overflow: validation proved batch * heads_q * seq_q distinct
@@ -94,21 +96,18 @@ void fattn_plan_init(fattn_plan *pl, const fattn_problem *p, fattn_isa isa,
     pl->workspace_bytes = (size_t)pl->tasks * pl->task_bytes;
 }
 
-void fattn_plan_item(const fattn_plan *pl, int64_t t, fattn_item *it)
+void fattn_plan_item(const fattn_plan *pl, int64_t t, int parallel,
+                     fattn_item *it)
 {
     const fattn_problem *p = &pl->p;
     int64_t bh, blk;
-    if (pl->descending) {
-        /* Block-major, longest first, then batch and head. */
-        const int64_t per_block = p->batch * pl->heads;
-        blk = pl->blocks - 1 - t / per_block;
-        bh = t % per_block;
-    } else {
-        /* Head-major: a head's blocks one after another, so its K and V
-         * are still in cache for the next. */
-        blk = t % pl->blocks;
-        bh = t / pl->blocks;
-    }
+    /* Head-major: a head's blocks one after another, so its K and V are
+     * still in cache for the next (block-major order cost a one-thread
+     * causal run 10-20 %). */
+    blk = t % pl->blocks;
+    bh = t / pl->blocks;
+    if (pl->descending && parallel)
+        blk = pl->blocks - 1 - blk;
     it->b = bh / pl->heads;
     it->h = bh % pl->heads;
     it->i0 = blk * pl->block_rows;
@@ -134,7 +133,7 @@ static void run_task(void *arg, int32_t task)
         if (t >= pl->items)
             break;
         fattn_item it;
-        fattn_plan_item(pl, t, &it);
+        fattn_plan_item(pl, t, 1, &it);
         pl->variant->run(rc->p, &it, ws);
     }
 }
@@ -148,7 +147,7 @@ void fattn_plan_execute(const fattn_plan *pl, const fattn_problem *p, void *ws)
     if (pl->tasks == 1 && !pl->executor) {
         for (int64_t t = 0; t < pl->items; t++) {
             fattn_item it;
-            fattn_plan_item(pl, t, &it);
+            fattn_plan_item(pl, t, 0, &it);
             pl->variant->run(p, &it, ws);
         }
         return;
