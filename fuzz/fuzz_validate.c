@@ -8,7 +8,10 @@
  * out of range, NaN/Inf/negative scale and soft-cap, bad windows, bad
  * per-batch lengths and ALiBi slopes, wrong mask and LSE shapes, NULL
  * descriptors and data, misaligned data, outputs aliasing inputs, a half-set
- * or failing allocator, a forced kernel path, a NULL params or error record.
+ * or failing allocator, a forced kernel path, a NULL params or error record;
+ * then a pool, an executor (sequential, any max_tasks, or without its
+ * function) or both, with params layout 2 or an older version that must
+ * ignore them.
  * Sometimes query, key, value or output comes from fattn_tensor_from_packed
  * with fuzzed arguments instead.
  *
@@ -51,9 +54,76 @@
 
 static fv_case C; /* the current case, for the finding's description */
 
+/* ---- parallelism: params.pool and params.executor (layout 2) --------------
+ * Decoded after the case, from the bytes it left, so that the corpus files
+ * made before keep their meaning (they run out first: no pool, no
+ * executor). */
+
+enum { PAR_NONE, PAR_POOL, PAR_EXECUTOR, PAR_BOTH, PAR_NULL_FN, PAR_MODES };
+static int par_mode, par_bump;
+static fattn_executor par_ex;
+
+/* The tasks one after another, on the calling thread. */
+static void sequential_parallel_for(void *opaque, int32_t tasks, fattn_task_fn fn,
+                                    void *arg)
+{
+    (void)opaque;
+    for (int32_t t = 0; t < tasks; t++)
+        fn(arg, t);
+}
+
+/* One pool for the whole campaign: threads per input would dominate. */
+static fattn_pool *campaign_pool(void)
+{
+    static fattn_pool *pool;
+    if (!pool && fattn_pool_create(2, &pool, NULL) != FATTN_OK)
+        fz_finding("fuzz_validate", "fattn_pool_create(2) failed");
+    return pool;
+}
+
+static void decode_parallel(fz_producer *in)
+{
+    static const int64_t tasks[] = {1, 2, 3, 8, 0, -1, FATTN_MAX_THREADS,
+                                    FATTN_MAX_THREADS + 1};
+    par_mode = (int)fz_range(in, 0, PAR_MODES - 1);
+    par_bump = fz_bool(in);
+    par_ex.parallel_for = par_mode == PAR_NULL_FN ? NULL : sequential_parallel_for;
+    par_ex.opaque = NULL;
+    par_ex.max_tasks = (int32_t)fz_pick(in, tasks, sizeof tasks / sizeof tasks[0]);
+    if (par_mode == PAR_NONE)
+        return;
+    /* Layout 2 only when asked: with version 0 or 1 the fields must be
+     * ignored, which is a property too. */
+    if (par_bump)
+        C.params.version = FATTN_PARAMS_VERSION;
+    C.params.pool = par_mode == PAR_POOL || par_mode == PAR_BOTH ? campaign_pool() : NULL;
+    C.params.executor = par_mode >= PAR_EXECUTOR ? &par_ex : NULL;
+}
+
+/* fattn.h's rules for the two fields, read only from layout 2 on. */
+static uint32_t parallel_rules(void)
+{
+    const fattn_params *p = &C.params;
+    if (C.params_null || p->version < 2 || p->version > FATTN_PARAMS_VERSION)
+        return 0;
+    uint32_t v = 0;
+    if (p->pool && p->executor)
+        v |= 1u << FATTN_ERR_INCOMPATIBLE_OPTIONS;
+    if (p->executor && !p->executor->parallel_for)
+        v |= 1u << FATTN_ERR_NULL_POINTER;
+    if (p->executor && (p->executor->max_tasks < 1 ||
+                        p->executor->max_tasks > FATTN_MAX_THREADS))
+        v |= 1u << FATTN_ERR_INVALID_VALUE;
+    return v;
+}
+
 static void describe(void)
 {
+    static const char *const modes[PAR_MODES] = {
+        "none", "pool", "executor", "pool and executor", "executor without parallel_for"};
     fv_describe(&C, stderr);
+    fprintf(stderr, "  parallel: %s, max_tasks %d, params version %s\n", modes[par_mode],
+            (int)par_ex.max_tasks, par_bump ? "raised to the newest" : "as decoded");
 }
 
 /* ---- the allocator modes ------------------------------------------------ */
@@ -325,11 +395,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_set_describe(describe);
     fz_init(&in, data, size);
     fv_decode(&C, &in);
+    decode_parallel(&in);
     fv_packed_views(&C);
     set_allocator(&C.params, C.alloc_mode);
     fv_place(&C);
     uint32_t others;
-    const uint32_t violated = fv_oracle(&C, &others);
+    const uint32_t par = parallel_rules();
+    const uint32_t violated = fv_oracle(&C, &others) | par;
+    others |= par;
     const fattn_params *pr = C.params_null ? NULL : &C.params;
     errp = C.err_null ? NULL : &err;
 
