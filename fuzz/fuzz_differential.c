@@ -180,6 +180,18 @@ static void reverse_parallel_for(void *opaque, int32_t tasks, fattn_task_fn fn,
         fn(arg, t);
 }
 
+/* A parallel rerun's buffer against the calling-thread copy, bit for bit. */
+static void same_bits(const path_result *r, const char *what, const float *got,
+                      const float *want, size_t n)
+{
+    for (size_t e = 0; e < n; e++)
+        if (memcmp(&got[e], &want[e], sizeof(float)) != 0)
+            fz_finding("fuzz_differential",
+                       "path %s on %d threads (%s) differs from its calling-thread run at %s buffer element %zu: %.9g vs %.9g",
+                       fattn_isa_name(r->isa), threads, executor ? "executor" : "pool",
+                       what, e, got[e], want[e]);
+}
+
 /* The path again on `threads` workers: the same bits as the calling
  * thread's run (whole buffers, gaps included). */
 static void rerun_parallel(const path_result *r)
@@ -199,18 +211,8 @@ static void rerun_parallel(const path_result *r)
         fz_finding("fuzz_differential", "path %s on %d threads (%s): %s",
                    fattn_isa_name(r->isa), threads, executor ? "executor" : "pool",
                    err.message);
-    for (size_t e = 0; e < P.out_elems; e++)
-        if (memcmp(&P.out_buf[e], &r->out_copy[e], sizeof(float)) != 0)
-            fz_finding("fuzz_differential",
-                       "path %s on %d threads (%s) differs from its calling-thread run at output buffer element %zu: %.9g vs %.9g",
-                       fattn_isa_name(r->isa), threads, executor ? "executor" : "pool",
-                       e, P.out_buf[e], r->out_copy[e]);
-    for (size_t e = 0; e < P.lse_elems; e++)
-        if (memcmp(&P.lse_buf[e], &r->lse_copy[e], sizeof(float)) != 0)
-            fz_finding("fuzz_differential",
-                       "path %s on %d threads (%s) differs from its calling-thread run at lse buffer element %zu: %.9g vs %.9g",
-                       fattn_isa_name(r->isa), threads, executor ? "executor" : "pool",
-                       e, P.lse_buf[e], r->lse_copy[e]);
+    same_bits(r, "output", P.out_buf, r->out_copy, P.out_elems);
+    same_bits(r, "lse", P.lse_buf, r->lse_copy, P.lse_elems);
 }
 
 static double at(const float *buf, const fattn_tensor *t, const int64_t w[4])

@@ -32,41 +32,12 @@ fattn_allocator fattn_allocator_or_default(const fattn_allocator *a)
     return d;
 }
 
-/* Validation, the schedule and (with use_workspace) the caller's
- * workspace: everything fattn_forward does before it computes. */
-static fattn_status prepare(const char *fn, const fattn_tensor *query,
-                            const fattn_tensor *key, const fattn_tensor *value,
-                            const fattn_tensor *output,
-                            const fattn_params *params, int use_workspace,
-                            fattn_plan *pl, fattn_error *err)
-{
-    fattn_problem p;
-    fattn_isa isa;
-    fattn_checked c;
-    fattn_status st = fattn_validate(fn, query, key, value, output, params, &p,
-                                     &isa, &c, err);
-    if (st != FATTN_OK)
-        return st;
-    fattn_plan_init(pl, &p, isa, &c);
-    if (use_workspace && c.params.workspace) {
-        st = fattn_check_workspace(fn, "params.workspace", c.params.workspace,
-                                   c.params.workspace_size,
-                                   pl->workspace_bytes, isa, &c, err);
-        if (st != FATTN_OK)
-            return st;
-        pl->workspace = c.params.workspace;
-        pl->workspace_size = c.params.workspace_size;
-    }
-    fattn_ok(err);
-    return FATTN_OK;
-}
-
 fattn_status fattn_check(const fattn_tensor *query, const fattn_tensor *key,
                          const fattn_tensor *value, const fattn_tensor *output,
                          const fattn_params *params, fattn_error *err)
 {
     fattn_plan pl;
-    return prepare("fattn_check", query, key, value, output, params, 1, &pl,
+    return fattn_plan_prepare("fattn_check", query, key, value, output, params, 1, &pl,
                    err);
 }
 
@@ -81,7 +52,7 @@ fattn_status fattn_workspace_size(const fattn_tensor *query,
     if (!bytes)
         return fattn_fail(err, FATTN_ERR_NULL_POINTER, fn, "bytes is NULL");
     fattn_plan pl;
-    fattn_status st = prepare(fn, query, key, value, output, params, 0, &pl,
+    fattn_status st = fattn_plan_prepare(fn, query, key, value, output, params, 0, &pl,
                               err);
     if (st == FATTN_OK)
         *bytes = pl.workspace_bytes;
@@ -95,7 +66,7 @@ fattn_status fattn_forward(const fattn_tensor *query, const fattn_tensor *key,
 {
     static const char fn[] = "fattn_forward";
     fattn_plan pl;
-    fattn_status st = prepare(fn, query, key, value, output, params, 1, &pl,
+    fattn_status st = fattn_plan_prepare(fn, query, key, value, output, params, 1, &pl,
                               err);
     if (st != FATTN_OK || pl.items == 0)
         return st;

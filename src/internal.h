@@ -326,6 +326,16 @@ struct fattn_plan {
 void fattn_plan_init(fattn_plan *pl, const fattn_problem *p, fattn_isa isa,
                      const fattn_checked *c);
 
+/* Validate, fix the schedule into *pl and, with use_workspace, check
+ * params->workspace and make it the plan's default: everything fattn_forward
+ * and fattn_plan_create do before they allocate or compute. */
+fattn_status fattn_plan_prepare(const char *fn, const fattn_tensor *query,
+                                const fattn_tensor *key,
+                                const fattn_tensor *value,
+                                const fattn_tensor *output,
+                                const fattn_params *params, int use_workspace,
+                                fattn_plan *pl, fattn_error *err);
+
 /* Work item t of the plan, t in [0, pl->items), numbered for one worker
  * (parallel = 0) or several: the same set of items either way, in another
  * order. */
@@ -354,6 +364,14 @@ fattn_status fattn_fail(fattn_error *err, fattn_status code, const char *fn,
 #endif
     ;
 void fattn_ok(fattn_error *err);
+
+/* Return the status of `expr` from the calling function unless it is OK. */
+#define FATTN_TRY(expr)                                                        \
+    do {                                                                       \
+        fattn_status try_status_ = (expr);                                     \
+        if (try_status_ != FATTN_OK)                                           \
+            return try_status_;                                                \
+    } while (0)
 
 /*
  * Phase timers, only in profiling builds (-Dphase_timers=true, which defines

@@ -161,6 +161,36 @@ void fattn_plan_execute(const fattn_plan *pl, const fattn_problem *p, void *ws)
                                    &rc);
 }
 
+/* Validation, the schedule and (with use_workspace) the caller's
+ * workspace: everything fattn_forward does before it computes. */
+fattn_status fattn_plan_prepare(const char *fn, const fattn_tensor *query,
+                                const fattn_tensor *key,
+                                const fattn_tensor *value,
+                                const fattn_tensor *output,
+                                const fattn_params *params, int use_workspace,
+                                fattn_plan *pl, fattn_error *err)
+{
+    fattn_problem p;
+    fattn_isa isa;
+    fattn_checked c;
+    fattn_status st = fattn_validate(fn, query, key, value, output, params, &p,
+                                     &isa, &c, err);
+    if (st != FATTN_OK)
+        return st;
+    fattn_plan_init(pl, &p, isa, &c);
+    if (use_workspace && c.params.workspace) {
+        st = fattn_check_workspace(fn, "params.workspace", c.params.workspace,
+                                   c.params.workspace_size,
+                                   pl->workspace_bytes, isa, &c, err);
+        if (st != FATTN_OK)
+            return st;
+        pl->workspace = c.params.workspace;
+        pl->workspace_size = c.params.workspace_size;
+    }
+    fattn_ok(err);
+    return FATTN_OK;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The public plan API                                                      */
 /* ------------------------------------------------------------------------ */
@@ -176,24 +206,13 @@ fattn_status fattn_plan_create(const fattn_tensor *query,
     if (!plan)
         return fattn_fail(err, FATTN_ERR_NULL_POINTER, fn, "plan is NULL");
     *plan = NULL;
-    fattn_problem p;
-    fattn_isa isa;
-    fattn_checked c;
-    fattn_status st = fattn_validate(fn, query, key, value, output, params, &p,
-                                     &isa, &c, err);
-    if (st != FATTN_OK)
-        return st;
     /* The schedule and the caller's workspace first, so that every error
      * fattn_check reports comes before any allocation. */
     fattn_plan tmp;
-    fattn_plan_init(&tmp, &p, isa, &c);
-    if (c.params.workspace) {
-        st = fattn_check_workspace(fn, "params.workspace", c.params.workspace,
-                                   c.params.workspace_size, tmp.workspace_bytes,
-                                   isa, &c, err);
-        if (st != FATTN_OK)
-            return st;
-    }
+    fattn_status st = fattn_plan_prepare(fn, query, key, value, output, params,
+                                         1, &tmp, err);
+    if (st != FATTN_OK)
+        return st;
     const fattn_allocator a = tmp.allocator;
     fattn_plan *pl = a.alloc(sizeof *pl, a.opaque);
     if (!pl)
@@ -209,10 +228,7 @@ fattn_status fattn_plan_create(const fattn_tensor *query,
     memcpy(pl, &tmp, sizeof *pl);
     atomic_init(&pl->own_busy, 0);
     pl->heap = 1;
-    if (c.params.workspace) {
-        pl->workspace = c.params.workspace;
-        pl->workspace_size = c.params.workspace_size;
-    } else if (pl->workspace_bytes > 0) {
+    if (!pl->workspace && pl->workspace_bytes > 0) {
         void *ws = a.alloc(pl->workspace_bytes, a.opaque);
         if (!ws || (uintptr_t)ws % 64 != 0) {
             if (ws)
@@ -224,7 +240,7 @@ fattn_status fattn_plan_create(const fattn_tensor *query,
                                   ws);
             return fattn_fail(err, FATTN_ERR_OUT_OF_MEMORY, fn,
                               "workspace allocation of %zu bytes failed (path %s, %" PRId32 " tasks)",
-                              tmp.workspace_bytes, fattn_isa_name(isa), tmp.tasks);
+                              tmp.workspace_bytes, fattn_isa_name(tmp.isa), tmp.tasks);
         }
         /* Touched once here, so that no run page-faults on it. */
         memset(ws, 0, pl->workspace_bytes);
@@ -265,13 +281,6 @@ static fattn_status rebind(const char *fn, fattn_checked *c, int r,
     return FATTN_OK;
 }
 
-#define TRY(expr)                                                              \
-    do {                                                                       \
-        fattn_status s_ = (expr);                                              \
-        if (s_ != FATTN_OK)                                                    \
-            return s_;                                                         \
-    } while (0)
-
 /* Apply the bindings to a copy of the plan's problem and spans. */
 static fattn_status apply_bindings(const char *fn, const fattn_bindings *bd,
                                    fattn_problem *p, fattn_checked *c,
@@ -300,7 +309,7 @@ static fattn_status apply_bindings(const char *fn, const fattn_bindings *bd,
             return fattn_fail(err, FATTN_ERR_INCOMPATIBLE_OPTIONS, fn,
                               "bindings.%s is set but the plan was created without params.%s: a plan's options are fixed",
                               b[i].name, b[i].name);
-        TRY(rebind(fn, c, b[i].role, b[i].ptr, b[i].name, err));
+        FATTN_TRY(rebind(fn, c, b[i].role, b[i].ptr, b[i].name, err));
     }
     if (bd->query)
         p->q = bd->query;
@@ -341,10 +350,10 @@ fattn_status fattn_plan_run(const fattn_plan *plan,
                               "bindings.version = %" PRIu32 " > %d: this library knows bindings up to version %d",
                               version, FATTN_BINDINGS_VERSION, FATTN_BINDINGS_VERSION);
         bd = *bindings;
-        TRY(apply_bindings(fn, &bd, &p, &c, err));
+        FATTN_TRY(apply_bindings(fn, &bd, &p, &c, err));
     }
-    TRY(fattn_check_values(fn, &p, err));
-    TRY(fattn_check_overlaps(fn, &c, err));
+    FATTN_TRY(fattn_check_values(fn, &p, err));
+    FATTN_TRY(fattn_check_overlaps(fn, &c, err));
 
     /* The workspace: the run's own, else the plan's default unless another
      * run holds it, else a temporary one. */
@@ -352,13 +361,13 @@ fattn_status fattn_plan_run(const fattn_plan *plan,
     fattn_plan *mut = (fattn_plan *)plan; /* own_busy is the one mutable field */
     int holds_default = 0;
     if (bd.workspace) {
-        TRY(fattn_check_workspace(fn, "bindings.workspace", bd.workspace,
+        FATTN_TRY(fattn_check_workspace(fn, "bindings.workspace", bd.workspace,
                                   bd.workspace_size, plan->workspace_bytes,
                                   plan->isa, &c, err));
         ws = bd.workspace;
     } else if (plan->workspace_bytes > 0) {
         if (plan->workspace) {
-            TRY(fattn_check_workspace(fn, "params.workspace", plan->workspace,
+            FATTN_TRY(fattn_check_workspace(fn, "params.workspace", plan->workspace,
                                       plan->workspace_size,
                                       plan->workspace_bytes, plan->isa, &c,
                                       err));

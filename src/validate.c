@@ -148,40 +148,33 @@ static fattn_status same_dim(const vctx *c, fattn_status code, enum role ra,
                       role_name[rb], db, dim_name[rb][db], b->shape[db], rule);
 }
 
-#define TRY(expr)                                                              \
-    do {                                                                       \
-        fattn_status s_ = (expr);                                              \
-        if (s_ != FATTN_OK)                                                    \
-            return s_;                                                         \
-    } while (0)
-
 static fattn_status check_relations(const vctx *c, const fattn_tensor *q,
                                     const fattn_tensor *k, const fattn_tensor *v,
                                     const fattn_tensor *o)
 {
     const fattn_status MM = FATTN_ERR_SHAPE_MISMATCH;
-    TRY(same_dim(c, MM, R_KEY, k, 0, R_QUERY, q, 0,
+    FATTN_TRY(same_dim(c, MM, R_KEY, k, 0, R_QUERY, q, 0,
                  "query, key and value must have the same batch size"));
-    TRY(same_dim(c, MM, R_VALUE, v, 0, R_QUERY, q, 0,
+    FATTN_TRY(same_dim(c, MM, R_VALUE, v, 0, R_QUERY, q, 0,
                  "query, key and value must have the same batch size"));
-    TRY(same_dim(c, MM, R_KEY, k, 3, R_QUERY, q, 3,
+    FATTN_TRY(same_dim(c, MM, R_KEY, k, 3, R_QUERY, q, 3,
                  "query and key must have the same head_dim"));
-    TRY(same_dim(c, MM, R_VALUE, v, 1, R_KEY, k, 1,
+    FATTN_TRY(same_dim(c, MM, R_VALUE, v, 1, R_KEY, k, 1,
                  "key and value must have the same number of heads"));
-    TRY(same_dim(c, MM, R_VALUE, v, 2, R_KEY, k, 2,
+    FATTN_TRY(same_dim(c, MM, R_VALUE, v, 2, R_KEY, k, 2,
                  "key and value must have the same sequence length"));
     if (q->shape[1] % k->shape[1] != 0)
         return fattn_fail(c->err, FATTN_ERR_NOT_DIVISIBLE, c->fn,
                           "query.shape[1] (heads) = %" PRId64 " is not a multiple of key.shape[1] (heads_kv) = %" PRId64
                           ": query heads must be a multiple of key/value heads",
                           q->shape[1], k->shape[1]);
-    TRY(same_dim(c, MM, R_OUTPUT, o, 0, R_QUERY, q, 0,
+    FATTN_TRY(same_dim(c, MM, R_OUTPUT, o, 0, R_QUERY, q, 0,
                  "output must have query's batch size"));
-    TRY(same_dim(c, MM, R_OUTPUT, o, 1, R_QUERY, q, 1,
+    FATTN_TRY(same_dim(c, MM, R_OUTPUT, o, 1, R_QUERY, q, 1,
                  "output must have query's number of heads"));
-    TRY(same_dim(c, MM, R_OUTPUT, o, 2, R_QUERY, q, 2,
+    FATTN_TRY(same_dim(c, MM, R_OUTPUT, o, 2, R_QUERY, q, 2,
                  "output must have query's sequence length"));
-    TRY(same_dim(c, MM, R_OUTPUT, o, 3, R_VALUE, v, 3,
+    FATTN_TRY(same_dim(c, MM, R_OUTPUT, o, 3, R_VALUE, v, 3,
                  "output must have value's head_dim"));
     return FATTN_OK;
 }
@@ -211,9 +204,9 @@ static fattn_status check_lse(const vctx *c, const fattn_tensor *l,
 {
     const fattn_status MM = FATTN_ERR_SHAPE_MISMATCH;
     const char *rule = "lse must be [batch, heads, seq_q, 1] of query";
-    TRY(same_dim(c, MM, R_LSE, l, 0, R_QUERY, q, 0, rule));
-    TRY(same_dim(c, MM, R_LSE, l, 1, R_QUERY, q, 1, rule));
-    TRY(same_dim(c, MM, R_LSE, l, 2, R_QUERY, q, 2, rule));
+    FATTN_TRY(same_dim(c, MM, R_LSE, l, 0, R_QUERY, q, 0, rule));
+    FATTN_TRY(same_dim(c, MM, R_LSE, l, 1, R_QUERY, q, 1, rule));
+    FATTN_TRY(same_dim(c, MM, R_LSE, l, 2, R_QUERY, q, 2, rule));
     if (l->shape[3] != 1)
         return fattn_fail(c->err, MM, c->fn,
                           "lse.shape[3] (one) = %" PRId64 " != 1: %s", l->shape[3],
@@ -318,8 +311,8 @@ static fattn_status check_params(const vctx *c, const fattn_params *pr,
                                  const fattn_tensor *q, const fattn_tensor *k,
                                  fattn_problem *p, span *spans)
 {
-    TRY(check_positive_or_zero(c, "scale", pr->scale, "1/sqrt(head_dim)"));
-    TRY(check_positive_or_zero(c, "softcap", pr->softcap, "no soft-cap"));
+    FATTN_TRY(check_positive_or_zero(c, "scale", pr->scale, "1/sqrt(head_dim)"));
+    FATTN_TRY(check_positive_or_zero(c, "softcap", pr->softcap, "no soft-cap"));
     if (pr->softcap > 0.0f && pr->softcap < FLT_MIN)
         return fattn_fail(c->err, FATTN_ERR_INVALID_VALUE, c->fn,
                           "params.softcap = %g < FLT_MIN = %g: a subnormal cap is refused (1/cap overflows)",
@@ -357,7 +350,7 @@ static fattn_status check_params(const vctx *c, const fattn_params *pr,
                               pr->executor->max_tasks, FATTN_MAX_THREADS);
     }
     if (pr->alibi_slopes) {
-        TRY(check_array(c, pr->alibi_slopes, q->shape[1], sizeof(float),
+        FATTN_TRY(check_array(c, pr->alibi_slopes, q->shape[1], sizeof(float),
                         "params.alibi_slopes", &spans[FATTN_R_SLOPES]));
         for (int64_t h = 0; h < q->shape[1]; h++)
             if (!isfinite(pr->alibi_slopes[h]))
@@ -366,15 +359,15 @@ static fattn_status check_params(const vctx *c, const fattn_params *pr,
                                   h, (double)pr->alibi_slopes[h]);
     }
     if (pr->q_lengths) {
-        TRY(check_array(c, pr->q_lengths, q->shape[0], sizeof(int64_t),
+        FATTN_TRY(check_array(c, pr->q_lengths, q->shape[0], sizeof(int64_t),
                         "params.q_lengths", &spans[FATTN_R_QLEN]));
-        TRY(check_lengths(c, pr->q_lengths, q->shape[0], "q_lengths", "query",
+        FATTN_TRY(check_lengths(c, pr->q_lengths, q->shape[0], "q_lengths", "query",
                           q->shape[2], "seq_q"));
     }
     if (pr->kv_lengths) {
-        TRY(check_array(c, pr->kv_lengths, q->shape[0], sizeof(int64_t),
+        FATTN_TRY(check_array(c, pr->kv_lengths, q->shape[0], sizeof(int64_t),
                         "params.kv_lengths", &spans[FATTN_R_KVLEN]));
-        TRY(check_lengths(c, pr->kv_lengths, q->shape[0], "kv_lengths", "key",
+        FATTN_TRY(check_lengths(c, pr->kv_lengths, q->shape[0], "kv_lengths", "key",
                           k->shape[2], "seq_k"));
     }
     if (!pr->allocator.alloc != !pr->allocator.free)
@@ -465,10 +458,10 @@ fattn_status fattn_check_values(const char *fn, const fattn_problem *p,
                                   "params.alibi_slopes[%" PRId64 "] = %g: slopes must be finite",
                                   h, (double)p->alibi_slopes[h]);
     if (p->q_lengths)
-        TRY(check_lengths(&cx, p->q_lengths, p->batch, "q_lengths", "query",
+        FATTN_TRY(check_lengths(&cx, p->q_lengths, p->batch, "q_lengths", "query",
                           p->seq_q, "seq_q"));
     if (p->kv_lengths)
-        TRY(check_lengths(&cx, p->kv_lengths, p->batch, "kv_lengths", "key",
+        FATTN_TRY(check_lengths(&cx, p->kv_lengths, p->batch, "kv_lengths", "key",
                           p->seq_k, "seq_k"));
     return FATTN_OK;
 }
@@ -527,38 +520,38 @@ fattn_status fattn_validate(const char *fn, const fattn_tensor *q,
                               version, FATTN_PARAMS_VERSION, FATTN_PARAMS_VERSION);
         memcpy(pr, params, version >= 2 ? sizeof *pr : FATTN_PARAMS_V1_SIZE);
     }
-    TRY(check_enums(c, pr));
+    FATTN_TRY(check_enums(c, pr));
 
     span *spans = ck->span;
     static const int tensor_slot[4] = {FATTN_R_QUERY, FATTN_R_KEY,
                                        FATTN_R_VALUE, FATTN_R_OUTPUT};
     for (int r = R_QUERY; r <= R_OUTPUT; r++) {
-        TRY(check_tensor(c, (enum role)r, req[r], &spans[tensor_slot[r]]));
+        FATTN_TRY(check_tensor(c, (enum role)r, req[r], &spans[tensor_slot[r]]));
         ck->elem[tensor_slot[r]] = dtype_size(req[r]->dtype);
     }
-    TRY(check_relations(c, q, k, v, o));
+    FATTN_TRY(check_relations(c, q, k, v, o));
     if (pr->mask) {
-        TRY(check_tensor(c, R_MASK, pr->mask, &spans[FATTN_R_MASK]));
-        TRY(check_mask(c, pr->mask, q, k));
+        FATTN_TRY(check_tensor(c, R_MASK, pr->mask, &spans[FATTN_R_MASK]));
+        FATTN_TRY(check_mask(c, pr->mask, q, k));
         ck->elem[FATTN_R_MASK] = dtype_size(pr->mask->dtype);
     }
     if (pr->lse) {
-        TRY(check_tensor(c, R_LSE, pr->lse, &spans[FATTN_R_LSE]));
-        TRY(check_lse(c, pr->lse, q));
+        FATTN_TRY(check_tensor(c, R_LSE, pr->lse, &spans[FATTN_R_LSE]));
+        FATTN_TRY(check_lse(c, pr->lse, q));
         ck->elem[FATTN_R_LSE] = sizeof(float);
     }
 
     memset(p, 0, sizeof *p);
-    TRY(check_params(c, pr, q, k, p, spans));
+    FATTN_TRY(check_params(c, pr, q, k, p, spans));
     ck->elem[FATTN_R_SLOPES] = sizeof(float);
     ck->elem[FATTN_R_QLEN] = ck->elem[FATTN_R_KVLEN] = sizeof(int64_t);
 
-    TRY(check_self_overlap(c, R_OUTPUT, o));
+    FATTN_TRY(check_self_overlap(c, R_OUTPUT, o));
     if (pr->lse)
-        TRY(check_self_overlap(c, R_LSE, pr->lse));
-    TRY(fattn_check_overlaps(fn, ck, err));
+        FATTN_TRY(check_self_overlap(c, R_LSE, pr->lse));
+    FATTN_TRY(fattn_check_overlaps(fn, ck, err));
 
-    TRY(fattn_resolve_isa(fn, pr->isa, isa, err));
+    FATTN_TRY(fattn_resolve_isa(fn, pr->isa, isa, err));
 
     p->q = q->data;
     p->k = k->data;

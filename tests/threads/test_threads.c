@@ -193,6 +193,28 @@ typedef struct caller {
     float out[N], lse[NL];
 } caller;
 
+/* CALLERS threads start together (the `start` barrier) on the same plan
+ * and pool, each on its own callers[t], and are joined. */
+static void run_callers(caller *callers, fattn_pool *pool, const fattn_plan *plan,
+                        int isa, void *(*body)(void *))
+{
+    pthread_t tid[CALLERS];
+    pthread_barrier_init(&start, NULL, CALLERS);
+    for (int t = 0; t < CALLERS; t++) {
+        callers[t].pool = pool;
+        callers[t].plan = plan;
+        callers[t].isa = isa;
+        callers[t].id = t;
+        if (pthread_create(&tid[t], NULL, body, &callers[t]) != 0) {
+            printf("FAIL: pthread_create\n");
+            exit(1);
+        }
+    }
+    for (int t = 0; t < CALLERS; t++)
+        pthread_join(tid[t], NULL);
+    pthread_barrier_destroy(&start);
+}
+
 static void *shared_pool_caller(void *arg)
 {
     caller *c = arg;
@@ -251,21 +273,7 @@ static void test_shared_pool(void)
             failures++;
             continue;
         }
-        pthread_t tid[CALLERS];
-        pthread_barrier_init(&start, NULL, CALLERS);
-        for (int t = 0; t < CALLERS; t++) {
-            callers[t].pool = pool;
-            callers[t].plan = plan;
-            callers[t].isa = isa;
-            callers[t].id = t;
-            if (pthread_create(&tid[t], NULL, shared_pool_caller, &callers[t]) != 0) {
-                printf("FAIL: pthread_create\n");
-                exit(1);
-            }
-        }
-        for (int t = 0; t < CALLERS; t++)
-            pthread_join(tid[t], NULL);
-        pthread_barrier_destroy(&start);
+        run_callers(callers, pool, plan, isa, shared_pool_caller);
         fattn_plan_destroy(plan);
     }
     fattn_pool_destroy(pool);
@@ -345,20 +353,7 @@ static void test_shared_plan(void)
             continue;
         }
         const long created = atomic_load(&allocs);
-        pthread_t tid[CALLERS];
-        pthread_barrier_init(&start, NULL, CALLERS);
-        for (int t = 0; t < CALLERS; t++) {
-            callers[t].plan = plan;
-            callers[t].isa = isa;
-            callers[t].id = t;
-            if (pthread_create(&tid[t], NULL, shared_plan_caller, &callers[t]) != 0) {
-                printf("FAIL: pthread_create\n");
-                exit(1);
-            }
-        }
-        for (int t = 0; t < CALLERS; t++)
-            pthread_join(tid[t], NULL);
-        pthread_barrier_destroy(&start);
+        run_callers(callers, NULL, plan, isa, shared_plan_caller);
         /* Runs allocate only temporaries, each freed by its run. */
         const long during = atomic_load(&allocs) - created;
         if (atomic_load(&frees) != during) {
