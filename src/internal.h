@@ -275,6 +275,15 @@ fattn_status fattn_validate(const char *fn, const fattn_tensor *query,
                             fattn_isa *isa, fattn_checked *c,
                             fattn_error *err);
 
+/* fattn.h's growth rule for a versioned struct: the first field is a
+ * uint32_t version; version v has bytes[v] bytes (0 means layout 1); a
+ * version above `newest` is FATTN_ERR_UNSUPPORTED_VERSION. Copies exactly
+ * the caller's layout into dst and zeroes the rest of dst. */
+fattn_status fattn_read_layout(const char *fn, const char *what,
+                               const void *src, uint32_t newest,
+                               const size_t *bytes, void *dst, size_t dst_size,
+                               fattn_error *err);
+
 /* A caller's workspace of `size` bytes at `ws`: 64-byte aligned, at least
  * `need`, apart from every span of *c. `what` names it in messages. */
 fattn_status fattn_check_workspace(const char *fn, const char *what,

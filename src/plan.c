@@ -343,13 +343,11 @@ fattn_status fattn_plan_run(const fattn_plan *plan,
     fattn_bindings bd;
     memset(&bd, 0, sizeof bd);
     if (bindings) {
-        uint32_t version;
-        memcpy(&version, bindings, sizeof version);
-        if (version > FATTN_BINDINGS_VERSION)
-            return fattn_fail(err, FATTN_ERR_UNSUPPORTED_VERSION, fn,
-                              "bindings.version = %" PRIu32 " > %d: this library knows bindings up to version %d",
-                              version, FATTN_BINDINGS_VERSION, FATTN_BINDINGS_VERSION);
-        bd = *bindings;
+        static const size_t bindings_bytes[FATTN_BINDINGS_VERSION + 1] = {
+            sizeof(fattn_bindings), sizeof(fattn_bindings)};
+        FATTN_TRY(fattn_read_layout(fn, "bindings", bindings,
+                                    FATTN_BINDINGS_VERSION, bindings_bytes, &bd,
+                                    sizeof bd, err));
         FATTN_TRY(apply_bindings(fn, &bd, &p, &c, err));
     }
     FATTN_TRY(fattn_check_values(fn, &p, err));

@@ -494,6 +494,22 @@ fattn_status fattn_check_workspace(const char *fn, const char *what,
     return FATTN_OK;
 }
 
+fattn_status fattn_read_layout(const char *fn, const char *what,
+                               const void *src, uint32_t newest,
+                               const size_t *bytes, void *dst, size_t dst_size,
+                               fattn_error *err)
+{
+    uint32_t version;
+    memset(dst, 0, dst_size);
+    memcpy(&version, src, sizeof version);
+    if (version > newest)
+        return fattn_fail(err, FATTN_ERR_UNSUPPORTED_VERSION, fn,
+                          "%s.version = %" PRIu32 " > %" PRIu32 ": this library knows %s up to version %" PRIu32,
+                          what, version, newest, what, newest);
+    memcpy(dst, src, bytes[version]);
+    return FATTN_OK;
+}
+
 fattn_status fattn_validate(const char *fn, const fattn_tensor *q,
                             const fattn_tensor *k, const fattn_tensor *v,
                             const fattn_tensor *o, const fattn_params *params,
@@ -511,15 +527,11 @@ fattn_status fattn_validate(const char *fn, const fattn_tensor *q,
      * the first field of every layout, the rest stays zero. */
     memset(ck, 0, sizeof *ck);
     fattn_params *pr = &ck->params;
-    if (params) {
-        uint32_t version;
-        memcpy(&version, params, sizeof version);
-        if (version > FATTN_PARAMS_VERSION)
-            return fattn_fail(err, FATTN_ERR_UNSUPPORTED_VERSION, fn,
-                              "params.version = %" PRIu32 " > %d: this library knows params up to version %d",
-                              version, FATTN_PARAMS_VERSION, FATTN_PARAMS_VERSION);
-        memcpy(pr, params, version >= 2 ? sizeof *pr : FATTN_PARAMS_V1_SIZE);
-    }
+    static const size_t params_bytes[FATTN_PARAMS_VERSION + 1] = {
+        FATTN_PARAMS_V1_SIZE, FATTN_PARAMS_V1_SIZE, sizeof(fattn_params)};
+    if (params)
+        FATTN_TRY(fattn_read_layout(fn, "params", params, FATTN_PARAMS_VERSION,
+                                    params_bytes, pr, sizeof *pr, err));
     FATTN_TRY(check_enums(c, pr));
 
     span *spans = ck->span;
