@@ -13,7 +13,7 @@
 #define UK_MR 4
 #define UK_NV 3
 #define TILE_K 64
-#define ROWS_NB 1 /* 8 rows x 1 vector: 16 registers */
+#define ROWS_NB 2 /* 4 rows x 2 vectors + 2 + 1: 11 of 16 registers */
 
 #define FMA_PEAK fattn_fma_peak_avx2
 #define PEAK_CHAINS 12 /* 12 chains + 2 constants of 16 ymm registers */

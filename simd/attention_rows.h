@@ -1,52 +1,74 @@
 /*
- * attention_rows.h - the SIMD path for few query rows (decode), included by
+ * attention_rows.h - the SIMD path for few query rows per KV head (decode,
+ * speculative decoding, chunked verification), included by
  * attention_tiled.h.
  *
- * With queries in lanes, one decoding token fills 1 lane of VW. Here instead
- * head_dim is in the lanes: the up to ROWS_MAX query rows that share a KV
- * head (the GQA group's heads x Sq) are processed together, so each K and V
- * row is read once from memory for all of them, as decode is bound by
- * reading K and V. Per key tile of ROWS_TK keys:
- *   s[r][c] = dot(q[r], K[c])     D-wide FMAs, one horizontal sum per score
- *   visibility, masks and ALiBi per score; online softmax per row (vector
- *   exp over the row's scores)
- *   o[r][:] = o[r][:] * corr[r] + sum_c p[r][c] V[c][:]   (rows x ROWS_NB
- *   vectors of accumulators, V loaded once per key for all rows)
- * Needs unit stride along head_dim in K and V (vector loads); the caller
- * falls back to the lanes path otherwise. Tails of D and Dv use masked loads
- * that never touch memory past the row.
+ * Decode is bound by reading K and V: each K and V row must be read from
+ * memory once for every query row that attends to it. A work item here is
+ * a block of the rows of one KV head, numbered m = i * group + hh (query
+ * position i, head hh of the GQA group): up to ROWS_MAX rows of any group
+ * size and any Sq. Per key tile of ROWS_TK keys:
+ *   Kt = the tile's keys transposed (keys in lanes, zero past the tile),
+ *     built once per tile for all rows: the next tile's K and V rows are
+ *     prefetched meanwhile (a BSHD cache puts every key row on its own 4 KiB
+ *     page, where the hardware prefetchers stop);
+ *   S[r][c] = sum_d q[r][d] Kt[d][c]   (the lanes path's microkernel, UK_MR
+ *     rows broadcast x TQ keys, so no horizontal sums);
+ *   visibility, masks and ALiBi per score, online softmax per row;
+ *   o[r][:] = o[r][:] * corr[r] + sum_c p[r][c] V[c][:]   (UK_MR rows x
+ *     ROWS_NB vectors of accumulators, each V vector loaded once for them).
+ * The K/V tile stays in L2 while the row blocks take it in turn, so DRAM
+ * sees each row once per item. Needs unit stride along head_dim in V (vector
+ * loads) and K (transposed in registers); the planner uses the lanes path
+ * otherwise. Tails of D and Dv use masked loads that never touch memory past
+ * the row.
  */
 
-#define ROWS_MAX 8
-#define ROWS_TK 64
+#define ROWS_MAX 64      /* query rows per work item */
+#ifndef ROWS_PF_HINT
+#define ROWS_PF_HINT 3
+#endif
+#define ROWS_TK (2 * TQ) /* keys per key tile: two microkernel blocks */
+#ifndef ROWS_MAX_SEQ_Q
+#define ROWS_MAX_SEQ_Q TQ /* the crossover to the lanes path (plan.c) */
+#endif
 
-typedef struct rows_ws {
-    float *q;  /* [ROWS_MAX][dq] q_pack_scale * Q, zero-padded to dq */
-    float *o;  /* [ROWS_MAX][dvq] unnormalised output */
-    float *s;  /* [ROWS_MAX][ROWS_TK] scores, then probabilities */
-    int64_t dq, dvq;
-} rows_ws;
+#ifndef ROWS_NB
+#define ROWS_NB 3 /* output vectors per row held in registers at once */
+#endif
 
-/* One query row of the block. */
+/* One query row of the item. */
 typedef struct row_info {
     int64_t h, i;
     int active;                /* i < q_lengths[b] */
-    int64_t lo, hi;            /* visible keys */
+    int64_t lo, hi;            /* visible keys within the item's range */
     const unsigned char *mrow; /* mask at (b, h, i, 0) */
     float slope;
     double pos; /* pos(i) for ALiBi */
     float m, l, corr;
 } row_info;
 
+typedef struct rows_ws {
+    float *q;  /* [ROWS_MAX][dq] q_pack_scale * Q, zero-padded to dq */
+    float *o;  /* [ROWS_MAX][dvq] unnormalised output */
+    float *s;  /* [2][ROWS_MAX][TQ] scores, then probabilities */
+    float *kt; /* [2][D][TQ] the key tile, transposed */
+    row_info *rows; /* [ROWS_MAX] */
+    int64_t dq, dvq;
+} rows_ws;
+
 static int64_t round_vw(int64_t n) { return (n + VW - 1) / VW * VW; }
 
 static size_t rows_workspace(const fattn_problem *p)
 {
-    return sizeof(float) * ROWS_MAX *
-           (size_t)(round_vw(p->head_dim) + round_vw(p->head_dim_v) + ROWS_TK);
+    return round64(sizeof(float) * ROWS_MAX *
+                   (size_t)(round_vw(p->head_dim) + round_vw(p->head_dim_v) +
+                            ROWS_TK)) +
+           round64(sizeof(float) * 2 * TQ * (size_t)p->head_dim) +
+           round64(sizeof(row_info) * ROWS_MAX);
 }
 
-static rows_ws rows_carve(const fattn_problem *p, float *w)
+static rows_ws rows_carve(const fattn_problem *p, void *w)
 {
     rows_ws rw;
     rw.dq = round_vw(p->head_dim);
@@ -54,91 +76,207 @@ static rows_ws rows_carve(const fattn_problem *p, float *w)
     rw.q = w;
     rw.o = rw.q + ROWS_MAX * rw.dq;
     rw.s = rw.o + ROWS_MAX * rw.dvq;
+    char *c = (char *)w + round64(sizeof(float) * ROWS_MAX *
+                                  (size_t)(rw.dq + rw.dvq + ROWS_TK));
+    rw.kt = (float *)c;
+    c += round64(sizeof(float) * 2 * TQ * (size_t)p->head_dim);
+    rw.rows = (row_info *)c;
     return rw;
 }
 
-/* Scores of R rows against keys [j0, j0 + cols); R is a constant in each
- * instantiation so the accumulators stay in registers. */
-static inline __attribute__((always_inline)) void
-rows_scores_r(const int R, const fattn_problem *p, const rows_ws *rw,
-              const fattn_kv_view *keys, const float *k, int cols)
+/* Score of row r and tile column c, c < ROWS_TK. */
+static inline float *rows_score(const rows_ws *rw, int r, int c)
 {
-    const int64_t d = p->head_dim, full = d / VW * VW;
-    for (int c = 0; c < cols; c++) {
-        const float *kr = k + c * keys->row;
-        vf acc[ROWS_MAX];
-        for (int r = 0; r < R; r++)
-            acc[r] = vf_zero();
-        int64_t e = 0;
-        for (; e < full; e += VW) {
-            vf kv = vf_load(kr + e);
-            for (int r = 0; r < R; r++)
-                acc[r] = vf_fmadd(vf_load(rw->q + r * rw->dq + e), kv, acc[r]);
+    return rw->s + (c / TQ) * (ROWS_MAX * TQ) + r * TQ + c % TQ;
+}
+
+static inline void prefetch_row(const float *row, int64_t n)
+{
+    const char *b = (const char *)row, *e = (const char *)(row + n);
+    for (; b < e; b += 64)
+        __builtin_prefetch(b, 0, ROWS_PF_HINT);
+}
+
+/* Kt[sb][d][c] = K[j0 + sb * TQ + c][d] for the tile's cols keys, 0 past
+ * them. The next tile's first pf keys are prefetched a key per key packed:
+ * spread like this, a tile ahead, software prefetches took a one-core
+ * K-then-V stream from 18 to 31-37 GB/s here (the hardware prefetchers
+ * alone do not keep up with two streams and compute between the loads). */
+static void rows_pack_keys(const fattn_problem *p, const rows_ws *rw,
+                           const fattn_kv_view *keys, int64_t j0, int cols,
+                           int pf)
+{
+    const int64_t dim = p->head_dim;
+    const int blocks = (cols + TQ - 1) / TQ;
+    for (int sb = 0; sb < blocks; sb++) {
+        float *kt = rw->kt + sb * TQ * dim;
+        for (int c0 = 0; c0 < TQ; c0 += VW) {
+            const int base = sb * TQ + c0;
+            int nc = cols - base;
+            nc = nc < 0 ? 0 : nc > VW ? VW : nc;
+            if (nc == 0) {
+                for (int64_t d = 0; d < dim; d++)
+                    vf_store(kt + d * TQ + c0, vf_zero());
+                continue;
+            }
+            const float *k0 = fattn_kv_row(keys, j0 + base);
+            for (int64_t d0 = 0; d0 < dim; d0 += VW) {
+                int nd = dim - d0 < VW ? (int)(dim - d0) : VW;
+                vf blk[VW];
+                for (int c = 0; c < VW; c++) {
+                    if (c >= nc) {
+                        blk[c] = vf_zero();
+                        continue;
+                    }
+                    const float *src = k0 + c * keys->row + d0;
+                    blk[c] = nd == VW ? vf_load(src) : vf_load_n(src, nd);
+                }
+                vf_transpose(blk);
+                for (int d = 0; d < nd; d++)
+                    vf_store(kt + (d0 + d) * TQ + c0, blk[d]);
+            }
+            for (int c = base; c < base + nc && c < pf; c++)
+                prefetch_row(fattn_kv_row(keys, j0 + ROWS_TK + c), dim);
         }
-        if (e < d) {
-            vf kv = vf_load_n(kr + e, (int)(d - e));
-            for (int r = 0; r < R; r++)
-                acc[r] = vf_fmadd(vf_load(rw->q + r * rw->dq + e), kv, acc[r]);
-        }
-        for (int r = 0; r < R; r++)
-            rw->s[r * ROWS_TK + c] = vf_reduce_add(acc[r]);
     }
 }
 
-#ifndef ROWS_NB
-#define ROWS_NB 3 /* output vectors per row held in registers at once */
-#endif
-
-/* o[r] = o[r] * corr[r] + P[r] V for R rows (constant per instantiation). */
+/* S[r][0 .. TQ) = sum_d q[r][d] Kt[d][0 .. TQ) for R rows (R constant per
+ * instantiation: the lanes path's microkernel computes all UK_MR rows
+ * whatever mvalid, twice the work for a group of 4). */
 static inline __attribute__((always_inline)) void
-rows_pv_r(const int R, const fattn_problem *p, const rows_ws *rw,
-          const row_info *rows, const fattn_kv_view *vals, const float *v,
-          int cols)
+rows_scores_r(const int R, int64_t dim, const float *q, int64_t dq,
+              const float *kt, float *s)
 {
-    const int64_t dv = p->head_dim_v;
-    for (int64_t e0 = 0; e0 < dv; e0 += ROWS_NB * VW) {
-        vf acc[ROWS_MAX][ROWS_NB];
+    vf acc[UK_MR][UK_NV];
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < UK_NV; n++)
+            acc[r][n] = vf_zero();
+    int64_t d = 0;
+    do { /* dim >= 1; see uk_body on why do-while */
+        vf kv[UK_NV];
+        for (int n = 0; n < UK_NV; n++)
+            kv[n] = vf_load(kt + d * TQ + n * VW);
         for (int r = 0; r < R; r++) {
-            vf cr = vf_set1(rows[r].corr);
-            for (int n = 0; n < ROWS_NB; n++)
-                acc[r][n] = e0 + n * VW < dv
-                                ? vf_mul(vf_load(rw->o + r * rw->dvq + e0 + n * VW), cr)
-                                : vf_zero();
+            const vf qr = vf_set1(q[r * dq + d]);
+            for (int n = 0; n < UK_NV; n++)
+                acc[r][n] = vf_fmadd(qr, kv[n], acc[r][n]);
         }
-        for (int c = 0; c < cols; c++) {
-            const float *vr = v + c * vals->row + e0;
+    } while (++d < dim);
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < UK_NV; n++)
+            vf_store(s + r * TQ + n * VW, acc[r][n]);
+}
+
+/* S for rows [r0, r0 + n) against the tile (n <= UK_MR). */
+static void rows_scores(const fattn_problem *p, const rows_ws *rw, int r0,
+                        int n, int cols)
+{
+    const int blocks = (cols + TQ - 1) / TQ;
+    for (int sb = 0; sb < blocks; sb++) {
+        const float *a = rw->q + r0 * rw->dq;
+        const float *b = rw->kt + sb * TQ * p->head_dim;
+        float *c = rw->s + sb * (ROWS_MAX * TQ) + r0 * TQ;
+        switch (n) {
+#define ROWS_SCORES_CASE(R)                                                    \
+    case R: rows_scores_r(R, p->head_dim, a, rw->dq, b, c); break;
+            ROWS_SCORES_CASE(1)
+            ROWS_SCORES_CASE(2)
+            ROWS_SCORES_CASE(3)
+#if UK_MR > 4
+            ROWS_SCORES_CASE(4)
+            ROWS_SCORES_CASE(5)
+            ROWS_SCORES_CASE(6)
+            ROWS_SCORES_CASE(7)
+#endif
+#undef ROWS_SCORES_CASE
+        default: uk_scores(p->head_dim, a, rw->dq, b, c); break;
+        }
+    }
+}
+
+/* o[r][e0 .. e0 + NV * VW) = o[r][...] * corr[r] + P[r] V[:, ...] for R rows
+ * from r0 (R and NV constant per instantiation, so the accumulators stay in
+ * registers); the last vector has tail lanes if tail > 0 (masked loads and
+ * stores that never touch memory past the row). */
+static inline __attribute__((always_inline)) void
+rows_pv_block(const int R, const int NV, int tail, const rows_ws *rw, int r0,
+              const fattn_kv_view *vals, const float *v, int cols, int64_t e0,
+              int pf, int64_t dv)
+{
+    const row_info *rows = rw->rows + r0;
+    vf acc[UK_MR][ROWS_NB];
+    for (int r = 0; r < R; r++) {
+        const vf cr = vf_set1(rows[r].corr);
+        const float *o = rw->o + (r0 + r) * rw->dvq + e0;
+        for (int n = 0; n < NV; n++) /* o is padded to whole vectors */
+            acc[r][n] = vf_mul(vf_load(o + n * VW), cr);
+    }
+    for (int c0 = 0; c0 < cols; c0 += TQ) {
+        const float *pc = rw->s + (c0 / TQ) * (ROWS_MAX * TQ) + r0 * TQ;
+        const float *vr = v + c0 * vals->row + e0;
+        const int n_c = cols - c0 < TQ ? cols - c0 : TQ;
+        for (int c = 0; c < n_c; c++, vr += vals->row) {
+            if (c0 + c < pf) /* as rows_pack_keys, for V */
+                prefetch_row(vr - e0 + ROWS_TK * vals->row, dv);
             vf vv[ROWS_NB];
-            for (int n = 0; n < ROWS_NB; n++) {
-                int64_t left = dv - e0 - n * VW;
-                vv[n] = left >= VW ? vf_load(vr + n * VW)
-                        : left > 0 ? vf_load_n(vr + n * VW, (int)left)
-                                   : vf_zero();
-            }
+            for (int n = 0; n < NV; n++)
+                vv[n] = n == NV - 1 && tail ? vf_load_n(vr + n * VW, tail)
+                                            : vf_load(vr + n * VW);
             for (int r = 0; r < R; r++) {
-                vf pr = vf_set1(rw->s[r * ROWS_TK + c]);
-                for (int n = 0; n < ROWS_NB; n++)
+                const vf pr = vf_set1(pc[r * TQ + c]);
+                for (int n = 0; n < NV; n++)
                     acc[r][n] = vf_fmadd(pr, vv[n], acc[r][n]);
             }
         }
-        for (int r = 0; r < R; r++)
-            for (int n = 0; n < ROWS_NB; n++)
-                if (e0 + n * VW < dv)
-                    vf_store(rw->o + r * rw->dvq + e0 + n * VW, acc[r][n]);
+    }
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < NV; n++)
+            vf_store(rw->o + (r0 + r) * rw->dvq + e0 + n * VW, acc[r][n]);
+}
+
+/* Whole blocks of ROWS_NB vectors, then the rest (fewer vectors or a tail);
+ * the first block prefetches the next tile's first pf V rows. */
+static inline __attribute__((always_inline)) void
+rows_pv_r(const int R, const fattn_problem *p, const rows_ws *rw, int r0,
+          const fattn_kv_view *vals, const float *v, int cols, int pf)
+{
+    const int64_t dv = p->head_dim_v;
+    int64_t e0 = 0;
+    for (; e0 + ROWS_NB * VW <= dv; e0 += ROWS_NB * VW, pf = 0)
+        rows_pv_block(R, ROWS_NB, 0, rw, r0, vals, v, cols, e0, pf, dv);
+    if (e0 == dv)
+        return;
+    const int left = (int)(dv - e0), nv = (left + VW - 1) / VW, tail = left % VW;
+    switch (nv) {
+    case 1: rows_pv_block(R, 1, tail, rw, r0, vals, v, cols, e0, pf, dv); break;
+#if ROWS_NB > 2
+    case 2: rows_pv_block(R, 2, tail, rw, r0, vals, v, cols, e0, pf, dv); break;
+#endif
+    default: rows_pv_block(R, ROWS_NB, tail, rw, r0, vals, v, cols, e0, pf, dv); break;
     }
 }
 
-/* The switch makes one register-allocated instantiation per row count. */
-#define ROWS_DISPATCH(fn, R, ...)                                              \
-    switch (R) {                                                               \
-    case 1: fn(1, __VA_ARGS__); break;                                         \
-    case 2: fn(2, __VA_ARGS__); break;                                         \
-    case 3: fn(3, __VA_ARGS__); break;                                         \
-    case 4: fn(4, __VA_ARGS__); break;                                         \
-    case 5: fn(5, __VA_ARGS__); break;                                         \
-    case 6: fn(6, __VA_ARGS__); break;                                         \
-    case 7: fn(7, __VA_ARGS__); break;                                         \
-    default: fn(ROWS_MAX, __VA_ARGS__); break;                                 \
+/* One register-allocated instantiation per row count up to UK_MR. */
+static void rows_pv(const fattn_problem *p, const rows_ws *rw, int r0, int n,
+                    const fattn_kv_view *vals, const float *v, int cols, int pf)
+{
+    switch (n) {
+#define ROWS_PV_CASE(R)                                                        \
+    case R: rows_pv_r(R, p, rw, r0, vals, v, cols, pf); break;
+    ROWS_PV_CASE(1)
+    ROWS_PV_CASE(2)
+    ROWS_PV_CASE(3)
+#if UK_MR > 4
+    ROWS_PV_CASE(4)
+    ROWS_PV_CASE(5)
+    ROWS_PV_CASE(6)
+    ROWS_PV_CASE(7)
+#endif
+#undef ROWS_PV_CASE
+    default: rows_pv_r(UK_MR, p, rw, r0, vals, v, cols, pf); break;
     }
+}
 
 static float rows_max_nan(float a, float b)
 {
@@ -148,29 +286,30 @@ static float rows_max_nan(float a, float b)
 }
 
 /* Visibility, bias and the online softmax of each row over one key tile. */
-static void rows_softmax(const fattn_problem *p, const rows_ws *rw,
-                         row_info *rows, int R, int64_t j0, int cols)
+static void rows_softmax(const fattn_problem *p, const rows_ws *rw, int R,
+                         int64_t j0, int cols)
 {
     const int has_bias = p->mask_kind != FATTN_MASK_NONE;
-    const int padded = (int)round_vw(cols);
+    const int blocks = (cols + TQ - 1) / TQ;
     for (int r = 0; r < R; r++) {
-        row_info *ri = &rows[r];
-        float *s = rw->s + r * ROWS_TK;
+        row_info *ri = &rw->rows[r];
         const int partial = j0 < ri->lo || j0 + cols > ri->hi;
         if (partial || has_bias || ri->slope != 0.0f)
             for (int c = 0; c < cols; c++) {
                 int64_t j = j0 + c;
+                float *s = rows_score(rw, r, c);
                 if (j < ri->lo || j >= ri->hi)
-                    s[c] = -INFINITY;
+                    *s = -INFINITY;
                 else
-                    s[c] = bias_score(p, ri->mrow, ri->slope, ri->pos, j, s[c]);
+                    *s = bias_score(p, ri->mrow, ri->slope, ri->pos, j, *s);
             }
-        for (int c = cols; c < padded; c++)
-            s[c] = -INFINITY;
+        for (int c = cols; c < blocks * TQ; c++)
+            *rows_score(rw, r, c) = -INFINITY;
         float lanes[VW], tile_max = -INFINITY;
         vf mt = vf_set1(-INFINITY);
-        for (int c = 0; c < padded; c += VW)
-            mt = vf_max(mt, vf_load(s + c));
+        for (int sb = 0; sb < blocks; sb++)
+            for (int c = 0; c < TQ; c += VW)
+                mt = vf_max(mt, vf_load(rows_score(rw, r, sb * TQ + c)));
         vf_store(lanes, mt);
         for (int x = 0; x < VW; x++)
             tile_max = rows_max_nan(tile_max, lanes[x]);
@@ -181,12 +320,14 @@ static void rows_softmax(const fattn_problem *p, const rows_ws *rw,
         /* s - m as twice vf_half_sub's half: the same bits, never an
          * overflow for finite scores near +-FLT_MAX (vec_math.h). */
         vf nhm = vf_set1(-0.5f * m_sub), sum = vf_zero();
-        for (int c = 0; c < padded; c += VW) {
-            vf h = vf_half_sub(vf_load(s + c), nhm);
-            vf e = vf_exp(vf_add(h, h));
-            vf_store(s + c, e);
-            sum = vf_add(sum, e);
-        }
+        for (int sb = 0; sb < blocks; sb++)
+            for (int c = 0; c < TQ; c += VW) {
+                float *s = rows_score(rw, r, sb * TQ + c);
+                vf h = vf_half_sub(vf_load(s), nhm);
+                vf e = vf_exp(vf_add(h, h));
+                vf_store(s, e);
+                sum = vf_add(sum, e);
+            }
         /* m - m_sub can overflow the same way: halved too, clamped where
          * expf is 0 (from -103.98 on; NaN compares false). */
         float hm = 0.5f * ri->m - 0.5f * m_sub;
@@ -196,17 +337,30 @@ static void rows_softmax(const fattn_problem *p, const rows_ws *rw,
     }
 }
 
-static void rows_write(const fattn_problem *p, const rows_ws *rw,
-                       const row_info *rows, int R, int64_t b)
+static void rows_write(const fattn_problem *p, const rows_ws *rw, int R,
+                       int64_t b)
 {
     const int64_t *os = p->o_stride;
     for (int r = 0; r < R; r++) {
-        const row_info *ri = &rows[r];
+        const row_info *ri = &rw->rows[r];
         float *orow = fattn_o_row(p, b, ri->h, ri->i);
         float l = ri->active ? ri->l : 0.0f; /* 0: fully masked or padding */
         float inv = l != 0.0f ? 1.0f / l : 0.0f;
-        for (int64_t e = 0; e < p->head_dim_v; e++)
-            orow[e * os[3]] = l != 0.0f ? rw->o[r * rw->dvq + e] * inv : 0.0f;
+        const float *src = rw->o + r * rw->dvq;
+        if (os[3] == 1) {
+            const vf vinv = vf_set1(inv);
+            int64_t e = 0;
+            for (; e + VW <= p->head_dim_v; e += VW)
+                vf_store(orow + e, l != 0.0f ? vf_mul(vf_load(src + e), vinv)
+                                             : vf_zero());
+            if (e < p->head_dim_v)
+                vf_store_n(orow + e,
+                           l != 0.0f ? vf_mul(vf_load(src + e), vinv) : vf_zero(),
+                           (int)(p->head_dim_v - e));
+        } else {
+            for (int64_t e = 0; e < p->head_dim_v; e++)
+                orow[e * os[3]] = l != 0.0f ? src[e] * inv : 0.0f;
+        }
         if (p->lse)
             p->lse[b * p->lse_stride[0] + ri->h * p->lse_stride[1] +
                    ri->i * p->lse_stride[2]] =
@@ -214,21 +368,22 @@ static void rows_write(const fattn_problem *p, const rows_ws *rw,
     }
 }
 
-/* Rows rows[0..R) of batch b, all attending to KV head g, over the keys
- * [kj0, kj1) of the work item. */
-static void rows_block(const fattn_problem *p, const rows_ws *rw,
-                       row_info *rows, int R, int64_t b, int64_t g,
-                       int64_t kj0, int64_t kj1)
+/* The rows of the item: state, visible ranges, packed Q; [*lo, *hi) gets
+ * the union of the ranges. */
+static void rows_begin(const fattn_problem *p, const rows_ws *rw, int R,
+                       int64_t b, int64_t kj0, int64_t kj1, int64_t *lo,
+                       int64_t *hi)
 {
     const int64_t qlen = fattn_q_len(p, b), klen = fattn_kv_len(p, b);
     const size_t mask_elem = p->mask_kind == FATTN_MASK_KEEP ? 1 : 4;
     const int align_br = p->align == FATTN_ALIGN_BOTTOM_RIGHT;
     const float qscale = q_pack_scale(p); /* the soft-cap may take the scale */
-    int64_t tile_lo = INT64_MAX, tile_hi = 0;
-    memset(rw->q, 0, sizeof(float) * ROWS_MAX * (size_t)rw->dq);
-    memset(rw->o, 0, sizeof(float) * ROWS_MAX * (size_t)rw->dvq);
+    *lo = INT64_MAX;
+    *hi = 0;
+    memset(rw->q, 0, sizeof(float) * (size_t)(R * rw->dq));
+    memset(rw->o, 0, sizeof(float) * (size_t)(R * rw->dvq));
     for (int r = 0; r < R; r++) {
-        row_info *ri = &rows[r];
+        row_info *ri = &rw->rows[r];
         ri->active = ri->i < qlen;
         ri->lo = ri->hi = 0;
         ri->m = -INFINITY;
@@ -250,55 +405,79 @@ static void rows_block(const fattn_problem *p, const rows_ws *rw,
         ri->hi = ri->hi < kj1 ? ri->hi : kj1;
         ri->hi = ri->hi > ri->lo ? ri->hi : ri->lo;
         if (ri->lo < ri->hi) {
-            tile_lo = ri->lo < tile_lo ? ri->lo : tile_lo;
-            tile_hi = ri->hi > tile_hi ? ri->hi : tile_hi;
+            *lo = ri->lo < *lo ? ri->lo : *lo;
+            *hi = ri->hi > *hi ? ri->hi : *hi;
         }
         const float *qr = fattn_q_row(p, b, ri->h, ri->i);
-        for (int64_t d = 0; d < p->head_dim; d++)
-            rw->q[r * rw->dq + d] = qscale * qr[d * p->q_stride[3]];
+        const vf vs = vf_set1(qscale);
+        float *dst = rw->q + r * rw->dq;
+        int64_t d = 0;
+        if (p->q_stride[3] == 1) {
+            for (; d + VW <= p->head_dim; d += VW)
+                vf_store(dst + d, vf_mul(vs, vf_load(qr + d)));
+            if (d < p->head_dim)
+                vf_store(dst + d, vf_mul(vs, vf_load_n(qr + d, (int)(p->head_dim - d))));
+        } else {
+            for (; d < p->head_dim; d++)
+                dst[d] = qscale * qr[d * p->q_stride[3]];
+        }
     }
+}
+
+/* The rows rw->rows[0..R) of batch b, all attending to KV head g, over the
+ * keys [kj0, kj1) of the work item. */
+static void rows_block(const fattn_problem *p, const rows_ws *rw, int R,
+                       int64_t b, int64_t g, int64_t kj0, int64_t kj1)
+{
+    int64_t tile_lo, tile_hi;
+    rows_begin(p, rw, R, b, kj0, kj1, &tile_lo, &tile_hi);
     const fattn_kv_view kv = fattn_kv_view_of(p, FATTN_KV_KEY, b, g);
     const fattn_kv_view vv = fattn_kv_view_of(p, FATTN_KV_VALUE, b, g);
     for (int64_t j0 = tile_lo; j0 < tile_hi; j0 += ROWS_TK) {
         int cols = tile_hi - j0 < ROWS_TK ? (int)(tile_hi - j0) : ROWS_TK;
-        ROWS_DISPATCH(rows_scores_r, R, p, rw, &kv, fattn_kv_row(&kv, j0), cols)
-        for (int r = 0; r < R; r++) /* the vector passes read whole vectors */
-            for (int c = cols; c < round_vw(cols); c++)
-                rw->s[r * ROWS_TK + c] = 0.0f;
+        /* Keys of the next tile to prefetch (none past the last). */
+        const int64_t ahead = tile_hi - (j0 + ROWS_TK);
+        const int pf = ahead <= 0 ? 0 : ahead < cols ? (int)ahead : cols;
+        PHASE_START();
+        rows_pack_keys(p, rw, &kv, j0, cols, pf);
+        PHASE_END(FATTN_PHASE_EDGES);
+        for (int r0 = 0; r0 < R; r0 += UK_MR)
+            rows_scores(p, rw, r0, R - r0 < UK_MR ? R - r0 : UK_MR, cols);
+        PHASE_END(FATTN_PHASE_SCORES);
         if (p->softcap > 0.0f) {
             const float inv_s = softcap_inv(p);
             const vf cap = vf_set1(p->softcap), inv = vf_set1(inv_s);
             const vf amax = vf_set1(vf_softcap_arg_max(inv_s));
+            const int blocks = (cols + TQ - 1) / TQ;
             for (int r = 0; r < R; r++)
-                for (int c = 0; c < cols; c += VW) {
-                    float *s = rw->s + r * ROWS_TK + c;
+                for (int c = 0; c < blocks * TQ; c += VW) {
+                    float *s = rows_score(rw, r, c);
                     vf_store(s, vf_softcap(vf_load(s), cap, inv, amax));
                 }
         }
-        rows_softmax(p, rw, rows, R, j0, cols);
-        ROWS_DISPATCH(rows_pv_r, R, p, rw, rows, &vv, fattn_kv_row(&vv, j0), cols)
+        rows_softmax(p, rw, R, j0, cols);
+        PHASE_END(FATTN_PHASE_SOFTMAX);
+        for (int r0 = 0; r0 < R; r0 += UK_MR)
+            rows_pv(p, rw, r0, R - r0 < UK_MR ? R - r0 : UK_MR, &vv,
+                    fattn_kv_row(&vv, j0), cols, r0 == 0 ? pf : 0);
+        PHASE_END(FATTN_PHASE_VALUES);
     }
-    rows_write(p, rw, rows, R, b);
+    rows_write(p, rw, R, b);
 }
 
-/* One work item: every query head of KV head it->h of batch it->b, rows
- * [i0, i1) of each (the planner checked group * rows <= ROWS_MAX and unit
- * stride along head_dim in K and V). */
+/* One work item: rows m in [i0, i1) of KV head it->h of batch it->b, row m
+ * being position m / group of query head h * group + m % group (the planner
+ * keeps i1 - i0 <= ROWS_MAX and checked unit strides along head_dim). */
 static void rows_run_item(const fattn_problem *p, const fattn_item *it,
                           void *workspace)
 {
-    PHASE_START();
     const rows_ws rw = rows_carve(p, workspace);
     const int64_t group = p->heads_q / p->heads_kv, g = it->h;
-    row_info rows[ROWS_MAX];
     int R = 0;
-    for (int64_t hh = 0; hh < group; hh++)
-        for (int64_t i = it->i0; i < it->i1; i++) {
-            rows[R].h = g * group + hh;
-            rows[R].i = i;
-            R++;
-        }
+    for (int64_t m = it->i0; m < it->i1; m++, R++) {
+        rw.rows[R].h = g * group + m % group;
+        rw.rows[R].i = m / group;
+    }
     if (R > 0)
-        rows_block(p, &rw, rows, R, it->b, g, it->j0, it->j1);
-    PHASE_END(FATTN_PHASE_ROWS);
+        rows_block(p, &rw, R, it->b, g, it->j0, it->j1);
 }

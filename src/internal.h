@@ -114,15 +114,15 @@ static inline const float *fattn_kv_row(const fattn_kv_view *v, int64_t j)
 
 /*
  * A work item: the unit the planner hands out and a kernel computes. It
- * names batch b, a block of query rows [i0, i1) and a key range [j0, j1):
- *   - prefill kernels (queries in lanes): one query head h;
- *   - decode kernels (head_dim in lanes): every query head of KV head g,
- *     i.e. rows (h, i) for h in [g * group, (g + 1) * group), i in [i0, i1).
+ * names batch b, a block of rows [i0, i1) and a key range [j0, j1):
+ *   - prefill kernels (queries in lanes): query rows i of query head h;
+ *   - decode kernels (head_dim in lanes): rows m of KV head h's group, row
+ *     m being query position m / group of query head h * group + m % group
+ *     (so a block holds any number of the group's heads and positions).
  * Items of one plan write disjoint output rows (and LSE entries), so they
  * run in any order on any thread and the result is the same bits. Keys
  * outside [j0, j1) are treated as masked, so an item over part of the keys
- * yields that part's softmax and LSE (what split-K combines); the planner
- * gives every item all keys today.
+ * yields that part's softmax and LSE: split-K's chunks (plan.c).
  */
 typedef struct fattn_item {
     int64_t b, h; /* h: the query head (prefill) or the KV head (decode) */
@@ -133,9 +133,9 @@ typedef struct fattn_item {
  * A kernel variant of a path: computes one work item with its workspace
  * (64-byte aligned, workspace(p) bytes, only this item's scratch). The
  * planner chooses a variant per problem from the path's table:
- *   decode = 1: takes the rows of a whole GQA group per item, when
- *     group * Sq <= max_rows and (unit_kv) K and V have unit stride along
- *     head_dim; the planner prefers it over prefill when it fits;
+ *   decode = 1: rows of one KV head's group, at most max_rows per item;
+ *     chosen when Sq <= max_seq_q (the crossover to prefill, measured per
+ *     path) and, with unit_kv, K and V have unit stride along head_dim;
  *   decode = 0: one query head and block_rows(p) query rows per item, or
  *     fewer (a multiple of row_granule, the kernel's query tile, so every
  *     tile and its result stay the same) when that gives too few items.
@@ -145,6 +145,7 @@ typedef struct fattn_variant {
     const char *name; /* "<isa>_<variant>", as fattn_plan_kernel() shows */
     int decode;
     int max_rows;
+    int64_t max_seq_q;
     int unit_kv;
     int64_t (*block_rows)(const fattn_problem *p);
     int64_t row_granule; /* prefill: block_rows is a multiple; the planner
@@ -312,15 +313,20 @@ struct fattn_plan {
     fattn_checked c;
     fattn_isa isa;
     const fattn_variant *variant; /* NULL: nothing to compute */
-    int64_t items;
-    int64_t block_rows;   /* query rows per item */
+    int64_t items;        /* row items * chunks */
+    int64_t block_rows;   /* rows per item */
     int64_t blocks;       /* row blocks per (batch, head) of an item */
     int64_t heads;        /* heads per batch an item kind walks: Hq or Hkv */
+    int64_t rows;         /* rows per (batch, head): Sq, or group * Sq */
+    int64_t chunks;       /* split-K: key chunks per row item (1 = none) */
+    int64_t chunk_keys;   /* keys per chunk (the last may be shorter) */
+    size_t shared_bytes;  /* split-K's partials and counters, before the
+                           * tasks' slices in the workspace */
     int descending;       /* causal: on several workers, each head's blocks
                            * from the last (the longest) */
     int32_t tasks;        /* 1 .. pool threads or executor max_tasks */
     size_t task_bytes;    /* one task's workspace, a multiple of 64 */
-    size_t workspace_bytes; /* tasks * task_bytes */
+    size_t workspace_bytes; /* shared_bytes + tasks * task_bytes */
     fattn_pool *pool;
     const fattn_executor *executor;
     fattn_allocator allocator; /* both set (malloc/free if none given) */
@@ -355,6 +361,19 @@ void fattn_plan_item(const fattn_plan *pl, int64_t t, int parallel,
  * rebound pointers), with ws holding pl->workspace_bytes. */
 void fattn_plan_execute(const fattn_plan *pl, const fattn_problem *p,
                         void *ws);
+
+/*
+ * combine.c: row `out` (dv elements out_elem apart) and *lse_out (unless
+ * NULL) from `parts` partial rows over disjoint key sets, part k being o[k]
+ * (elements elem[k] apart) with LSE lse[k]. A part with LSE -inf (fully
+ * masked) contributes nothing and its row is not read; all of them -inf
+ * gives 0 and -inf; a NaN or +inf LSE gives NaN. acc: dv doubles of
+ * scratch. The sums run in the parts' order, in double.
+ */
+void fattn_combine_row(int64_t parts, const float *const *o,
+                       const int64_t *elem, const float *lse, int64_t dv,
+                       double *acc, float *out, int64_t out_elem,
+                       float *lse_out);
 
 /* Pool (pool.c): run fn(arg, i) for i in [0, tasks) on the pool's threads
  * and the calling thread; returns when all have returned. */

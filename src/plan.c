@@ -4,7 +4,8 @@
  *
  * How a call is described (FlashInfer's plan/run split is the model): a
  * validated fattn_problem, a kernel variant chosen from the path's table
- * (decode rows when the GQA group's rows fit it, else prefill lanes), and
+ * (decode rows up to the path's measured crossover in Sq, else prefill
+ * lanes), and
  * work items (fattn_item: batch, head or KV head, query rows, key range)
  * numbered 0 .. items - 1 and decoded arithmetically, so a plan holds no
  * per-item array whatever the problem's size. Every item writes its own
@@ -12,8 +13,8 @@
  * hands `tasks` workers a shared counter, each takes the next item until
  * none is left, and each has its own slice of the workspace. What an item
  * computes never depends on who runs it, hence the bitwise determinism that
- * fattn.h promises. Split-K will add items over parts of the keys whose
- * partial results are merged in a fixed order, keeping that promise.
+ * fattn.h promises. Split-K adds items over chunks of the keys whose
+ * partial results are combined in a fixed order, keeping that promise.
  */
 #include "internal.h"
 
@@ -26,23 +27,61 @@ static size_t round64(size_t n) { return (n + 63u) & ~(size_t)63u; }
 static int64_t ceil_div(int64_t a, int64_t b) { return a / b + (a % b != 0); }
 
 /* Prefill plans cut their row blocks finer until they have this many work
- * items (or blocks are one query tile). */
+ * items (or blocks are one query tile); split-K cuts the keys of plans that
+ * still have fewer. */
 #define FATTN_MIN_ITEMS 32
+
+/* Split-K: chunks of at least this many keys (a chunk's partial row costs a
+ * write and a read of Dv floats per row, against 4 * D FLOP per key per row
+ * computed), at most FATTN_MAX_CHUNKS of them, each a multiple of 64 keys. */
+#define FATTN_CHUNK_MIN_KEYS 512
+#define FATTN_MAX_CHUNKS 64
 
 static const fattn_variant *choose_variant(const fattn_kernel *k,
                                            const fattn_problem *p)
 {
-    const int64_t group = p->heads_q / p->heads_kv;
     const int unit = p->k_stride[3] == 1 && p->v_stride[3] == 1;
     for (int i = 0; i < k->nvariants; i++) {
         const fattn_variant *v = &k->variants[i];
         if (!v->decode)
             return v;
-        if (p->seq_q <= v->max_rows && group <= v->max_rows / p->seq_q &&
-            (!v->unit_kv || unit))
+        if (p->seq_q <= v->max_seq_q && (!v->unit_kv || unit))
             return v;
     }
     return NULL; /* every table ends with a prefill variant */
+}
+
+/* Split the keys when the row items alone are too few to keep a pool busy
+ * (decode: B * Hkv items). The chunks are a function of the problem only,
+ * never of the thread count, so the partial results and their fixed-order
+ * combination are the same bits on any number of threads. */
+static void plan_split(fattn_plan *pl, const fattn_problem *p)
+{
+    pl->chunks = 1;
+    pl->chunk_keys = p->seq_k;
+    if (pl->items >= FATTN_MIN_ITEMS || p->seq_k < 2 * FATTN_CHUNK_MIN_KEYS)
+        return;
+    int64_t chunks = ceil_div(FATTN_MIN_ITEMS, pl->items);
+    if (chunks > p->seq_k / FATTN_CHUNK_MIN_KEYS)
+        chunks = p->seq_k / FATTN_CHUNK_MIN_KEYS;
+    if (chunks > FATTN_MAX_CHUNKS)
+        chunks = FATTN_MAX_CHUNKS;
+    int64_t keys = ceil_div(ceil_div(p->seq_k, chunks), 64) * 64;
+    chunks = ceil_div(p->seq_k, keys);
+    if (chunks < 2)
+        return;
+    pl->chunks = chunks;
+    pl->chunk_keys = keys;
+    /* Partial outputs [chunk][B][Hq][Sq][Dv] and LSEs [chunk][B][Hq][Sq],
+     * then one counter of finished chunks per row item. Bounded: fewer
+     * than FATTN_MIN_ITEMS row items, each of at most a prefill block or
+     * max_rows rows. */
+    const size_t rows = (size_t)(p->batch * p->heads_q * p->seq_q);
+    pl->shared_bytes = round64(sizeof(float) * (size_t)chunks * rows *
+                               (size_t)p->head_dim_v) +
+                       round64(sizeof(float) * (size_t)chunks * rows) +
+                       round64(sizeof(_Atomic int32_t) * (size_t)pl->items);
+    pl->items *= chunks;
 }
 
 void fattn_plan_init(fattn_plan *pl, const fattn_problem *p, fattn_isa isa,
@@ -56,17 +95,22 @@ void fattn_plan_init(fattn_plan *pl, const fattn_problem *p, fattn_isa isa,
     pl->executor = c->params.executor;
     pl->allocator = fattn_allocator_or_default(&c->params.allocator);
     pl->tasks = 1;
+    pl->chunks = 1;
     atomic_init(&pl->own_busy, 0);
     if (p->batch == 0 || p->seq_q == 0)
         return; /* no output row: nothing to compute */
     const fattn_variant *v = choose_variant(fattn_kernel_for(isa), p);
     pl->variant = v;
     if (v->decode) {
+        /* Every row of a KV head's group reads its K/V: as few items per
+         * head as max_rows allows, of even size. */
         pl->heads = p->heads_kv;
-        pl->block_rows = p->seq_q;
-        pl->blocks = 1;
+        pl->rows = p->heads_q / p->heads_kv * p->seq_q;
+        pl->blocks = ceil_div(pl->rows, v->max_rows);
+        pl->block_rows = ceil_div(pl->rows, pl->blocks);
     } else {
         pl->heads = p->heads_q;
+        pl->rows = p->seq_q;
         pl->block_rows = v->block_rows(p);
         /* Short problems: smaller blocks until there are enough items to
          * keep a pool's threads evenly busy (8 items on 2 threads left one
@@ -88,18 +132,21 @@ void fattn_plan_init(fattn_plan *pl, const fattn_problem *p, fattn_isa isa,
     /* Cannot overflow: validation proved batch * heads_q * seq_q distinct
      * output elements exist in the address space. */
     pl->items = p->batch * pl->heads * pl->blocks;
+    plan_split(pl, p);
     int64_t workers = pl->pool       ? fattn_pool_threads(pl->pool)
                       : pl->executor ? pl->executor->max_tasks
                                      : 1;
     pl->tasks = (int32_t)(workers < pl->items ? workers : pl->items);
     pl->task_bytes = round64(v->workspace(p));
-    pl->workspace_bytes = (size_t)pl->tasks * pl->task_bytes;
+    if (pl->chunks > 1) /* the combination's double accumulators */
+        pl->task_bytes += round64(sizeof(double) * (size_t)p->head_dim_v);
+    pl->workspace_bytes = pl->shared_bytes + (size_t)pl->tasks * pl->task_bytes;
 }
 
-void fattn_plan_item(const fattn_plan *pl, int64_t t, int parallel,
-                     fattn_item *it)
+/* Row item t (t < items / chunks). */
+static void plan_row_item(const fattn_plan *pl, int64_t t, int parallel,
+                          fattn_item *it)
 {
-    const fattn_problem *p = &pl->p;
     int64_t bh, blk;
     /* Head-major: a head's blocks one after another, so its K and V are
      * still in cache for the next (block-major order cost a one-thread
@@ -111,9 +158,114 @@ void fattn_plan_item(const fattn_plan *pl, int64_t t, int parallel,
     it->b = bh / pl->heads;
     it->h = bh % pl->heads;
     it->i0 = blk * pl->block_rows;
-    it->i1 = p->seq_q - it->i0 < pl->block_rows ? p->seq_q : it->i0 + pl->block_rows;
+    it->i1 = pl->rows - it->i0 < pl->block_rows ? pl->rows : it->i0 + pl->block_rows;
     it->j0 = 0;
-    it->j1 = p->seq_k;
+    it->j1 = pl->p.seq_k;
+}
+
+void fattn_plan_item(const fattn_plan *pl, int64_t t, int parallel,
+                     fattn_item *it)
+{
+    plan_row_item(pl, t / pl->chunks, parallel, it);
+    if (pl->chunks > 1) {
+        it->j0 = t % pl->chunks * pl->chunk_keys;
+        it->j1 = pl->p.seq_k - it->j0 < pl->chunk_keys ? pl->p.seq_k
+                                                        : it->j0 + pl->chunk_keys;
+    }
+}
+
+/* Split-K's partials in the workspace's shared part. */
+typedef struct split_ws {
+    float *o;   /* [chunk][B][Hq][Sq][Dv] */
+    float *lse; /* [chunk][B][Hq][Sq] */
+    _Atomic int32_t *done; /* [row item]: chunks finished */
+    int64_t rows;          /* B * Hq * Sq */
+} split_ws;
+
+static split_ws split_carve(const fattn_plan *pl, void *ws)
+{
+    const fattn_problem *p = &pl->p;
+    split_ws s;
+    s.rows = p->batch * p->heads_q * p->seq_q;
+    char *w = ws;
+    s.o = (float *)w;
+    w += round64(sizeof(float) * (size_t)(pl->chunks * s.rows * p->head_dim_v));
+    s.lse = (float *)w;
+    w += round64(sizeof(float) * (size_t)(pl->chunks * s.rows));
+    s.done = (_Atomic int32_t *)(void *)w;
+    return s;
+}
+
+/* Query head and position of row r of an item. */
+static void item_row(const fattn_plan *pl, const fattn_item *it, int64_t r,
+                     int64_t *h, int64_t *i)
+{
+    if (pl->variant->decode) {
+        const int64_t group = pl->p.heads_q / pl->p.heads_kv;
+        *h = it->h * group + r % group;
+        *i = r / group;
+    } else {
+        *h = it->h;
+        *i = r;
+    }
+}
+
+/* The item's rows from its chunks' partials, in chunk order. */
+static void split_combine(const fattn_plan *pl, const fattn_problem *p,
+                          const split_ws *s, const fattn_item *it, double *acc)
+{
+    const float *o[FATTN_MAX_CHUNKS];
+    int64_t elem[FATTN_MAX_CHUNKS];
+    float lse[FATTN_MAX_CHUNKS];
+    const int64_t dv = p->head_dim_v;
+    for (int64_t r = it->i0; r < it->i1; r++) {
+        int64_t h, i;
+        item_row(pl, it, r, &h, &i);
+        const int64_t row = (it->b * p->heads_q + h) * p->seq_q + i;
+        for (int64_t k = 0; k < pl->chunks; k++) {
+            o[k] = s->o + (k * s->rows + row) * dv;
+            elem[k] = 1;
+            lse[k] = s->lse[k * s->rows + row];
+        }
+        float *lse_out = p->lse ? p->lse + it->b * p->lse_stride[0] +
+                                      h * p->lse_stride[1] + i * p->lse_stride[2]
+                                : NULL;
+        fattn_combine_row(pl->chunks, o, elem, lse, dv, acc,
+                          fattn_o_row(p, it->b, h, i), p->o_stride[3], lse_out);
+    }
+}
+
+/* Work item t of the plan on problem p; the last chunk of a row item to
+ * finish combines the row item's partials. */
+static void run_item(const fattn_plan *pl, const fattn_problem *p, char *ws,
+                     void *task_ws, int64_t t, int parallel)
+{
+    fattn_item it;
+    fattn_plan_item(pl, t, parallel, &it);
+    if (pl->chunks == 1) {
+        pl->variant->run(p, &it, task_ws);
+        return;
+    }
+    const split_ws s = split_carve(pl, ws);
+    const int64_t chunk = t % pl->chunks;
+    fattn_problem part = *p;
+    part.o = s.o + chunk * s.rows * p->head_dim_v;
+    part.o_stride[0] = p->heads_q * p->seq_q * p->head_dim_v;
+    part.o_stride[1] = p->seq_q * p->head_dim_v;
+    part.o_stride[2] = p->head_dim_v;
+    part.o_stride[3] = 1;
+    part.lse = s.lse + chunk * s.rows;
+    part.lse_stride[0] = p->heads_q * p->seq_q;
+    part.lse_stride[1] = p->seq_q;
+    part.lse_stride[2] = 1;
+    pl->variant->run(&part, &it, task_ws);
+    /* acq_rel: the last one sees every other chunk's partials. */
+    if (atomic_fetch_add_explicit(&s.done[t / pl->chunks], 1,
+                                  memory_order_acq_rel) == pl->chunks - 1)
+        split_combine(pl, p, &s, &it,
+                      (double *)(void *)((char *)task_ws + pl->task_bytes -
+                                         round64(sizeof(double) *
+                                                 (size_t)p->head_dim_v)));
 }
 
 typedef struct run_ctx {
@@ -127,14 +279,12 @@ static void run_task(void *arg, int32_t task)
 {
     run_ctx *rc = arg;
     const fattn_plan *pl = rc->pl;
-    void *ws = rc->ws + (size_t)task * pl->task_bytes;
+    void *task_ws = rc->ws + pl->shared_bytes + (size_t)task * pl->task_bytes;
     for (;;) {
         int64_t t = atomic_fetch_add_explicit(&rc->next, 1, memory_order_relaxed);
         if (t >= pl->items)
             break;
-        fattn_item it;
-        fattn_plan_item(pl, t, 1, &it);
-        pl->variant->run(rc->p, &it, ws);
+        run_item(pl, rc->p, rc->ws, task_ws, t, 1);
     }
 }
 
@@ -142,14 +292,16 @@ void fattn_plan_execute(const fattn_plan *pl, const fattn_problem *p, void *ws)
 {
     if (pl->items == 0)
         return;
+    if (pl->chunks > 1) {
+        const split_ws s = split_carve(pl, ws);
+        for (int64_t t = 0; t < pl->items / pl->chunks; t++)
+            atomic_init(&s.done[t], 0);
+    }
     /* An executor is always called (fattn.h: once per run), even for one
      * task: the caller may need the work on its own threads. */
     if (pl->tasks == 1 && !pl->executor) {
-        for (int64_t t = 0; t < pl->items; t++) {
-            fattn_item it;
-            fattn_plan_item(pl, t, 0, &it);
-            pl->variant->run(p, &it, ws);
-        }
+        for (int64_t t = 0; t < pl->items; t++)
+            run_item(pl, p, ws, (char *)ws + pl->shared_bytes, t, 0);
         return;
     }
     run_ctx rc = {pl, p, ws, 0};
