@@ -17,7 +17,9 @@
  * older corpus files keep their meaning) the same path runs again on 2-8
  * threads, through a pool or through an executor that runs the tasks in
  * reverse order on the calling thread, and must give the same bits as the
- * calling-thread run (fattn.h's determinism promise).
+ * calling-thread run (fattn.h's determinism promise). Last, a decode shape
+ * may replace the one above: GQA groups up to 16, Sq up to 65, Sk of 1000
+ * to 2200 keys (split-K), cache layouts.
  * Properties: fattn_check accepts the problem; each path succeeds with an
  * empty error record, writes every output and LSE element, leaves the
  * layout's gaps alone and matches the reference (fully masked rows exactly
@@ -155,6 +157,32 @@ static void decode(fattn_ref_problem_config *c, fz_producer *in)
     }
     threads = (int)fz_range(in, 1, 8);
     executor = fz_bool(in);
+    /* Decoded last, so older corpus files keep their meaning: a decode
+     * shape (any GQA group up to 16, Sq up to past AVX-512's 48-row query
+     * tile) against a KV cache long enough for split-K (1024+ keys with
+     * fewer than 32 row items), in a cache layout (BHSD, BSHD, strided with
+     * capacity > Sk, or nothing unit-stride). */
+    if (fz_bool(in) && c->layout != FATTN_REF_LAYOUT_FUSED_QKV) {
+        static const int64_t layouts[] = {
+            FATTN_REF_LAYOUT_BHSD, FATTN_REF_LAYOUT_BSHD,
+            FATTN_REF_LAYOUT_PADDED, FATTN_REF_LAYOUT_STRIDED};
+        c->batch = 1;
+        c->heads_kv = fz_range(in, 1, 2);
+        c->heads_q = c->heads_kv * fz_range(in, 1, 16);
+        c->seq_q = fz_range(in, 1, 65);
+        c->seq_k = fz_range(in, 1000, 2200);
+        c->head_dim = fz_range(in, 1, 8);
+        c->head_dim_v = fz_range(in, 1, 8);
+        c->layout = (int)fz_pick(in, layouts, 4);
+        while (work(c) > 4 * FD_WORK_LIMIT) {
+            if (c->seq_q > 4)
+                c->seq_q = 1 + c->seq_q % 4;
+            else if (c->heads_q > c->heads_kv)
+                c->heads_q -= c->heads_kv;
+            else
+                c->seq_k /= 2;
+        }
+    }
 }
 
 /* One pool per thread count, made on first use and kept: starting threads

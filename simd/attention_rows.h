@@ -361,10 +361,7 @@ static void rows_write(const fattn_problem *p, const rows_ws *rw, int R,
             for (int64_t e = 0; e < p->head_dim_v; e++)
                 orow[e * os[3]] = l != 0.0f ? src[e] * inv : 0.0f;
         }
-        if (p->lse)
-            p->lse[b * p->lse_stride[0] + ri->h * p->lse_stride[1] +
-                   ri->i * p->lse_stride[2]] =
-                l != 0.0f ? ri->m + logf(l) : -INFINITY;
+        fattn_store_lse(p, b, ri->h, ri->i, ri->m, l);
     }
 }
 

@@ -630,10 +630,7 @@ static void write_rows(const fattn_problem *p, const fattn_head *hv,
         float l = r < qt->active ? t->l[r] : 0.0f;
         zero[r] = l == 0.0f;
         inv[r] = zero[r] ? 0.0f : 1.0f / l;
-        if (p->lse)
-            p->lse[hv->b * p->lse_stride[0] + hv->h * p->lse_stride[1] +
-                   (qt->i0 + r) * p->lse_stride[2]] =
-                zero[r] ? -INFINITY : t->m[r] + logf(l);
+        fattn_store_lse(p, hv->b, hv->h, qt->i0 + r, t->m[r], l);
     }
     if (os[3] == 1) {
         /* VW x VW blocks of Ot transposed in registers, whole rows out. */

@@ -195,11 +195,7 @@ static void write_rows(const fattn_problem *p, const fattn_head *hv,
         const float *acc = t->acc + r * dv;
         for (int64_t d = 0; d < dv; d++)
             orow[d * os[3]] = acc[d] * inv;
-        if (p->lse) {
-            float lse = l != 0.0f ? t->m[r] + logf(l) : -INFINITY;
-            p->lse[hv->b * p->lse_stride[0] + hv->h * p->lse_stride[1] +
-                   i * p->lse_stride[2]] = lse;
-        }
+        fattn_store_lse(p, hv->b, hv->h, i, t->m[r], l);
     }
 }
 

@@ -15,11 +15,11 @@
 #include <math.h>
 
 void fattn_combine_row(int64_t parts, const float *const *o,
-                       const int64_t *elem, const float *lse, int64_t dv,
+                       const int64_t *elem, const double *lse, int64_t dv,
                        double *acc, float *out, int64_t out_elem,
                        float *lse_out)
 {
-    float m = -INFINITY;
+    double m = -INFINITY;
     int bad = 0;
     for (int64_t k = 0; k < parts; k++) {
         /* NaN, or +inf, which no finite sum of exponentials produces. */
@@ -44,7 +44,7 @@ void fattn_combine_row(int64_t parts, const float *const *o,
     for (int64_t k = 0; k < parts; k++) {
         if (lse[k] == -INFINITY)
             continue; /* a fully masked part contributes nothing: o unread */
-        const double w = exp((double)lse[k] - (double)m);
+        const double w = exp(lse[k] - m);
         const float *ok = o[k];
         wsum += w;
         for (int64_t e = 0; e < dv; e++)
@@ -53,5 +53,5 @@ void fattn_combine_row(int64_t parts, const float *const *o,
     for (int64_t e = 0; e < dv; e++)
         out[e * out_elem] = (float)(acc[e] / wsum);
     if (lse_out)
-        *lse_out = (float)((double)m + log(wsum));
+        *lse_out = (float)(m + log(wsum));
 }

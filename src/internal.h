@@ -11,6 +11,7 @@
 #include "cpu.h"
 #include "fattn.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,7 +59,31 @@ typedef struct fattn_problem {
 
     float *lse; /* NULL = not wanted */
     int64_t lse_stride[3];
+    /* Split-K's partial results only (plan.c), else NULL: the row max m at
+     * each LSE offset, with log(l) in lse. m + log(l) rounded to float
+     * would weigh the chunks with an error of ulp(m): 1e-3 for logits of
+     * 1e4, a relative error of 5e-4 in the combined row. */
+    float *lse_max;
 } fattn_problem;
+
+/* The LSE entry of row (b, h, i) from the row's max m and sum l (l = 0:
+ * fully masked, -inf; NaN stays NaN), or m and log(l) for split-K. */
+static inline void fattn_store_lse(const fattn_problem *p, int64_t b,
+                                   int64_t h, int64_t i, float m, float l)
+{
+    if (!p->lse)
+        return;
+    const int64_t off =
+        b * p->lse_stride[0] + h * p->lse_stride[1] + i * p->lse_stride[2];
+    float lse = -INFINITY, max = -INFINITY;
+    if (l != 0.0f) { /* logf(0) would raise FE_DIVBYZERO */
+        lse = p->lse_max ? logf(l) : m + logf(l);
+        max = m;
+    }
+    p->lse[off] = lse;
+    if (p->lse_max)
+        p->lse_max[off] = max;
+}
 
 /* Row i of query head h of batch b (f32). */
 static inline const float *fattn_q_row(const fattn_problem *p, int64_t b,
@@ -365,13 +390,14 @@ void fattn_plan_execute(const fattn_plan *pl, const fattn_problem *p,
 /*
  * combine.c: row `out` (dv elements out_elem apart) and *lse_out (unless
  * NULL) from `parts` partial rows over disjoint key sets, part k being o[k]
- * (elements elem[k] apart) with LSE lse[k]. A part with LSE -inf (fully
- * masked) contributes nothing and its row is not read; all of them -inf
- * gives 0 and -inf; a NaN or +inf LSE gives NaN. acc: dv doubles of
- * scratch. The sums run in the parts' order, in double.
+ * (elements elem[k] apart) with LSE lse[k] (double: split-K's are m + log l
+ * of two floats, see lse_max). A part with LSE -inf (fully masked)
+ * contributes nothing and its row is not read; all of them -inf gives 0
+ * and -inf; a NaN or +inf LSE gives NaN. acc: dv doubles of scratch. The
+ * sums run in the parts' order, in double.
  */
 void fattn_combine_row(int64_t parts, const float *const *o,
-                       const int64_t *elem, const float *lse, int64_t dv,
+                       const int64_t *elem, const double *lse, int64_t dv,
                        double *acc, float *out, int64_t out_elem,
                        float *lse_out);
 

@@ -72,14 +72,14 @@ static void plan_split(fattn_plan *pl, const fattn_problem *p)
         return;
     pl->chunks = chunks;
     pl->chunk_keys = keys;
-    /* Partial outputs [chunk][B][Hq][Sq][Dv] and LSEs [chunk][B][Hq][Sq],
-     * then one counter of finished chunks per row item. Bounded: fewer
+    /* Partial outputs [chunk][B][Hq][Sq][Dv], LSEs as log(l) and m
+     * ([chunk][B][Hq][Sq] each, fattn_problem.lse_max), then one counter of finished chunks per row item. Bounded: fewer
      * than FATTN_MIN_ITEMS row items, each of at most a prefill block or
      * max_rows rows. */
     const size_t rows = (size_t)(p->batch * p->heads_q * p->seq_q);
     pl->shared_bytes = round64(sizeof(float) * (size_t)chunks * rows *
                                (size_t)p->head_dim_v) +
-                       round64(sizeof(float) * (size_t)chunks * rows) +
+                       2 * round64(sizeof(float) * (size_t)chunks * rows) +
                        round64(sizeof(_Atomic int32_t) * (size_t)pl->items);
     pl->items *= chunks;
 }
@@ -177,7 +177,8 @@ void fattn_plan_item(const fattn_plan *pl, int64_t t, int parallel,
 /* Split-K's partials in the workspace's shared part. */
 typedef struct split_ws {
     float *o;   /* [chunk][B][Hq][Sq][Dv] */
-    float *lse; /* [chunk][B][Hq][Sq] */
+    float *lse; /* [chunk][B][Hq][Sq]: log(l) */
+    float *max; /* [chunk][B][Hq][Sq]: m */
     _Atomic int32_t *done; /* [row item]: chunks finished */
     int64_t rows;          /* B * Hq * Sq */
 } split_ws;
@@ -191,6 +192,8 @@ static split_ws split_carve(const fattn_plan *pl, void *ws)
     s.o = (float *)w;
     w += round64(sizeof(float) * (size_t)(pl->chunks * s.rows * p->head_dim_v));
     s.lse = (float *)w;
+    w += round64(sizeof(float) * (size_t)(pl->chunks * s.rows));
+    s.max = (float *)w;
     w += round64(sizeof(float) * (size_t)(pl->chunks * s.rows));
     s.done = (_Atomic int32_t *)(void *)w;
     return s;
@@ -216,7 +219,7 @@ static void split_combine(const fattn_plan *pl, const fattn_problem *p,
 {
     const float *o[FATTN_MAX_CHUNKS];
     int64_t elem[FATTN_MAX_CHUNKS];
-    float lse[FATTN_MAX_CHUNKS];
+    double lse[FATTN_MAX_CHUNKS];
     const int64_t dv = p->head_dim_v;
     for (int64_t r = it->i0; r < it->i1; r++) {
         int64_t h, i;
@@ -225,7 +228,8 @@ static void split_combine(const fattn_plan *pl, const fattn_problem *p,
         for (int64_t k = 0; k < pl->chunks; k++) {
             o[k] = s->o + (k * s->rows + row) * dv;
             elem[k] = 1;
-            lse[k] = s->lse[k * s->rows + row];
+            lse[k] = (double)s->max[k * s->rows + row] +
+                     (double)s->lse[k * s->rows + row];
         }
         float *lse_out = p->lse ? p->lse + it->b * p->lse_stride[0] +
                                       h * p->lse_stride[1] + i * p->lse_stride[2]
@@ -255,6 +259,7 @@ static void run_item(const fattn_plan *pl, const fattn_problem *p, char *ws,
     part.o_stride[2] = p->head_dim_v;
     part.o_stride[3] = 1;
     part.lse = s.lse + chunk * s.rows;
+    part.lse_max = s.max + chunk * s.rows;
     part.lse_stride[0] = p->heads_q * p->seq_q;
     part.lse_stride[1] = p->seq_q;
     part.lse_stride[2] = 1;

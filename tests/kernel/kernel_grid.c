@@ -8,7 +8,7 @@
  * FATTN_ISA_COUNT - 1 by fattn_isa_name; the others print SKIP) and on
  * FATTN_ISA_AUTO; --isa=NAME runs only that path (and auto).
  * Categories: tiles, head_dim, causal, window, mask, options, layout, empty,
- * large, padding, nan, random, softcap. Each case gets its own seed, derived
+ * large, padding, nan, random, softcap, decode, split. Each case gets its own seed, derived
  * from the base seed and the case's index, so `--seed=S --case=N` replays
  * exactly one failing case.
  * The scalar kernel tiles 32 queries x 64 keys; the grid walks lengths
@@ -734,12 +734,122 @@ typedef struct category {
     void (*run)(kt_ctx *ctx);
 } category;
 
+/*
+ * Decode and the shapes between decode and prefill: every GQA group of a
+ * few head counts, Sq 1 .. 17 and around the paths' tiles and crossovers
+ * (AVX2's query tile is 24 rows, AVX-512's 48; decode items hold up to 64
+ * rows of a KV head), KV caches in BHSD, BSHD and strided (padded) layouts,
+ * with the options a cache needs: bottom-right causal, windows, masks,
+ * lengths, soft-cap, ALiBi, LSE.
+ */
+static void cat_decode(kt_ctx *ctx)
+{
+    static const int64_t heads[][2] = {{8, 8}, {8, 4}, {8, 2}, {8, 1}, {6, 3},
+                                       {6, 2}, {6, 1}, {12, 1}, {16, 1}, {3, 1}};
+    static const int64_t seqs[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12,
+                                   13, 14, 15, 16, 17, 23, 24, 25, 31, 32, 33, 47,
+                                   48, 49, 63, 64, 65};
+    static const int64_t dims[][2] = {{16, 16}, {64, 64}, {128, 128}, {80, 96},
+                                      {3, 17}, {33, 31}};
+    char label[160];
+    int n = 0;
+
+    for (size_t h = 0; h < COUNT(heads); h++)
+        for (size_t q = 0; q < COUNT(seqs); q++, n++) {
+            /* Long Sq only on two head counts: the grid stays quick. */
+            if (seqs[q] > 17 && h % 4 != 1)
+                continue;
+            const int64_t *d = dims[n % COUNT(dims)];
+            fattn_ref_problem_config c =
+                kt_config(n % 4 == 0 ? 2 : 1, heads[h][0], heads[h][1], seqs[q],
+                          seqs[q] > 17 ? 150 : 70 + n % 130, d[0], d[1]);
+            c.lse = 1;
+            c.layout = n % 3 == 0   ? FATTN_REF_LAYOUT_BHSD
+                       : n % 3 == 1 ? FATTN_REF_LAYOUT_BSHD
+                                    : FATTN_REF_LAYOUT_PADDED;
+            const int combo = n % 6;
+            if (combo >= 1)
+                set_causal(&c.params, FATTN_CAUSAL_BOTTOM_RIGHT);
+            if (combo == 2)
+                set_window(&c.params, 40, 0);
+            if (combo == 3) {
+                c.mask = n % 2 ? FATTN_REF_MASK_BOOL : FATTN_REF_MASK_ADDITIVE;
+                c.mask_drop = 0.2;
+                c.mask_dead_rows = 0.1;
+                c.mask_size1 = (unsigned)(n % 16);
+            }
+            if (combo == 4) {
+                c.batch = 3;
+                c.q_lengths = c.kv_lengths = 1;
+                c.alibi = 1;
+            }
+            if (combo == 5)
+                c.params.softcap = 30.0f;
+            snprintf(label, sizeof(label),
+                     "decode Hq=%" PRId64 " Hkv=%" PRId64 " Sq=%" PRId64 " combo=%d",
+                     heads[h][0], heads[h][1], seqs[q], combo);
+            kt_run(ctx, &c, label);
+        }
+}
+
+/*
+ * Split-K: plans with fewer than 32 row items cut the keys into chunks of
+ * at least 512 keys (multiples of 64). Key lengths around one and several
+ * chunks, with lengths that leave whole chunks empty, causal rows that see
+ * only the first chunks, windows inside one chunk, masks and LSE.
+ */
+static void cat_split(kt_ctx *ctx)
+{
+    static const int64_t keys[] = {1023, 1024, 1025, 1087, 1088, 1089,
+                                   1535, 1536, 1537, 2049, 4097};
+    static const int64_t heads[][2] = {{1, 1}, {4, 1}, {8, 2}, {2, 2}};
+    static const int64_t seqs[] = {1, 3, 17, 49};
+    char label[160];
+    int n = 0;
+
+    for (size_t k = 0; k < COUNT(keys); k++)
+        for (size_t h = 0; h < COUNT(heads); h++, n++) {
+            const int64_t sq = seqs[n % COUNT(seqs)];
+            fattn_ref_problem_config c =
+                kt_config(1, heads[h][0], heads[h][1], sq, keys[k], 16, 24);
+            c.lse = n % 5 != 0;
+            c.layout = n % 2 ? FATTN_REF_LAYOUT_PADDED : FATTN_REF_LAYOUT_BSHD;
+            const int combo = n % 5;
+            /* Logits near 1e4: the chunks' weights need m and log(l)
+             * apart (fattn_problem.lse_max), not m + log(l) in float. */
+            c.large_logits = combo == 0 || n % 7 == 1;
+            if (combo == 1)
+                set_causal(&c.params, n % 2 ? FATTN_CAUSAL_BOTTOM_RIGHT
+                                            : FATTN_CAUSAL_TOP_LEFT);
+            if (combo == 2) {
+                set_causal(&c.params, FATTN_CAUSAL_BOTTOM_RIGHT);
+                set_window(&c.params, 100, 0);
+            }
+            if (combo == 3) {
+                c.batch = 2;
+                c.q_lengths = c.kv_lengths = 1; /* chunks past a length */
+                c.mask = FATTN_REF_MASK_BOOL;
+                c.mask_drop = 0.5;
+                c.mask_dead_rows = 0.2;
+            }
+            if (combo == 4) {
+                c.alibi = 1;
+                c.params.softcap = 20.0f;
+            }
+            snprintf(label, sizeof(label),
+                     "split Sk=%" PRId64 " Hq=%" PRId64 " Hkv=%" PRId64 " Sq=%" PRId64
+                     " combo=%d",
+                     keys[k], heads[h][0], heads[h][1], sq, combo);
+            kt_run(ctx, &c, label);
+        }
+}
+
 static const category categories[] = {
     {"tiles", cat_tiles},     {"head_dim", cat_head_dim}, {"causal", cat_causal},
     {"window", cat_window},   {"mask", cat_mask},         {"options", cat_options},
     {"layout", cat_layout},   {"empty", cat_empty},       {"large", cat_large},
     {"padding", cat_padding}, {"nan", cat_nan},           {"random", cat_random},
-    {"softcap", cat_softcap},
+    {"softcap", cat_softcap}, {"decode", cat_decode},   {"split", cat_split},
 };
 
 static int usage(const char *program)

@@ -371,7 +371,8 @@ static void cat_causal(void)
     end_category("causal", &s);
 }
 
-/* GQA decode: group * Sq query rows per KV head, the rows kernel's shapes. */
+/* GQA decode: group * Sq query rows per KV head, the rows kernel's shapes,
+ * and split-K. */
 static void cat_decode(void)
 {
     static const struct {
@@ -381,6 +382,12 @@ static void cat_decode(void)
         {1, 8, 2, 1, 300, 64, 0, 0},   {2, 8, 2, 2, 257, 100, 1, 2},
         {1, 8, 2, 3, 130, 64, 0, 2},   {2, 8, 2, 4, 200, 8, 1, 0},
         {1, 8, 1, 1, 1031, 64, 0, 0},  {3, 8, 1, 1, 129, 100, 1, 0},
+        /* Split-K (fewer than 32 row items, Sk >= 1024): chunks of one
+         * and of many workers, past kv_lengths, causal, group > 8, Sq
+         * past the decode rows, a prefill-sized item. */
+        {1, 4, 1, 3, 4097, 16, 1, 2},  {2, 8, 2, 1, 2048, 64, 0, 0},
+        {1, 16, 1, 5, 1600, 24, 0, 2}, {1, 2, 2, 49, 1536, 32, 0, 1},
+        {1, 1, 1, 100, 3000, 16, 1, 2},
     };
     stats s = {0};
     char label[96];
