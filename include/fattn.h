@@ -488,18 +488,31 @@ fattn_status fattn_workspace_size(const fattn_tensor *query,
 /*
  * A plan is a validated problem and its fixed schedule. fattn_plan_create
  * runs every check of fattn_forward once, then splits the call into work
- * items (a batch, a query head or a whole GQA group of one key/value head, a
- * block of query rows, a key range) and chooses the kernel of each. Running
- * it costs no validation beyond what can change between runs: serving
- * engines run the same shapes every step with new data pointers.
+ * items and chooses the kernel of each. Running it costs no validation
+ * beyond what can change between runs: serving engines run the same shapes
+ * every step with new data pointers.
  *
- * Determinism: the work items, the kernel of each and the order of every
- * reduction depend on the problem alone (shapes, strides, options, path),
- * never on the thread count, the pool, the executor or timing, and no two
- * items write the same output element. So output and LSE are bitwise
- * identical for every thread count, with a pool, with an executor, on the
- * calling thread, and with fattn_forward. (Different paths, scalar, AVX2 and
- * AVX-512, round differently and are not bitwise equal to each other.)
+ * Work items. Prefill (Sq above the path's decode crossover, or K/V not
+ * unit-stride along head_dim): a batch, a query head and a block of query
+ * rows. Decode (Sq up to the crossover: 48 rows on AVX-512, 24 on AVX2): a
+ * batch, a key/value head and up to 64 of the rows of its whole GQA group
+ * (group x Sq rows), so each K/V row is read from memory once for all the
+ * query heads that share it, whatever the group (MQA included). Split-K
+ * (flash-decoding): when those items number fewer than 32 and Sk >= 1024,
+ * the keys are cut into chunks (at least 512 keys, a multiple of 64, at
+ * most 64 chunks), each item computes a partial output and LSE over one
+ * chunk into the workspace, and the chunks of a row block are combined in
+ * chunk order (what fattn_merge computes). The scalar path has no decode
+ * kernel (its prefill items serve every shape) but splits the keys too.
+ *
+ * Determinism: the work items (split-K's chunks included), the kernel of
+ * each and the order of every reduction depend on the problem alone
+ * (shapes, strides, options, path), never on the thread count, the pool,
+ * the executor or timing, and no two items write the same output element.
+ * So output and LSE are bitwise identical for every thread count, with a
+ * pool, with an executor, on the calling thread, and with fattn_forward.
+ * (Different paths, scalar, AVX2 and AVX-512, round differently and are not
+ * bitwise equal to each other.)
  *
  * The plan copies the descriptors and params; it keeps the pointers in them
  * (data, mask, lse, alibi_slopes, q_lengths, kv_lengths, pool, executor),
@@ -576,15 +589,17 @@ typedef struct fattn_bindings {
 fattn_status fattn_plan_run(const fattn_plan *plan,
                             const fattn_bindings *bindings, fattn_error *err);
 
-/* Bytes a bindings.workspace must hold for this plan (every task's share);
+/* Bytes a bindings.workspace must hold for this plan (every task's share,
+ * and split-K's partial results: chunks x B x Hq x Sq x (Dv + 2) floats);
  * 0 for a NULL plan. */
 size_t fattn_plan_workspace_size(const fattn_plan *plan);
 
 /* The path the plan runs (never FATTN_ISA_AUTO); FATTN_ISA_AUTO for NULL. */
 fattn_isa fattn_plan_isa(const fattn_plan *plan);
 
-/* Number of work items of a run, and the most tasks a run hands to the
- * pool or executor (1 without either); 0 for NULL. */
+/* Number of work items of a run (split-K's chunks counted), and the most
+ * tasks a run hands to the pool or executor (1 without either); 0 for
+ * NULL. */
 int64_t fattn_plan_work_items(const fattn_plan *plan);
 int32_t fattn_plan_tasks(const fattn_plan *plan);
 
