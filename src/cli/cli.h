@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum {
     CLI_EXIT_OK = 0,
@@ -16,7 +17,8 @@ enum {
     CLI_EXIT_USAGE = 2
 };
 
-/* Subcommands; argv[0] is the subcommand's name. */
+/* Subcommands; argv[0] is the subcommand's name. cli_bench is bench_run.c's,
+ * its options (below) bench.c's. */
 int cli_info(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 
@@ -34,6 +36,13 @@ typedef struct bench_opts {
     int32_t threads;
     int lse; /* 1: also compute the log-sum-exp (--lse) */
 } bench_opts;
+
+/* The names of --causal and --align, by value. */
+extern const char *const cli_causal_names[3];
+extern const char *const cli_align_names[2];
+
+/* `fattn bench --help`. */
+void cli_bench_help(FILE *out);
 
 /*
  * Parse `fattn bench`'s arguments (argv[0] is "bench") into *o, defaults
