@@ -9,11 +9,13 @@
 
 #include "fattn.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 const char *const cli_causal_names[3] = {"none", "top-left", "bottom-right"};
 const char *const cli_align_names[2] = {"top-left", "bottom-right"};
+const char *const cli_layout_names[CLI_LAYOUT_COUNT] = {"bhsd", "bshd"};
 
 /* The default of --threads: every CPU this process may run on. */
 static int32_t default_threads(void)
@@ -32,12 +34,14 @@ void cli_bench_help(FILE *out)
         "usage: fattn bench [options]\n"
         "\n"
         "Time fattn_forward on random f32 inputs (uniform in [-1, 1], seeded,\n"
-        "contiguous BHSD): one warm-up call, then --repeat timed calls. Prints\n"
+        "in the --layout): one warm-up call, then --repeat timed calls. Prints\n"
         "the kernel path used, the median and minimum time, GFLOP/s, the\n"
-        "share of the FMA peak of the cores used, an FNV-1a digest of the\n"
-        "output (and LSE) bytes, which is the same for every --threads, and\n"
-        "the max abs/rel error of a sample of rows against the fp64 reference;\n"
-        "FAIL (exit 1) if any checked element has |x-ref| > 1e-5 + 1e-5*|ref|.\n"
+        "share of the FMA peak of the cores used, the K/V read rate and its\n"
+        "share of the read bandwidth, the share of the roofline, an FNV-1a\n"
+        "digest of the output (and LSE), which is the same for every\n"
+        "--threads, and the max abs/rel error of a sample of rows against the\n"
+        "fp64 reference; FAIL (exit 1) if any checked element has\n"
+        "|x-ref| > 1e-5 + 1e-5*|ref|.\n"
         "\n"
         "options:\n"
         "  --batch B          batch size (default 1)\n"
@@ -46,6 +50,15 @@ void cli_bench_help(FILE *out)
         "                     (default: H)\n"
         "  --seq S            query length (default 2048)\n"
         "  --seq-k SK         key/value length (default: S)\n"
+        "  --kv-capacity C    K and V are a cache of C >= SK tokens of which\n"
+        "                     the first SK are used: their seq stride spans C\n"
+        "                     rows (default: SK); the unused rows hold NaN, so\n"
+        "                     a kernel reading past SK fails the check\n"
+        "  --layout L         bhsd | bshd: memory layout of Q, K, V and the\n"
+        "                     output (default bhsd, contiguous per head; bshd:\n"
+        "                     token-major, heads interleaved, stride\n"
+        "                     {S*H*D, D, H*D, 1}, S = C for K and V); the LSE\n"
+        "                     is [B, H, Sq] either way\n"
         "  --dim D            head_dim of query, key and value (default 128)\n"
         "  --causal MODE      none | top-left | bottom-right (default none)\n"
         "  --window L,R       sliding window: row i sees keys pos(i)-L ..\n"
@@ -67,13 +80,27 @@ void cli_bench_help(FILE *out)
         "--causal or --window, only the visible (query, key) pairs, 2*(D+D)\n"
         "FLOP each.\n"
         "\n"
+        "K/V GB/s: the bytes of K and V a call must read, B*HKV*Sk*(D+D)*4\n"
+        "(Sk: the keys some row sees), over the median time; %% of BW divides\n"
+        "by the read bandwidth of as many cores, measured now (a buffer far\n"
+        "larger than the caches: K/V that fit in a cache can exceed 100%%).\n"
+        "Roofline: with r = (H/HKV)*Sq query rows per K/V row a call does r/2\n"
+        "FLOP per byte of K/V, so it cannot beat min(FMA peak, BW * r/2)\n"
+        "(Q and output traffic not counted); %% of roofline divides by that.\n"
+        "\n"
+        "Digest: FNV-1a 64 of the output's floats (then the LSE's) in\n"
+        "(b, h, i, d) order, so the same problem (same shape and seed) has the\n"
+        "same digest in either --layout and at any --kv-capacity (the inputs\n"
+        "hold the same values), unless a path computes differently for\n"
+        "other strides.\n"
+        "\n"
         "exit status: 0 PASS, 1 library error or FAIL, 2 usage error\n",
         FATTN_MAX_THREADS, default_threads(), isas);
 }
 
 int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
 {
-    int64_t kv_heads = -1, seq_k = -1, threads = -1;
+    int64_t kv_heads = -1, seq_k = -1, threads = -1, capacity = -1;
     const char *isa_names[FATTN_ISA_COUNT];
     const int isa_count = cli_isa_names(isa_names, 1);
     const char *v;
@@ -89,6 +116,7 @@ int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
     o->align = -1;
     o->isa = FATTN_ISA_AUTO;
     o->seed = 1;
+    o->layout = CLI_LAYOUT_BHSD;
     *help = 0;
 
 #define INT_OPT(name, min, max, field)                                        \
@@ -118,6 +146,7 @@ int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
         INT_OPT("--kv-heads", 1, INT64_MAX, &kv_heads)
         INT_OPT("--seq", 1, INT64_MAX, &o->seq)
         INT_OPT("--seq-k", 1, INT64_MAX, &seq_k)
+        INT_OPT("--kv-capacity", 1, INT64_MAX, &capacity)
         INT_OPT("--dim", 1, INT64_MAX, &o->dim)
         INT_OPT("--repeat", 1, 1000000, &o->repeat)
         INT_OPT("--threads", 1, FATTN_MAX_THREADS, &threads)
@@ -139,6 +168,7 @@ int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
             continue;
         }
         CHOICE_OPT("--isa", isa_names, isa_count, o->isa)
+        CHOICE_OPT("--layout", cli_layout_names, CLI_LAYOUT_COUNT, o->layout)
         if ((r = cli_take_option("bench", argc, argv, &i, "--seed", &v))) {
             if (r < 0 || cli_parse_u64("bench", "--seed", v, &o->seed) != 0)
                 return CLI_EXIT_USAGE;
@@ -153,6 +183,13 @@ int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
 
     o->kv_heads = kv_heads > 0 ? kv_heads : o->heads;
     o->seq_k = seq_k > 0 ? seq_k : o->seq;
+    o->kv_capacity = capacity > 0 ? capacity : o->seq_k;
+    if (o->kv_capacity < o->seq_k)
+        return cli_usage_error("bench",
+                               "--kv-capacity = %" PRId64 " < Sk = %" PRId64
+                               " (--seq-k, default --seq): the K/V cache must "
+                               "hold every key",
+                               o->kv_capacity, o->seq_k);
     o->threads = threads > 0 ? (int32_t)threads : default_threads();
     if (o->align < 0)
         o->align = o->causal == FATTN_CAUSAL_BOTTOM_RIGHT

@@ -1,7 +1,7 @@
 /*
  * bench_run.c - `fattn bench`: time fattn_forward on seeded random f32 inputs
  * and check a sample of output rows against the fp64 reference (the
- * options are bench.c's).
+ * options are bench.c's, the tensors tensors.c's).
  *
  * One warm-up call, then --repeat timed calls (CLOCK_MONOTONIC); the median
  * and the minimum are reported. FLOPs: 4*B*H*Sq*Sk*D for dense attention; with
@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "peak.h"
+#include "tensors.h"
 
 #include "fattn.h"
 #include "internal.h" /* phase timers of profiling builds */
@@ -79,70 +80,6 @@ static void phases_print(int threads) { (void)threads; }
  * double multiply-add or 1/40 of an exp each): keeps it near a second. */
 #define BENCH_REF_BUDGET 1e9
 
-/* splitmix64: small, seedable, identical on every platform. */
-static uint64_t rng_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [-1, 1]: 24 random bits, exactly representable in float. */
-static float rng_uniform(uint64_t *state)
-{
-    uint32_t bits = (uint32_t)(rng_next(state) >> 40);
-
-    return (float)bits * (2.0f / 16777215.0f) - 1.0f;
-}
-
-/* a * b * c * d elements of a float buffer, in bytes; 0 on overflow. */
-static size_t tensor_bytes(int64_t a, int64_t b, int64_t c, int64_t d)
-{
-    uint64_t dims[4] = {(uint64_t)a, (uint64_t)b, (uint64_t)c, (uint64_t)d};
-    uint64_t n = sizeof(float);
-
-    for (int k = 0; k < 4; k++) {
-        if (dims[k] != 0 && n > UINT64_MAX / dims[k])
-            return 0;
-        n *= dims[k];
-    }
-    /* Round up to 64 bytes for aligned_alloc; keep the size in size_t. */
-    if (n > (uint64_t)SIZE_MAX - 63)
-        return 0;
-    return (size_t)((n + 63) & ~(uint64_t)63);
-}
-
-/* Allocate and fill one tensor (touching every page once). */
-static float *alloc_tensor(const char *what, int64_t a, int64_t b, int64_t c,
-                           int64_t d, uint64_t *rng)
-{
-    size_t bytes = tensor_bytes(a, b, c, d);
-    size_t count;
-    float *p;
-
-    if (bytes == 0) {
-        fprintf(stderr,
-                "fattn bench: error: the %s tensor [%" PRId64 ", %" PRId64
-                ", %" PRId64 ", %" PRId64 "] is too large to allocate\n",
-                what, a, b, c, d);
-        return NULL;
-    }
-    p = aligned_alloc(64, bytes);
-    if (p == NULL) {
-        fprintf(stderr,
-                "fattn bench: error: out of memory allocating %.1f MiB for "
-                "the %s tensor\n",
-                (double)bytes / (1024.0 * 1024.0), what);
-        return NULL;
-    }
-    count = bytes / sizeof(float);
-    for (size_t k = 0; k < count; k++)
-        p[k] = rng ? rng_uniform(rng) : 0.0f;
-    return p;
-}
-
 static double now_ms(void)
 {
     struct timespec ts;
@@ -192,7 +129,11 @@ static void print_shape(const bench_opts *o)
     if (o->window_enabled)
         printf(" window=%" PRId64 ",%" PRId64 " align=%s", o->window_left,
                o->window_right, cli_align_names[o->align]);
-    printf("%s (f32, BHSD, seed %" PRIu64 ")\n", o->lse ? " +lse" : "", o->seed);
+    printf("%s (f32, %s", o->lse ? " +lse" : "",
+           o->layout == CLI_LAYOUT_BSHD ? "BSHD" : "BHSD");
+    if (o->kv_capacity > o->seq_k)
+        printf(", K/V in a cache of %" PRId64 " rows", o->kv_capacity);
+    printf(", seed %" PRIu64 ")\n", o->seed);
 }
 
 /* Resolve and print the path into *used; returns 0 or an exit code. */
@@ -226,24 +167,9 @@ static int print_path(const bench_opts *o, int *used)
 /* About how long the FMA peak is measured, in seconds. */
 #define BENCH_PEAK_SECONDS 0.25
 
-/* 64-bit FNV-1a, continuing from `h` (start with FNV1A64_BASIS). Byte by
- * byte, so the digest of the same floats is the same on every machine
- * with the same byte order. */
-#define FNV1A64_BASIS 0xcbf29ce484222325ull
-static uint64_t fnv1a64(uint64_t h, const void *data, size_t bytes)
-{
-    const unsigned char *p = data;
-
-    for (size_t k = 0; k < bytes; k++) {
-        h ^= p[k];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
-/* The tensors and buffers of one run. */
+/* The tensors of one run. */
 typedef struct bench_buffers {
-    float *q, *k, *v, *out, *lse;
+    cli_tensor q, k, v, out, lse;
 } bench_buffers;
 
 /* "threads: ..." and, for N > 1, the pool into *pool. 0 or an exit code. */
@@ -266,29 +192,161 @@ static int make_pool(const bench_opts *o, fattn_pool **pool)
     return 0;
 }
 
+/* What the summary line reports besides the time; 0 = not measured. */
+typedef struct bench_rates {
+    double gflops, peak;           /* GFLOP/s: median run, FMA peak */
+    double kv_gbps, read_gbps;     /* GB/s: K/V over the median, machine */
+    double roofline;               /* GFLOP/s */
+} bench_rates;
+
+/* The FMA peak of the cores the run used, "peak: ..." */
+static void print_peak(const bench_opts *o, int used, bench_rates *r)
+{
+    int cores = 1;
+
+    r->peak = cli_fma_peak_gflops_threads(used, o->threads, BENCH_PEAK_SECONDS,
+                                          &cores);
+    if (r->peak > 0 && cores > 1)
+        printf("peak: %.1f GFLOP/s (fp32 FMA, %d cores measured at once, %s "
+               "width, measured now%s): the median run reaches %.1f%% of it\n",
+               r->peak, cores, fattn_isa_name(used),
+               cores < o->threads ? "; more threads than CPUs add no FMA units" : "",
+               100.0 * r->gflops / r->peak);
+    else if (r->peak > 0)
+        printf("peak: %.1f GFLOP/s (fp32 FMA, one core, %s width, measured "
+               "now%s): the median run reaches %.1f%% of it\n",
+               r->peak, fattn_isa_name(used),
+               o->threads > 1 ? "; more threads than CPUs add no FMA units" : "",
+               100.0 * r->gflops / r->peak);
+    else
+        printf("peak: not measured for the %s path (no FMA peak)\n",
+               fattn_isa_name(used));
+}
+
+/* Keys that some query row sees (causal and window can hide keys from
+ * every row, e.g. top-left causal with Sq < Sk): the ones a call must
+ * read. The reference's own predicate; the bench has no lengths, so batch
+ * 0 stands for every batch. Rows are tried from the last, which sees the
+ * most keys under causal masking, so most keys cost one test. */
+static int64_t visible_keys(const fattn_tensor *q, const fattn_tensor *k,
+                            const fattn_params *params)
+{
+    const int64_t sq = q->shape[2], sk = k->shape[2];
+    int64_t keys = 0;
+
+    if (params->causal == FATTN_CAUSAL_NONE && !params->window_enabled)
+        return sk;
+    for (int64_t j = 0; j < sk; j++)
+        for (int64_t i = sq - 1; i >= 0; i--)
+            if (fattn_ref_visible(q, k, params, 0, i, j)) {
+                keys++;
+                break;
+            }
+    return keys;
+}
+
+/* K/V bytes per call and their rate, the machine's read bandwidth at the
+ * run's thread count, and the roofline. */
+static void print_memory_rates(const bench_opts *o, double ms_median,
+                               int64_t keys, bench_rates *r)
+{
+    const double kv_bytes = 4.0 * (double)o->batch * (double)o->kv_heads *
+                            (double)keys * (double)(o->dim + o->dim);
+    const int64_t rows = o->heads / o->kv_heads * o->seq;
+    const double intensity = 0.5 * (double)rows;
+    size_t buffer = 0;
+    int readers = 1;
+    double bound;
+
+    r->kv_gbps = ms_median > 0 ? kv_bytes / (ms_median * 1e6) : 0.0;
+    printf("K/V read: %.4g MB per call (B*HKV*Sk*(D+Dv)*4 bytes, %" PRId64
+           " of %" PRId64 " keys visible): %.2f GB/s (median)\n",
+           kv_bytes * 1e-6, keys, o->seq_k, r->kv_gbps);
+    r->read_gbps = cli_read_gbps_threads(o->threads, &readers, &buffer);
+    if (r->read_gbps > 0)
+        printf("read bandwidth: %.2f GB/s (%d thread%s reading %zu MiB at once, "
+               "median of passes, measured now): the median run reaches "
+               "%.1f%% of it\n",
+               r->read_gbps, readers, readers == 1 ? "" : "s", buffer >> 20,
+               100.0 * r->kv_gbps / r->read_gbps);
+    else
+        printf("read bandwidth: not measured (no memory for its %zu MiB "
+               "buffer, or no thread)\n", buffer >> 20);
+    if (r->peak <= 0 || r->read_gbps <= 0) {
+        printf("roofline: not computed (needs the FMA peak and the read "
+               "bandwidth)\n");
+        return;
+    }
+    bound = r->read_gbps * intensity;
+    r->roofline = bound < r->peak ? bound : r->peak;
+    printf("roofline: r = (H/HKV)*Sq = %" PRId64 " query rows per K/V row, "
+           "r/2 = %.4g FLOP per byte; min(peak %.1f, BW*r/2 = %.1f) = %.1f "
+           "GFLOP/s (%s-bound): the median run reaches %.1f%% of it\n",
+           rows, intensity, r->peak, bound, r->roofline,
+           bound < r->peak ? "memory" : "compute",
+           100.0 * r->gflops / r->roofline);
+}
+
+/* The last line, for scripts: fields after the first ':' are ", "
+ * separated, the new ones appended at the end. */
+static void print_summary(const bench_opts *o, int used, double ms_median,
+                          const bench_rates *r, int pass)
+{
+    printf("bench: %s B=%" PRId64 " H=%" PRId64 " HKV=%" PRId64 " Sq=%" PRId64
+           " Sk=%" PRId64 " D=%" PRId64 " causal=%s%s threads=%d: median "
+           "%.3f ms, %.3f GFLOP/s",
+           fattn_isa_name(used), o->batch, o->heads, o->kv_heads, o->seq,
+           o->seq_k, o->dim, cli_causal_names[o->causal],
+           o->window_enabled ? " +window" : "", (int)o->threads, ms_median,
+           r->gflops);
+    if (r->peak > 0)
+        printf(" (%.1f%% of peak)", 100.0 * r->gflops / r->peak);
+    printf(", %s, K/V %.2f GB/s", pass ? "PASS" : "FAIL", r->kv_gbps);
+    if (r->read_gbps > 0)
+        printf(" (%.1f%% of BW)", 100.0 * r->kv_gbps / r->read_gbps);
+    if (r->roofline > 0)
+        printf(", %.1f%% of roofline", 100.0 * r->gflops / r->roofline);
+    printf(", layout=%s kv_capacity=%" PRId64 "\n", cli_layout_names[o->layout],
+           o->kv_capacity);
+}
+
+/* The digest of the last call's output (and LSE), "digest: ..." */
+static void print_digest(const bench_opts *o, const fattn_tensor *out,
+                         const fattn_tensor *lse)
+{
+    const size_t out_bytes =
+        (size_t)(o->batch * o->heads * o->seq * o->dim) * sizeof(float);
+    const size_t lse_bytes = (size_t)(o->batch * o->heads * o->seq) * sizeof(float);
+    uint64_t digest = cli_tensor_digest(CLI_FNV1A64_BASIS, out);
+
+    if (o->lse) {
+        digest = cli_tensor_digest(digest, lse);
+        printf("digest: %016" PRIx64 " (FNV-1a 64 of the output's %zu bytes, "
+               "then the LSE's %zu: in (b, h, i, d) order, the same for every "
+               "--threads, --layout and --kv-capacity)\n",
+               digest, out_bytes, lse_bytes);
+    } else {
+        printf("digest: %016" PRIx64 " (FNV-1a 64 of the output's %zu bytes: "
+               "in (b, h, i, d) order, the same for every --threads, --layout "
+               "and --kv-capacity)\n",
+               digest, out_bytes);
+    }
+}
+
 static int run(const bench_opts *o, int used, const bench_buffers *buf)
 {
-    fattn_tensor tq, tk, tv, to, tl;
+    const fattn_tensor *tq = &buf->q.view, *tk = &buf->k.view,
+                       *tv = &buf->v.view, *to = &buf->out.view;
     fattn_params params;
     fattn_error err;
     fattn_ref_report rep;
     fattn_pool *pool = NULL;
-    double *times, flops, ms_median, ms_min, t_ref, gflops, peak;
+    bench_rates rates;
+    double *times, flops, ms_median, ms_min, t_ref;
     int64_t pairs, row_step, rows_total;
-    uint64_t digest;
-    size_t out_bytes, lse_bytes;
-    int ok, rc, peak_cores = 1;
+    int ok, rc;
 
-    fattn_tensor_contiguous(&tq, buf->q, FATTN_DTYPE_F32, o->batch, o->heads,
-                            o->seq, o->dim);
-    fattn_tensor_contiguous(&tk, buf->k, FATTN_DTYPE_F32, o->batch,
-                            o->kv_heads, o->seq_k, o->dim);
-    fattn_tensor_contiguous(&tv, buf->v, FATTN_DTYPE_F32, o->batch,
-                            o->kv_heads, o->seq_k, o->dim);
-    fattn_tensor_contiguous(&to, buf->out, FATTN_DTYPE_F32, o->batch,
-                            o->heads, o->seq, o->dim);
-    fattn_tensor_contiguous(&tl, buf->lse, FATTN_DTYPE_F32, o->batch, o->heads,
-                            o->seq, 1);
+    memset(&rates, 0, sizeof rates);
     memset(&params, 0, sizeof params);
     params.version = FATTN_PARAMS_VERSION;
     params.causal = o->causal;
@@ -297,10 +355,10 @@ static int run(const bench_opts *o, int used, const bench_buffers *buf)
     params.window_right = o->window_right;
     params.align = o->window_enabled ? o->align : FATTN_ALIGN_TOP_LEFT;
     params.isa = o->isa;
-    params.lse = o->lse ? &tl : NULL;
+    params.lse = o->lse ? &buf->lse.view : NULL;
 
     memset(&err, 0, sizeof err);
-    if (fattn_check(&tq, &tk, &tv, &to, &params, &err) != FATTN_OK)
+    if (fattn_check(tq, tk, tv, to, &params, &err) != FATTN_OK)
         return report_library_error(&err);
     rc = make_pool(o, &pool);
     if (rc != 0)
@@ -310,7 +368,7 @@ static int run(const bench_opts *o, int used, const bench_buffers *buf)
      * should do: a fresh allocation per call would time page faults. With
      * a pool it covers every task's share. */
     size_t ws_bytes = 0;
-    if (fattn_workspace_size(&tq, &tk, &tv, &to, &params, &ws_bytes, &err) != FATTN_OK) {
+    if (fattn_workspace_size(tq, tk, tv, to, &params, &ws_bytes, &err) != FATTN_OK) {
         fattn_pool_destroy(pool);
         return report_library_error(&err);
     }
@@ -327,7 +385,7 @@ static int run(const bench_opts *o, int used, const bench_buffers *buf)
     params.workspace_size = ws_bytes;
     printf("workspace: %zu bytes, allocated once\n", ws_bytes);
 
-    pairs = fattn_ref_visible_pairs(&tq, &tk, &params);
+    pairs = fattn_ref_visible_pairs(tq, tk, &params);
     if (o->causal == FATTN_CAUSAL_NONE && !o->window_enabled) {
         flops = 4.0 * (double)o->batch * (double)o->heads * (double)o->seq *
                 (double)o->seq_k * (double)o->dim;
@@ -343,7 +401,7 @@ static int run(const bench_opts *o, int used, const bench_buffers *buf)
 
     for (int64_t r = -1; r < o->repeat; r++) {
         double t0 = now_ms(), t1;
-        fattn_status st = fattn_forward(&tq, &tk, &tv, &to, &params, &err);
+        fattn_status st = fattn_forward(tq, tk, tv, to, &params, &err);
 
         t1 = now_ms();
         if (st != FATTN_OK) {
@@ -374,51 +432,23 @@ static int run(const bench_opts *o, int used, const bench_buffers *buf)
     params.pool = NULL;
     printf("time: median %.3f ms, min %.3f ms over %" PRId64 " runs\n",
            ms_median, ms_min, o->repeat);
-    gflops = ms_median > 0 ? flops / (ms_median * 1e6) : 0.0;
-    printf("GFLOP/s: %.3f (median), %.3f (best)\n", gflops,
+    rates.gflops = ms_median > 0 ? flops / (ms_median * 1e6) : 0.0;
+    printf("GFLOP/s: %.3f (median), %.3f (best)\n", rates.gflops,
            ms_min > 0 ? flops / (ms_min * 1e6) : 0.0);
     phases_print(o->threads);
 
-    /* Every call wrote the same bytes; the digest is of the last one's.
-     * Only the tensors' own bytes, not the allocation's padding. */
-    out_bytes = (size_t)(o->batch * o->heads * o->seq * o->dim) * sizeof(float);
-    lse_bytes = o->lse ? (size_t)(o->batch * o->heads * o->seq) * sizeof(float) : 0;
-    digest = fnv1a64(FNV1A64_BASIS, buf->out, out_bytes);
-    if (o->lse)
-        digest = fnv1a64(digest, buf->lse, lse_bytes);
-    if (o->lse)
-        printf("digest: %016" PRIx64 " (FNV-1a 64 of the output's %zu bytes, "
-               "then the LSE's %zu: the same for every --threads)\n",
-               digest, out_bytes, lse_bytes);
-    else
-        printf("digest: %016" PRIx64 " (FNV-1a 64 of the output's %zu bytes: "
-               "the same for every --threads)\n",
-               digest, out_bytes);
+    /* Every call wrote the same bytes; the digest is of the last one's. */
+    print_digest(o, to, &buf->lse.view);
 
     /* The same process, right after the kernel: comparable conditions. */
-    peak = cli_fma_peak_gflops_threads(used, o->threads, BENCH_PEAK_SECONDS,
-                                       &peak_cores);
-    if (peak > 0 && peak_cores > 1)
-        printf("peak: %.1f GFLOP/s (fp32 FMA, %d cores measured at once, %s "
-               "width, measured now%s): the median run reaches %.1f%% of it\n",
-               peak, peak_cores, fattn_isa_name(used),
-               peak_cores < o->threads ? "; more threads than CPUs add no FMA units" : "",
-               100.0 * gflops / peak);
-    else if (peak > 0)
-        printf("peak: %.1f GFLOP/s (fp32 FMA, one core, %s width, measured "
-               "now%s): the median run reaches %.1f%% of it\n",
-               peak, fattn_isa_name(used),
-               o->threads > 1 ? "; more threads than CPUs add no FMA units" : "",
-               100.0 * gflops / peak);
-    else
-        printf("peak: not measured for the %s path (no FMA peak)\n",
-               fattn_isa_name(used));
+    print_peak(o, used, &rates);
+    print_memory_rates(o, ms_median, visible_keys(tq, tk, &params), &rates);
 
     row_step = choose_row_step(o, pairs);
     rows_total = o->batch * o->heads * o->seq;
     memset(&rep, 0, sizeof rep);
     t_ref = now_ms();
-    ok = fattn_ref_compare(&tq, &tk, &tv, &to, &params, BENCH_ATOL, BENCH_RTOL,
+    ok = fattn_ref_compare(tq, tk, tv, to, &params, BENCH_ATOL, BENCH_RTOL,
                            row_step, &rep);
     t_ref = now_ms() - t_ref;
     printf("check vs fp64 reference: 1 row in %" PRId64 " of %" PRId64
@@ -439,16 +469,7 @@ static int run(const bench_opts *o, int used, const bench_buffers *buf)
                rep.worst_got, rep.worst_ref);
         rc = CLI_EXIT_ERROR;
     }
-    printf("bench: %s B=%" PRId64 " H=%" PRId64 " HKV=%" PRId64 " Sq=%" PRId64
-           " Sk=%" PRId64 " D=%" PRId64 " causal=%s%s threads=%d: median "
-           "%.3f ms, %.3f GFLOP/s",
-           fattn_isa_name(used), o->batch, o->heads, o->kv_heads, o->seq,
-           o->seq_k, o->dim, cli_causal_names[o->causal],
-           o->window_enabled ? " +window" : "", (int)o->threads, ms_median,
-           gflops);
-    if (peak > 0)
-        printf(" (%.1f%% of peak)", 100.0 * gflops / peak);
-    printf(", %s\n", rc == CLI_EXIT_OK ? "PASS" : "FAIL");
+    print_summary(o, used, ms_median, &rates, rc == CLI_EXIT_OK);
     return rc;
 }
 
@@ -471,11 +492,11 @@ static uint64_t physical_memory(void)
 static int check_memory(const bench_opts *o)
 {
     size_t parts[5] = {
-        tensor_bytes(o->batch, o->heads, o->seq, o->dim),
-        tensor_bytes(o->batch, o->kv_heads, o->seq_k, o->dim),
-        tensor_bytes(o->batch, o->kv_heads, o->seq_k, o->dim),
-        tensor_bytes(o->batch, o->heads, o->seq, o->dim),
-        tensor_bytes(o->batch, o->heads, o->seq, 1),
+        cli_tensor_bytes(o->batch, o->heads, o->seq, o->dim),
+        cli_tensor_bytes(o->batch, o->kv_heads, o->kv_capacity, o->dim),
+        cli_tensor_bytes(o->batch, o->kv_heads, o->kv_capacity, o->dim),
+        cli_tensor_bytes(o->batch, o->heads, o->seq, o->dim),
+        cli_tensor_bytes(o->batch, o->heads, o->seq, 1),
     };
     const int nparts = o->lse ? 5 : 4;
     uint64_t total = 0, phys = physical_memory();
@@ -507,7 +528,7 @@ int cli_bench(int argc, char **argv)
 {
     bench_opts o;
     uint64_t rng;
-    bench_buffers buf = {NULL, NULL, NULL, NULL, NULL};
+    bench_buffers buf;
     int help = 0, rc, used = FATTN_ISA_SCALAR;
 
     rc = cli_bench_parse(argc, argv, &o, &help);
@@ -518,6 +539,7 @@ int cli_bench(int argc, char **argv)
         return CLI_EXIT_OK;
     }
 
+    memset(&buf, 0, sizeof buf); /* freeing a tensor never allocated is a no-op */
     rc = print_path(&o, &used);
     if (rc != 0)
         return rc;
@@ -529,23 +551,24 @@ int cli_bench(int argc, char **argv)
 
     rng = o.seed;
     rc = CLI_EXIT_ERROR;
-    buf.q = alloc_tensor("query", o.batch, o.heads, o.seq, o.dim, &rng);
-    if (buf.q != NULL)
-        buf.k = alloc_tensor("key", o.batch, o.kv_heads, o.seq_k, o.dim, &rng);
-    if (buf.k != NULL)
-        buf.v = alloc_tensor("value", o.batch, o.kv_heads, o.seq_k, o.dim, &rng);
-    if (buf.v != NULL)
-        buf.out = alloc_tensor("output", o.batch, o.heads, o.seq, o.dim, NULL);
-    /* The LSE tensor exists either way (its descriptor is only passed with
+    /* Q, K, V drawn in that order from one seed, as they always were; the
+     * LSE tensor exists either way (its descriptor is only passed with
      * --lse): one code path, 64 bytes when unused. */
-    if (buf.out != NULL)
-        buf.lse = alloc_tensor("lse", o.batch, o.heads, o.lse ? o.seq : 1, 1, NULL);
-    if (buf.lse != NULL)
+    if (cli_tensor_alloc(&buf.q, "query", o.layout, o.batch, o.heads, o.seq,
+                         o.seq, o.dim, &rng) == 0 &&
+        cli_tensor_alloc(&buf.k, "key", o.layout, o.batch, o.kv_heads, o.seq_k,
+                         o.kv_capacity, o.dim, &rng) == 0 &&
+        cli_tensor_alloc(&buf.v, "value", o.layout, o.batch, o.kv_heads,
+                         o.seq_k, o.kv_capacity, o.dim, &rng) == 0 &&
+        cli_tensor_alloc(&buf.out, "output", o.layout, o.batch, o.heads, o.seq,
+                         o.seq, o.dim, NULL) == 0 &&
+        cli_tensor_alloc(&buf.lse, "lse", CLI_LAYOUT_BHSD, o.batch, o.heads,
+                         o.lse ? o.seq : 1, o.lse ? o.seq : 1, 1, NULL) == 0)
         rc = run(&o, used, &buf);
-    free(buf.q);
-    free(buf.k);
-    free(buf.v);
-    free(buf.out);
-    free(buf.lse);
+    cli_tensor_free(&buf.q);
+    cli_tensor_free(&buf.k);
+    cli_tensor_free(&buf.v);
+    cli_tensor_free(&buf.out);
+    cli_tensor_free(&buf.lse);
     return rc;
 }
