@@ -19,6 +19,10 @@
  *               cores as the case has threads (none for the scalar path)
  *   kv_read     decode: rate of K/V bytes read; bw_pct: % of the read
  *               bandwidth measured with the case's thread count
+ *   roof_pct    decode: FLOPS as % of the roofline at the case's thread
+ *               count, min(peak, read bandwidth * r/2), r = (Hq/Hkv)*Sq
+ *               query rows per K/V row (r/2 FLOP per byte of f32 K/V);
+ *               none where peak_pct is none
  *   x_blas, x_onednn, x_scalar
  *               fattn cases: speed-up over that baseline on the same
  *               shape at the same thread count in the same run (baseline
@@ -90,6 +94,9 @@ typedef struct shape_row {
     int64_t batch, heads, kv_heads, seq_q, seq_k, dim;
     unsigned variants;
     int threaded; /* 1: a headline shape, also run at N threads */
+    /* 1: only with limits.decode_grid (--fattn_full), and without the
+     * scalar path, whose calls there take seconds each. */
+    int full_only;
 } shape_row;
 
 static const unsigned all_variants =
@@ -100,6 +107,25 @@ static const unsigned all_variants =
  * S=2048 also runs causal. */
 static const int64_t sweep[] = {128, 256, 512, 1024, 2048, 4096, 8192};
 
+/* The decode grid at H=32: GQA group sizes (Hkv = 32 / group), query rows
+ * (a step, speculative decoding, chunked prefill), cache lengths. The
+ * default rows are group 1, 4, 8, 32 at Sq=1, Sk=8192 and group 4 at
+ * Sk=65536; the rest needs --fattn_full. */
+static const int64_t decode_groups[] = {1, 2, 4, 8, 16, 32};
+static const int64_t decode_sq[] = {1, 2, 4, 8, 16};
+static const int64_t decode_sk[] = {1024, 4096, 8192, 16384, 65536};
+
+#define COUNT(a) (sizeof a / sizeof *a)
+
+static int decode_default(int64_t group, int64_t sq, int64_t sk)
+{
+    const int headline = group == 1 || group == 4 || group == 8 || group == 32;
+
+    return sq == 1 && ((sk == 8192 && headline) || (sk == 65536 && group == 4));
+}
+
+/* Fills rows[0 .. cap-1] and returns how many rows there are (call with
+ * cap 0 to count). */
 static size_t table(shape_row *rows, size_t cap)
 {
     size_t n = 0;
@@ -113,17 +139,29 @@ static size_t table(shape_row *rows, size_t cap)
     } while (0)
 
     /* Short context, where CPU flash kernels often lose to unfused. */
-    ROW("prefill", 1, 8, 8, 128, 128, 64, V(BENCH_PLAIN), 1);
-    ROW("prefill", 1, 8, 8, 1024, 1024, 64, V(BENCH_PLAIN), 1);
-    for (size_t k = 0; k < sizeof sweep / sizeof *sweep; k++)
+    ROW("prefill", 1, 8, 8, 128, 128, 64, V(BENCH_PLAIN), 1, 0);
+    ROW("prefill", 1, 8, 8, 1024, 1024, 64, V(BENCH_PLAIN), 1, 0);
+    for (size_t k = 0; k < COUNT(sweep); k++)
         ROW("prefill", 1, 8, 8, sweep[k], sweep[k], 128,
             sweep[k] == 2048 ? V(BENCH_PLAIN) | V(BENCH_CAUSAL) : V(BENCH_PLAIN),
-            sweep[k] == 2048);
-    ROW("prefill", 4, 16, 16, 512, 512, 64, V(BENCH_PLAIN), 1);
-    ROW("variant", 4, 16, 16, 512, 512, 64, all_variants | V(BENCH_RAGGED), 0);
-    ROW("variant", 1, 8, 8, 2048, 2048, 128, all_variants, 0);
-    ROW("decode", 1, 32, 8, 1, 8192, 128, V(BENCH_PLAIN), 1);
-    ROW("decode", 1, 32, 8, 1, 65536, 128, V(BENCH_PLAIN), 0);
+            sweep[k] == 2048, 0);
+    ROW("prefill", 4, 16, 16, 512, 512, 64, V(BENCH_PLAIN), 1, 0);
+    ROW("variant", 4, 16, 16, 512, 512, 64, all_variants | V(BENCH_RAGGED), 0, 0);
+    ROW("variant", 1, 8, 8, 2048, 2048, 128, all_variants, 0, 0);
+    for (size_t g = 0; g < COUNT(decode_groups); g++)
+        for (size_t q = 0; q < COUNT(decode_sq); q++)
+            for (size_t k = 0; k < COUNT(decode_sk); k++) {
+                const int64_t group = decode_groups[g], sq = decode_sq[q],
+                              sk = decode_sk[k];
+
+                ROW("decode", 1, 32, 32 / group, sq, sk, 128, V(BENCH_PLAIN), 1,
+                    !decode_default(group, sq, sk));
+            }
+    ROW("decode", 1, 32, 8, 1, 8192, 64, V(BENCH_PLAIN), 1, 1);
+    ROW("decode", 1, 32, 8, 1, 8192, 256, V(BENCH_PLAIN), 1, 1);
+    /* The cache layouts, next to the plain rows above (time_vs_plain). */
+    ROW("decode", 1, 32, 8, 1, 8192, 128, V(BENCH_STRIDED) | V(BENCH_BSHD), 1, 0);
+    ROW("decode", 1, 32, 8, 1, 65536, 128, V(BENCH_STRIDED) | V(BENCH_BSHD), 1, 1);
 #undef ROW
     return n;
 }
@@ -294,6 +332,15 @@ static void set_counters(fb_state *st, bench_case *c, bench_prepared *pp,
         if (read_gbps > 0.0 && seconds > 0.0)
             fb_counter(st, "bw_pct", 100.0 * bytes / seconds * 1e-9 / read_gbps,
                        FB_COUNTER_VALUE);
+        if (peak > 0.0 && read_gbps > 0.0 && seconds > 0.0) {
+            /* Each K/V row, 4 * (D + Dv) bytes, serves r query rows of
+             * 2 * (D + Dv) FLOP each: r/2 FLOP per byte. */
+            const double memory = read_gbps * 0.5 * bench_rows_per_kv(pp);
+            const double roof = memory < peak ? memory : peak;
+
+            fb_counter(st, "roof_pct", 100.0 * flops / seconds * 1e-9 / roof,
+                       FB_COUNTER_VALUE);
+        }
     }
     if (bench_impl_fattn_isa(c->impl) >= 0) {
         for (size_t k = 0; k < sizeof baselines / sizeof *baselines; k++) {
@@ -372,21 +419,38 @@ static void level_key(char *key, size_t size, const char *shape_key, int level)
     snprintf(key, size, "%s/threads:%d", shape_key, g_machine->threads[level]);
 }
 
+static int count_bits(unsigned x)
+{
+    int n = 0;
+
+    for (; x != 0; x &= x - 1)
+        n++;
+    return n;
+}
+
 void bench_cases_register(const bench_machine *machine,
                           const bench_limits *limits)
 {
-    shape_row rows[32];
-    const size_t nrows = table(rows, sizeof rows / sizeof *rows);
+    const size_t nrows = table(NULL, 0);
+    shape_row *rows = calloc(nrows, sizeof *rows);
     size_t cap = 0;
 
     g_machine = machine;
     bench_prepare_use(machine);
-    for (size_t r = 0; r < nrows; r++)
-        cap += (size_t)BENCH_VARIANT_COUNT * BENCH_IMPL_COUNT * BENCH_MAX_LEVELS;
-    g_cases = calloc(cap, sizeof *g_cases);
-    if (g_cases == NULL)
+    if (rows == NULL)
         return;
+    table(rows, nrows);
+    for (size_t r = 0; r < nrows; r++)
+        cap += (size_t)count_bits(rows[r].variants) * BENCH_IMPL_COUNT *
+               BENCH_MAX_LEVELS;
+    g_cases = calloc(cap, sizeof *g_cases);
+    if (g_cases == NULL) {
+        free(rows);
+        return;
+    }
     for (size_t r = 0; r < nrows; r++) {
+        if (rows[r].full_only && !limits->decode_grid)
+            continue;
         for (int v = 0; v < BENCH_VARIANT_COUNT; v++) {
             const bench_shape s = {rows[r].batch, rows[r].heads, rows[r].kv_heads,
                                    rows[r].seq_q, rows[r].seq_k, rows[r].dim, v};
@@ -411,7 +475,8 @@ void bench_cases_register(const bench_machine *machine,
                 for (int impl = 0; impl < BENCH_IMPL_COUNT; impl++) {
                     bench_case *c;
 
-                    if (!within_limits(impl, &s, limits))
+                    if (!within_limits(impl, &s, limits) ||
+                        (impl == BENCH_SCALAR && rows[r].full_only))
                         continue;
                     c = &g_cases[g_ncases++];
                     c->group = rows[r].group;
@@ -441,6 +506,7 @@ void bench_cases_register(const bench_machine *machine,
         }
         fb_register(c->name, run_case, c, c->level > 0);
     }
+    free(rows);
 }
 
 void bench_cases_free(void)

@@ -4,10 +4,10 @@
  * Peak: fattn_fma_peak_gflops (a register-resident FMA loop at the path's
  * vector width, one core), run on N threads at once and summed for N
  * threads (src/cli/peak.h explains why that is the N-core peak).
- * Bandwidth: a plain C read of a 256 MiB buffer, far larger than the
- * last-level cache, the best of a few passes; for N threads the buffer is
- * split into N slices read at the same time, and the pass lasts until the
- * slowest slice is done.
+ * Bandwidth: cli_read_gbps_threads (src/cli/peak.h), the meter `fattn
+ * bench` divides by too: a buffer of 8x the last-level cache (at least
+ * 256 MiB) split into N slices read at the same time, each pass lasting
+ * until the slowest slice is done, the median of the passes.
  */
 #define _GNU_SOURCE /* RTLD_DEFAULT */
 
@@ -19,26 +19,12 @@
 #include "workers.h"
 
 #include <dlfcn.h>
-#include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#define READ_BUFFER_BYTES ((size_t)256 << 20)
-#define READ_PASSES 5
 
 static fattn_pool *g_pools[BENCH_MAX_LEVELS];
 static bench_workers *g_workers[BENCH_MAX_LEVELS];
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 int bench_machine_threads(bench_machine *m, int threads, int start_pools)
 {
@@ -91,76 +77,6 @@ void bench_machine_free(void)
     }
 }
 
-/* Sum n4 blocks of four words with four independent chains, so the loop is
- * bound by memory, not by the latency of one addition chain. */
-static uint64_t read_all(const uint64_t *p, size_t n4)
-{
-    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-
-    for (size_t k = 0; k < n4; k++, p += 4) {
-        s0 += p[0];
-        s1 += p[1];
-        s2 += p[2];
-        s3 += p[3];
-    }
-    return s0 + s1 + s2 + s3;
-}
-
-typedef struct read_slice {
-    const uint64_t *p;
-    size_t n4;
-    uint64_t sum;
-} read_slice;
-
-static void read_worker(void *arg, int worker)
-{
-    read_slice *slices = arg;
-
-    slices[worker].sum = read_all(slices[worker].p, slices[worker].n4);
-}
-
-static double measure_read_gbps(bench_workers *workers)
-{
-    const size_t n = READ_BUFFER_BYTES / sizeof(uint64_t);
-    const int threads = workers ? bench_workers_threads(workers) : 1;
-    uint64_t *buf = malloc(READ_BUFFER_BYTES);
-    read_slice *slices = calloc((size_t)threads, sizeof *slices);
-    volatile uint64_t sink = 0;
-    double best = 0.0;
-
-    if (buf == NULL || slices == NULL) {
-        free(buf);
-        free(slices);
-        return 0.0;
-    }
-    for (size_t k = 0; k < n; k++) /* touch every page before timing */
-        buf[k] = k;
-    for (int t = 0; t < threads; t++) {
-        const size_t per = n / 4 / (size_t)threads;
-
-        slices[t].p = buf + (size_t)t * per * 4;
-        slices[t].n4 = t == threads - 1 ? n / 4 - (size_t)t * per : per;
-    }
-    for (int pass = 0; pass < READ_PASSES; pass++) {
-        double t = now_seconds(), gbps;
-
-        if (workers != NULL)
-            bench_workers_run(workers, read_worker, slices);
-        else
-            read_worker(slices, 0);
-        t = now_seconds() - t;
-        for (int k = 0; k < threads; k++)
-            sink += slices[k].sum;
-        gbps = t > 0.0 ? (double)READ_BUFFER_BYTES / t * 1e-9 : 0.0;
-        if (gbps > best)
-            best = gbps;
-    }
-    (void)sink;
-    free(buf);
-    free(slices);
-    return best;
-}
-
 void bench_machine_measure(bench_machine *m, double seconds)
 {
     for (int level = 0; level < m->levels; level++) {
@@ -168,7 +84,7 @@ void bench_machine_measure(bench_machine *m, double seconds)
             if (fattn_isa_available(isa))
                 m->peak_gflops[level][isa] = cli_fma_peak_gflops_threads(
                     isa, m->threads[level], seconds, NULL);
-        m->read_gbps[level] = measure_read_gbps(bench_machine_workers(level));
+        m->read_gbps[level] = cli_read_gbps_threads(m->threads[level], NULL, NULL);
     }
 }
 

@@ -23,7 +23,8 @@ typedef struct bench_machine {
     /* GFLOP/s by level and fattn_isa, N cores at once for level 1
      * (src/cli/peak.h); 0: no peak (scalar, unavailable). */
     double peak_gflops[BENCH_MAX_LEVELS][FATTN_ISA_COUNT];
-    /* Streaming read of one buffer split among the level's threads, GB/s
+    /* Streaming read of one buffer split among the level's threads
+     * (cli_read_gbps_threads, the meter of `fattn bench`), GB/s
      * (1e9 bytes per second). */
     double read_gbps[BENCH_MAX_LEVELS];
 } bench_machine;

@@ -15,7 +15,8 @@
  * libraries' thread settings; all of it goes into the report's context.
  * --fattn_full raises the size limits (cases.h): by default one call of
  * the scalar path stays under about 2 s and one of the others under about
- * 1.5 s; with --fattn_full under about 6 s.
+ * 1.5 s; with --fattn_full under about 6 s. It also adds the whole decode
+ * grid (cases.c) to the few decode rows of the default run.
  */
 #include "cases.h"
 #include "machine.h"
@@ -32,10 +33,11 @@
 #define PEAK_SECONDS 0.25
 
 /* Default: S <= 1024 at D=128 for the scalar path, S <= 4096 for the
- * others (the sweep's S=8192 takes 3 to 6 s per call on the SIMD paths).
- * Full: scalar S <= 2048, everything else to S = 8192. */
-static const bench_limits default_limits = {5.0, 70.0, 70.0};
-static const bench_limits full_limits = {20.0, 300.0, 300.0};
+ * others (the sweep's S=8192 takes 3 to 6 s per call on the SIMD paths),
+ * the default decode rows. Full: scalar S <= 2048, everything else to
+ * S = 8192, the decode grid. */
+static const bench_limits default_limits = {5.0, 70.0, 70.0, 0};
+static const bench_limits full_limits = {20.0, 300.0, 300.0, 1};
 
 static void help(void)
 {
@@ -44,11 +46,15 @@ static void help(void)
            "  --fattn_full   run the scalar path up to %.0f GFLOP per call and "
            "the others up to\n"
            "                 %.0f (default: %.0f and %.0f): scalar S=2048 and the "
-           "S=8192 sweep point\n\n",
+           "S=8192 sweep point;\n"
+           "                 and the whole decode grid (groups 1..32, Sq 1..16, "
+           "Sk 1K..64K,\n"
+           "                 D 64/256, cache layouts) besides its default rows\n\n",
            full_limits.scalar_gflop, full_limits.baseline_gflop,
            default_limits.scalar_gflop, default_limits.baseline_gflop);
     printf("  --fattn_threads=N\n"
-           "                 run the headline shapes at 1 and N threads, N in 1..%d\n"
+           "                 run the headline and decode shapes at 1 and N threads,\n"
+           "                 N in 1..%d\n"
            "                 (default: the %d CPUs this process may run on; 1: one\n"
            "                 thread only)\n\n",
            FATTN_MAX_THREADS, (int)fattn_usable_cpus());

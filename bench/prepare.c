@@ -22,11 +22,15 @@
 /* Budget for the fp64 reference sample, in multiply-adds (about 0.1 s). */
 #define REF_BUDGET 2e8
 
-#define SUMMARY_SIZE 160
+#define SUMMARY_SIZE 192
 
 struct bench_prepared {
     char key[192];
     fattn_ref_problem p;
+    /* The baselines' problem: &p, or &copy (contiguous BHSD, the same
+     * values) when they cannot read p's layout; NULL until first used. */
+    fattn_ref_problem copy;
+    fattn_ref_problem *base;
     double flops;
     /* The fp64 sample: rows (flattened (b, h, i)), their outputs and LSE. */
     int64_t nrows;
@@ -70,8 +74,8 @@ int bench_verify_failures(void)
 }
 
 static const char *const variant_names[BENCH_VARIANT_COUNT] = {
-    "plain", "causal", "mask_f32", "mask_bool",
-    "window", "alibi", "softcap", "ragged"};
+    "plain", "causal", "mask_f32", "mask_bool", "window",
+    "alibi", "softcap", "ragged", "strided", "bshd"};
 
 const char *bench_impl_name(int impl)
 {
@@ -133,6 +137,7 @@ void bench_prepare_release(void)
     free(pp->rows);
     free(pp->ref_out);
     free(pp->ref_lse);
+    fattn_ref_problem_free(&pp->copy);
     fattn_ref_problem_free(&pp->p);
     free(pp);
     g_prepared = NULL;
@@ -174,7 +179,10 @@ static void config_for(fattn_ref_problem_config *cfg, const bench_shape *s)
         cfg->q_lengths = 1;
         cfg->kv_lengths = 1;
         break;
-    default:
+    case BENCH_BSHD:
+        cfg->layout = FATTN_REF_LAYOUT_BSHD;
+        break;
+    default: /* BENCH_STRIDED: the cache is made after the problem */
         break;
     }
 }
@@ -239,6 +247,35 @@ static int align_problem(fattn_ref_problem *p)
     return 0;
 }
 
+/* Move a contiguous BHSD key or value tensor into a cache of `capacity`
+ * rows per head (stride {Hkv*C*D, C*D, D, 1}), its first Sk rows the
+ * tensor's, the others NaN: an implementation that reads past Sk fails its
+ * check. 0, or -1 (unchanged) without memory. */
+static int make_cache(fattn_tensor *t, float **buf, size_t *elems,
+                      int64_t capacity)
+{
+    const int64_t B = t->shape[0], H = t->shape[1], sk = t->shape[2],
+                  d = t->shape[3];
+    const size_t count = (size_t)(B * H * capacity * d);
+    float *cache = aligned_alloc(64, (count * sizeof(float) + 63) / 64 * 64);
+
+    if (cache == NULL)
+        return -1;
+    for (size_t k = 0; k < count; k++)
+        cache[k] = NAN;
+    for (int64_t bh = 0; bh < B * H; bh++)
+        memcpy(cache + bh * capacity * d, *buf + bh * sk * d,
+               (size_t)(sk * d) * sizeof(float));
+    free(*buf);
+    *buf = cache;
+    *elems = count;
+    t->data = cache;
+    t->stride[2] = d;
+    t->stride[1] = capacity * d;
+    t->stride[0] = H * capacity * d;
+    return 0;
+}
+
 /* Choose the sampled rows and compute their fp64 reference. */
 static int sample_reference(bench_prepared *pp)
 {
@@ -296,7 +333,10 @@ bench_prepared *bench_prepare(const char *key, const bench_shape *shape,
         snprintf(why, size, "cannot build the problem (out of memory?)");
         return NULL;
     }
-    if (align_problem(&pp->p) != 0) {
+    if (align_problem(&pp->p) != 0 ||
+        (shape->variant == BENCH_STRIDED &&
+         (make_cache(&pp->p.key, &pp->p.k_buf, &pp->p.k_elems, 2 * shape->seq_k) != 0 ||
+          make_cache(&pp->p.value, &pp->p.v_buf, &pp->p.v_elems, 2 * shape->seq_k) != 0))) {
         fattn_ref_problem_free(&pp->p);
         free(pp);
         snprintf(why, size, "out of memory for the aligned buffers");
@@ -335,6 +375,13 @@ double bench_kv_bytes(const bench_prepared *pp)
            (double)(p->key.shape[3] + p->value.shape[3]);
 }
 
+double bench_rows_per_kv(const bench_prepared *pp)
+{
+    const fattn_ref_problem *p = &pp->p;
+
+    return (double)(p->query.shape[1] / p->key.shape[1]) * (double)p->query.shape[2];
+}
+
 double bench_extra_bytes(const bench_prepared *pp, int impl, int level)
 {
     if (bench_impl_fattn_isa(impl) >= 0)
@@ -351,18 +398,55 @@ const char *bench_verify_summary(const bench_prepared *pp, int impl, int level)
     return pp->summary[impl][level];
 }
 
+/* The problem the baselines compute: the case's own, or (a layout they
+ * cannot read in place) a contiguous BHSD problem from the same config,
+ * which the builder fills with the same values in the same (logical)
+ * order. NULL without memory. */
+static fattn_ref_problem *baseline_problem(bench_prepared *pp)
+{
+    fattn_ref_problem_config cfg = pp->p.config;
+
+    if (pp->base != NULL)
+        return pp->base;
+    if (unfused_reads_in_place(&pp->p)) {
+        pp->base = &pp->p;
+        return pp->base;
+    }
+    cfg.layout = FATTN_REF_LAYOUT_BHSD;
+    if (fattn_ref_problem_init(&pp->copy, &cfg) != 0 ||
+        align_problem(&pp->copy) != 0) {
+        fattn_ref_problem_free(&pp->copy);
+        return NULL;
+    }
+    if (pp->p.q_lengths != NULL) /* set after init (BENCH_RAGGED) */
+        memcpy(pp->copy.q_lengths, pp->p.q_lengths,
+               (size_t)pp->p.query.shape[0] * sizeof *pp->p.q_lengths);
+    if (pp->p.kv_lengths != NULL)
+        memcpy(pp->copy.kv_lengths, pp->p.kv_lengths,
+               (size_t)pp->p.query.shape[0] * sizeof *pp->p.kv_lengths);
+    pp->base = &pp->copy;
+    return pp->base;
+}
+
 /* The baselines' state at the level, created on first use. */
 static int unfused_ready(bench_prepared *pp, int impl, int level, char *why,
                          size_t size)
 {
-    if (!unfused_supported(&pp->p, why, size))
+    const fattn_ref_problem *base = baseline_problem(pp);
+
+    if (base == NULL) {
+        snprintf(why, size, "%s: out of memory for a contiguous BHSD copy",
+                 bench_impl_name(impl));
+        return -1;
+    }
+    if (!unfused_supported(base, why, size))
         return -1;
     if (impl == BENCH_BLAS && pp->blas[level] == NULL)
-        pp->blas[level] = unfused_blas_create(&pp->p, level_threads(level),
+        pp->blas[level] = unfused_blas_create(base, level_threads(level),
                                               bench_machine_workers(level), why,
                                               size);
     if (impl == BENCH_ONEDNN && pp->dnnl[level] == NULL)
-        pp->dnnl[level] = unfused_dnnl_create(&pp->p, level_threads(level), why,
+        pp->dnnl[level] = unfused_dnnl_create(base, level_threads(level), why,
                                               size);
     return (impl == BENCH_BLAS ? (void *)pp->blas[level] : (void *)pp->dnnl[level])
                ? 0
@@ -427,10 +511,17 @@ static uint64_t output_digest(const fattn_ref_problem *p)
     return h;
 }
 
+/* The problem whose output `impl` writes. */
+static fattn_ref_problem *problem_of(bench_prepared *pp, int impl)
+{
+    return bench_impl_fattn_isa(impl) < 0 && pp->base != NULL ? pp->base : &pp->p;
+}
+
 static int compare_sample(bench_prepared *pp, int impl, int level, char *why,
                           size_t size)
 {
-    const fattn_ref_problem *p = &pp->p;
+    const fattn_ref_problem *p = problem_of(pp, impl);
+    const int copy = p == &pp->copy;
     const int64_t H = p->query.shape[1], sq = p->query.shape[2];
     const int64_t dv = p->value.shape[3];
     fattn_ref_report rep;
@@ -444,11 +535,12 @@ static int compare_sample(bench_prepared *pp, int impl, int level, char *why,
                               pp->ref_lse[k], VERIFY_ATOL, VERIFY_RTOL);
     }
     snprintf(pp->summary[impl][level], SUMMARY_SIZE,
-             "%s%smax err %.1e vs fp64 (%lld of %lld rows)",
+             "%s%s%smax err %.1e vs fp64 (%lld of %lld rows)",
              impl == BENCH_ONEDNN ? unfused_dnnl_impl(pp->dnnl[level])
              : impl == BENCH_BLAS && level > 0 ? unfused_blas_threading(pp->blas[level])
                                                 : "",
              impl == BENCH_ONEDNN || (impl == BENCH_BLAS && level > 0) ? "; " : "",
+             copy ? "on a contiguous BHSD copy; " : "",
              rep.max_abs_err, (long long)pp->nrows,
              (long long)(p->query.shape[0] * H * sq));
     if (rep.violations == 0)
@@ -502,6 +594,8 @@ int bench_verify(bench_prepared *pp, int impl, int level, char *why, size_t size
     pp->verified[impl][level] = -1;
     why[0] = '\0';
     fattn_ref_problem_reset_output(&pp->p);
+    if (pp->base == &pp->copy)
+        fattn_ref_problem_reset_output(&pp->copy);
     if (fattn) {
         memset(&err, 0, sizeof err);
         if (run_fattn(pp, impl, level, &err) != FATTN_OK) {

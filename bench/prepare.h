@@ -9,6 +9,11 @@
  * Google Benchmark calls a case body several times (growing iteration
  * counts, repetitions); only the first call of a shape pays for set-up.
  * One shape is held at a time.
+ *
+ * The baselines read contiguous BHSD rows: a strided cache they read in
+ * place (their GEMMs take the head stride), a BSHD problem from a
+ * contiguous BHSD copy with the same values, made on their first use
+ * (their summary says so).
  */
 #ifndef FATTN_BENCH_PREPARE_H
 #define FATTN_BENCH_PREPARE_H
@@ -40,6 +45,9 @@ typedef enum bench_variant {
     BENCH_ALIBI,     /* ALiBi slopes, non-causal */
     BENCH_SOFTCAP,   /* logit soft-cap 50 (Gemma 2) */
     BENCH_RAGGED,    /* per-batch q and kv lengths S, 3S/4, S/2, S/4, ... */
+    /* Layouts of a decoder's K/V cache (Q and O as plain): */
+    BENCH_STRIDED,   /* BHSD K/V in a cache of 2*Sk rows, the first Sk used */
+    BENCH_BSHD,      /* Q, K, V, O token-major, heads interleaved */
     BENCH_VARIANT_COUNT
 } bench_variant;
 
@@ -83,8 +91,13 @@ int bench_run(bench_prepared *pp, int impl, int level);
  * the visible pairs, 2*(D+Dv) each. */
 double bench_flops(const bench_prepared *pp);
 
-/* Bytes of K and V one call reads: B*Hkv*Sk*(D+Dv)*4. */
+/* Bytes of K and V one call reads: B*Hkv*Sk*(D+Dv)*4 (Sk, not the cache's
+ * capacity). */
 double bench_kv_bytes(const bench_prepared *pp);
+
+/* Query rows per K/V row, r = (Hq/Hkv)*Sq: a call does r/2 FLOP per byte
+ * of f32 K/V. */
+double bench_rows_per_kv(const bench_prepared *pp);
 
 /* Extra memory of `impl` at the level: fattn's workspace
  * (fattn_workspace_size, one buffer reused by every call, every task's

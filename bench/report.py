@@ -6,7 +6,8 @@
 Writes into OUT_DIR:
   perf.json   the results, aggregates only, without host name or paths
   perf.md     tables: headline shapes at each thread count of the run, their
-              thread scaling, the variants (medians)
+              thread scaling, the decode grid at each thread count, the
+              variants (medians)
   perf.dat    the sequence-length sweep for bench/perf.gp (gnuplot)
 and prints perf.md. Each case's value is its median over the repetitions
 (Google Benchmark's "median" aggregate), or the single run without
@@ -214,6 +215,67 @@ def variant_table(runs):
     return out
 
 
+# The decode cases' variants are K/V cache layouts (bench/cases.c).
+DECODE_LAYOUTS = {"plain": "bhsd", "strided": "bhsd, cache 2xSk", "bshd": "bshd"}
+
+
+def shape_fields(key):
+    """'decode/B:1/H:32/Hkv:8/Sq:1/Sk:8192/D:128/plain/threads:2' ->
+    ({'B': 1, 'H': 32, 'Hkv': 8, 'Sq': 1, 'Sk': 8192, 'D': 128,
+      'threads': 2}, 'plain'); Hkv defaults to H, Sq and Sk to S."""
+    fields, words = {}, []
+    for part in key.split("/")[1:]:
+        name, sep, value = part.partition(":")
+        if sep:
+            fields[name] = int(value)
+        else:
+            words.append(part)
+    fields.setdefault("Hkv", fields.get("H"))
+    if "S" in fields:
+        fields.setdefault("Sq", fields["S"])
+        fields.setdefault("Sk", fields["S"])
+    return fields, words[-1] if words else "plain"
+
+
+def decode_table(runs, threads, fattn):
+    """Every decode case at this thread count, fattn's path `fattn` against
+    the bandwidth, the roofline and the baselines at the same count."""
+    rows = []
+    for (key, impl), b in runs.items():
+        if impl != fattn or not key.startswith("decode/") \
+                or not key.endswith("/threads:%d" % threads):
+            continue
+        f, variant = shape_fields(key)
+        order = list(DECODE_LAYOUTS).index(variant) if variant in DECODE_LAYOUTS else 99
+        rows.append(((f["H"] // f["Hkv"], f["Sq"], f["Sk"], f["D"], order), f, variant, b))
+    if not rows:
+        return []
+    out = ["| group | Sq | Sk | D | layout | %s ms | GB/s | %% BW | %% roofline | "
+           "x_onednn | x_blas | x_scalar |" % fattn,
+           "| ---: | ---: | ---: | ---: | --- |" + " ---: |" * 7]
+    for _, f, variant, b in sorted(rows, key=lambda r: r[0]):
+        cells = [str(f["H"] // f["Hkv"]), str(f["Sq"]), str(f["Sk"]), str(f["D"]),
+                 DECODE_LAYOUTS.get(variant, variant)]
+        if "error" in b:
+            out.append("| " + " | ".join(cells) + " | %s |" % b["error"] + " |" * 6)
+            continue
+        t = ms(b)
+        cells += [fmt(t, ".2f" if t >= 1 else ".3f"),
+                  fmt(b["kv_read"] * 1e-9 if "kv_read" in b else None, ".1f"),
+                  fmt(b.get("bw_pct"), ".0f"), fmt(b.get("roof_pct"), ".0f"),
+                  fmt(b.get("x_onednn"), ".2f"), fmt(b.get("x_blas"), ".2f"),
+                  fmt(b.get("x_scalar"), ".1f")]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def decode_impl(ctx):
+    """The fattn path of the decode tables: the automatic choice of the run
+    (the context's fattn_auto_path), else the last path the run has."""
+    auto = ctx.get("fattn_auto_path")
+    return auto if auto in IMPLS else IMPLS[-1]
+
+
 def sweep_rows(runs):
     sizes = sorted({int(k.split("/")[3][2:]) for (k, _) in runs
                     if k.startswith("prefill/B:1/H:8/S:")
@@ -271,6 +333,21 @@ def main():
     if levels[-1] > 1:
         lines += ["", "## Thread scaling (headline shapes)", ""]
         lines += scaling_table(runs, levels)
+    fattn = decode_impl(ctx)
+    for t in levels:
+        table = decode_table(runs, t, fattn)
+        if not table:
+            continue
+        lines += ["", "## Decode, {} thread{}".format(t, "" if t == 1 else "s"), "",
+                  "B=1 H=32, group = H/Hkv query heads per K/V head. GB/s: K and V "
+                  "bytes read (B*Hkv*Sk*(D+Dv)*4) over the time; % BW: of the read "
+                  "bandwidth at {t} thread{s}; % roofline: GFLOP/s over min(FMA peak, "
+                  "read bandwidth * r/2) at {t} thread{s}, r = group*Sq query rows per "
+                  "K/V row; x_*: {f}'s speed-up over that implementation, same shape "
+                  "and threads. Layouts: a BHSD cache of 2*Sk rows (the first Sk used), "
+                  "and BSHD, which the baselines read from a contiguous BHSD copy."
+                  .format(t=t, s="" if t == 1 else "s", f=fattn), ""]
+        lines += table
     lines += ["", "## Variants (each next to the plain case of its shape; 1 thread)"]
     lines += variant_table(runs)
     lines.append("")

@@ -70,11 +70,30 @@ static int contiguous(const fattn_tensor *t)
            t->stride[0] == t->shape[1] * t->stride[1];
 }
 
+/* Each head's rows packed, heads any distance apart as long as every
+ * (batch, head) is the same distance from the next: one stride over the
+ * flat group index, as the batched matmuls and the GEMMs' pointers need.
+ * A K/V cache with room for more tokens than Sk is such a tensor. */
+static int packed_rows(const fattn_tensor *t)
+{
+    return t->stride[3] == 1 && t->stride[2] == t->shape[3] &&
+           t->stride[1] >= t->shape[2] * t->shape[3] &&
+           t->stride[0] == t->shape[1] * t->stride[1];
+}
+
+int unfused_reads_in_place(const fattn_ref_problem *p)
+{
+    /* A group's G query heads are one [G * Sq, D] matrix only if they
+     * follow each other. */
+    return contiguous(&p->query) && contiguous(&p->output) &&
+           packed_rows(&p->key) && packed_rows(&p->value);
+}
+
 int unfused_supported(const fattn_ref_problem *p, char *why, size_t size)
 {
-    if (!contiguous(&p->query) || !contiguous(&p->key) ||
-        !contiguous(&p->value) || !contiguous(&p->output)) {
-        snprintf(why, size, "unfused baseline: needs contiguous BHSD tensors");
+    if (!unfused_reads_in_place(p)) {
+        snprintf(why, size, "unfused baseline: needs BHSD tensors (contiguous "
+                            "Q and O, packed K and V rows)");
         return 0;
     }
     if (p->params.q_lengths && group_size(p) > 1) {
@@ -164,13 +183,13 @@ void unfused_group_data(const fattn_ref_problem *p, int64_t b, int64_t g,
                         unfused_group *grp)
 {
     const int64_t Hq = p->query.shape[1], Hkv = p->key.shape[1];
-    const int64_t sq = p->query.shape[2], sk = p->key.shape[2];
+    const int64_t sq = p->query.shape[2];
     const int64_t d = p->query.shape[3], dv = p->value.shape[3];
     const int64_t first_head = b * Hq + g * group_size(p);
 
     grp->q = (float *)p->query.data + first_head * sq * d;
-    grp->k = (float *)p->key.data + (b * Hkv + g) * sk * d;
-    grp->v = (float *)p->value.data + (b * Hkv + g) * sk * dv;
+    grp->k = (float *)p->key.data + (b * Hkv + g) * p->key.stride[1];
+    grp->v = (float *)p->value.data + (b * Hkv + g) * p->value.stride[1];
     grp->o = (float *)p->output.data + first_head * sq * dv;
 }
 

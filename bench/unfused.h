@@ -7,8 +7,9 @@
  * that share a key/value head are one [G * Sq, D] matrix (contiguous in the
  * BHSD layout) against one [Sk, D] key matrix, so a group's score matrix is
  * G * Sq * Sk floats. With per-batch lengths (G = 1 only) the GEMMs use the
- * valid sizes. Inputs are a fattn_ref_problem in the BHSD layout; the
- * output goes to its output tensor.
+ * valid sizes. Inputs are a fattn_ref_problem in the BHSD layout (K and V
+ * may be a larger cache: unfused_reads_in_place); the output goes to its
+ * output tensor.
  *
  * Each baseline is written as its library is best used (see each file):
  * OpenBLAS has no batched GEMM, so it runs group by group, and on T threads
@@ -38,6 +39,11 @@ int unfused_uniform(const fattn_ref_problem *p);
  * NULL without memory. Free with free(). */
 float *unfused_alloc_scores(size_t bytes);
 
+/* 1 if the baselines can read the problem's tensors where they are:
+ * contiguous BHSD Q and O, K and V with packed rows per head and one
+ * stride between heads (contiguous, or a cache larger than Sk). */
+int unfused_reads_in_place(const fattn_ref_problem *p);
+
 /* 1 if the baselines can compute this problem, else 0 with the reason in
  * why[0 .. size-1]. */
 int unfused_supported(const fattn_ref_problem *p, char *why, size_t size);
@@ -62,7 +68,8 @@ void bench_softmax_rows_avx512(float *scores, int64_t rows, int64_t n,
 const char *unfused_softmax_isa(void);
 
 /* Group (b, g)'s data in the BHSD buffers: its [G * Sq, D] query rows,
- * [Sk, D] keys, [Sk, Dv] values and [G * Sq, Dv] output rows. */
+ * [Sk, D] keys, [Sk, Dv] values (rows D and Dv apart; the group's first
+ * row at its head stride) and [G * Sq, Dv] output rows. */
 typedef struct unfused_group {
     float *q, *k, *v, *o;
 } unfused_group;

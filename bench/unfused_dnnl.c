@@ -205,7 +205,7 @@ static int make_set(unfused_dnnl *d, dnnl_set *set, int64_t m, int64_t n,
     const fattn_ref_problem *p = d->p;
     const int64_t dim = p->query.shape[3], dv = p->value.shape[3];
     const int64_t G = p->query.shape[1] / p->key.shape[1];
-    const int64_t sq = p->query.shape[2], sk = p->key.shape[2];
+    const int64_t sq = p->query.shape[2];
     const float cap = p->params.softcap;
     float scale = p->params.scale > 0.0f ? p->params.scale
                                          : 1.0f / sqrtf((float)dim);
@@ -219,13 +219,14 @@ static int make_set(unfused_dnnl *d, dnnl_set *set, int64_t m, int64_t n,
     set->m = m;
     set->n = n;
     set->c = c;
-    /* Group strides are the full buffer's (G * Sq rows of Q and O, Sk rows
-     * of K and V per group); per-batch lengths use the leading m rows and
-     * n keys of each. K is [n, dim] row-major per group: K^T by strides. */
+    /* Group strides are the full buffer's (G * Sq rows of Q and O; K and V
+     * their head stride, Sk rows or a larger cache's); per-batch lengths
+     * use the leading m rows and n keys of each. K is [n, dim] row-major
+     * per group: K^T by strides. */
     if (md3(&q_md, c, m, dim, G * sq * dim, dim, 1) != 0 ||
-        md3(&k_md, c, dim, n, sk * dim, 1, dim) != 0 ||
+        md3(&k_md, c, dim, n, p->key.stride[1], 1, dim) != 0 ||
         md3(&s_md, c, m, n, m * n, n, 1) != 0 ||
-        md3(&v_md, c, n, dv, sk * dv, dv, 1) != 0 ||
+        md3(&v_md, c, n, dv, p->value.stride[1], dv, 1) != 0 ||
         md3(&o_md, c, m, dv, G * sq * dv, dv, 1) != 0)
         return -1;
 

@@ -7,7 +7,8 @@
 #   2. a release build in build-bench/ (BUILD_DIR to change) with
 #      -Dbench=enabled, only the fattn_bench target
 #   3. fattn_bench --fattn_full with 3 repetitions (medians): every case on
-#      one thread, and the headline shapes again on THREADS threads (default:
+#      one thread (with the whole decode grid, cases.c), and the headline
+#      and decode shapes again on THREADS threads (default:
 #      the CPUs this process may run on), fattn through a fattn pool and the
 #      baselines at the same count (the suite sets each library's threads
 #      per case; OMP_NUM_THREADS=1 and OPENBLAS_NUM_THREADS=1 are only the
@@ -15,7 +16,8 @@
 #      and printed in the context, with a warning here when it makes
 #      OpenBLAS use narrower kernels than the CPU runs.
 #   4. bench/report.py: docs/perf.json (aggregates, no host name or paths),
-#      docs/perf.md (tables per thread count, the thread scaling);
+#      docs/perf.md (tables per thread count, the thread scaling, the decode
+#      grid per thread count);
 #      bench/perf.gp: docs/perf.png (the one-thread sweep)
 #
 # --quick: the default size limits and one repetition (as a smoke run).
@@ -23,8 +25,10 @@
 # OUT_DIR (default docs) changes where the results go; THREADS=1 runs
 # everything on one thread. Run it on an otherwise idle machine: an
 # N-thread case on N CPUs waits for every thread at each fork/join, so
-# another process on one core slows it by far more than its share. Takes
-# about 20 minutes on a 2-core machine (6 with --quick).
+# another process on one core slows it by far more than its share. Took
+# about 20 minutes on a 2-core machine (6 with --quick) before the decode
+# grid, which adds some 1250 cases of about a second each (an estimate:
+# not timed yet) to the full run and some 55 to --quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,86 +1,22 @@
 /*
- * bench.c - `fattn bench`: time fattn_forward on seeded random f32 inputs and
- * check a sample of output rows against the fp64 reference.
- *
- * One warm-up call, then --repeat timed calls (CLOCK_MONOTONIC); the median
- * and the minimum are reported. FLOPs: 4*B*H*Sq*Sk*D for dense attention; with
- * causal masking or a window only the visible (query, key) pairs count,
- * 2*(D+Dv) each (Q.K^T and P.V), so masked work is never credited.
- *
- * Threads: --threads N > 1 runs every call on a fattn pool of N threads
- * (params.pool, layout 2); N = 1 runs on the calling thread, no pool. The
- * library's schedule does not depend on the thread count, so the output is
- * bitwise the same for every N: the FNV-1a digest printed after the runs
- * lets a user see that. "% of peak" divides by the FMA peak of as many
- * cores as the run can use, measured now (peak.h).
+ * bench.c - the options of `fattn bench`: parsing, defaults and --help.
+ * Running the benchmark is bench_run.c; the parser is apart from it so the
+ * fuzzer (fuzz/fuzz_cli.c) can link it with nothing but args.c and peak.c.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "cli.h"
-#include "peak.h"
 
 #include "fattn.h"
-#include "internal.h" /* phase timers of profiling builds */
-#include "reference.h"
 
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-/* Profiling builds (-Dphase_timers=true): the kernel's cycles per phase
- * over the timed calls, as shares of their sum. The counters are
- * per-thread (the library keeps no shared state for them), so this reads
- * the calling thread's: all of the work with --threads 1, and with a pool
- * only the work items the calling thread ran (it works as one of the
- * pool's threads). The shares are then a sample, and the line says so. */
-#if FATTN_PHASE_TIMERS
-static void phases_reset(void)
-{
-    memset(fattn_phase_cycles, 0, sizeof fattn_phase_cycles);
-}
+const char *const cli_causal_names[3] = {"none", "top-left", "bottom-right"};
+const char *const cli_align_names[2] = {"top-left", "bottom-right"};
+const char *const cli_layout_names[CLI_LAYOUT_COUNT] = {"bhsd", "bshd"};
 
-static void phases_print(int threads)
-{
-    uint64_t total = 0;
-    for (int i = 0; i < FATTN_PHASE_COUNT; i++)
-        total += fattn_phase_cycles[i];
-    if (total == 0) {
-        if (threads > 1)
-            printf("phases: none timed on the calling thread (the timers "
-                   "are per-thread; --threads 1 times every call)\n");
-        else
-            printf("phases: none timed (the scalar path has no phase timers)\n");
-        return;
-    }
-    printf("phases (rdtsc, timed calls):");
-    for (int i = 0; i < FATTN_PHASE_COUNT; i++)
-        printf(" %s %.1f%%", fattn_phase_names[i],
-               100.0 * (double)fattn_phase_cycles[i] / (double)total);
-    if (threads > 1)
-        printf(" (the calling thread's work items only, 1 of %d threads: "
-               "the timers are per-thread)", threads);
-    printf("\n");
-}
-#else
-static void phases_reset(void) {}
-static void phases_print(int threads) { (void)threads; }
-#endif
-
-/* The accuracy bound of the check: |x - ref| <= ATOL + RTOL * |ref|. */
-#define BENCH_ATOL 1e-5
-#define BENCH_RTOL 1e-5
-
-/* Budget for the reference check, in "reference work units" (about one
- * double multiply-add or 1/40 of an exp each): keeps it near a second. */
-#define BENCH_REF_BUDGET 1e9
-
-static const char *const causal_names[] = {"none", "top-left",
-                                           "bottom-right"};
-static const char *const align_names[] = {"top-left", "bottom-right"};
 /* The default of --threads: every CPU this process may run on. */
 static int32_t default_threads(void)
 {
@@ -89,7 +25,7 @@ static int32_t default_threads(void)
     return cpus < FATTN_MAX_THREADS ? cpus : FATTN_MAX_THREADS;
 }
 
-static void print_help(FILE *out)
+void cli_bench_help(FILE *out)
 {
     char isas[128];
 
@@ -98,12 +34,14 @@ static void print_help(FILE *out)
         "usage: fattn bench [options]\n"
         "\n"
         "Time fattn_forward on random f32 inputs (uniform in [-1, 1], seeded,\n"
-        "contiguous BHSD): one warm-up call, then --repeat timed calls. Prints\n"
+        "in the --layout): one warm-up call, then --repeat timed calls. Prints\n"
         "the kernel path used, the median and minimum time, GFLOP/s, the\n"
-        "share of the FMA peak of the cores used, an FNV-1a digest of the\n"
-        "output (and LSE) bytes, which is the same for every --threads, and\n"
-        "the max abs/rel error of a sample of rows against the fp64 reference;\n"
-        "FAIL (exit 1) if any checked element has |x-ref| > 1e-5 + 1e-5*|ref|.\n"
+        "share of the FMA peak of the cores used, the K/V read rate and its\n"
+        "share of the read bandwidth, the share of the roofline, an FNV-1a\n"
+        "digest of the output (and LSE), which is the same for every\n"
+        "--threads, and the max abs/rel error of a sample of rows against the\n"
+        "fp64 reference; FAIL (exit 1) if any checked element has\n"
+        "|x-ref| > 1e-5 + 1e-5*|ref|.\n"
         "\n"
         "options:\n"
         "  --batch B          batch size (default 1)\n"
@@ -112,6 +50,15 @@ static void print_help(FILE *out)
         "                     (default: H)\n"
         "  --seq S            query length (default 2048)\n"
         "  --seq-k SK         key/value length (default: S)\n"
+        "  --kv-capacity C    K and V are a cache of C >= SK tokens of which\n"
+        "                     the first SK are used: their seq stride spans C\n"
+        "                     rows (default: SK); the unused rows hold NaN, so\n"
+        "                     a kernel reading past SK fails the check\n"
+        "  --layout L         bhsd | bshd: memory layout of Q, K, V and the\n"
+        "                     output (default bhsd, contiguous per head; bshd:\n"
+        "                     token-major, heads interleaved, stride\n"
+        "                     {S*H*D, D, H*D, 1}, S = C for K and V); the LSE\n"
+        "                     is [B, H, Sq] either way\n"
         "  --dim D            head_dim of query, key and value (default 128)\n"
         "  --causal MODE      none | top-left | bottom-right (default none)\n"
         "  --window L,R       sliding window: row i sees keys pos(i)-L ..\n"
@@ -133,13 +80,27 @@ static void print_help(FILE *out)
         "--causal or --window, only the visible (query, key) pairs, 2*(D+D)\n"
         "FLOP each.\n"
         "\n"
+        "K/V GB/s: the bytes of K and V a call must read, B*HKV*Sk*(D+D)*4\n"
+        "(Sk: the keys some row sees), over the median time; %% of BW divides\n"
+        "by the read bandwidth of as many cores, measured now (a buffer far\n"
+        "larger than the caches: K/V that fit in a cache can exceed 100%%).\n"
+        "Roofline: with r = (H/HKV)*Sq query rows per K/V row a call does r/2\n"
+        "FLOP per byte of K/V, so it cannot beat min(FMA peak, BW * r/2)\n"
+        "(Q and output traffic not counted); %% of roofline divides by that.\n"
+        "\n"
+        "Digest: FNV-1a 64 of the output's floats (then the LSE's) in\n"
+        "(b, h, i, d) order, so the same problem (same shape and seed) has the\n"
+        "same digest in either --layout and at any --kv-capacity (the inputs\n"
+        "hold the same values), unless a path computes differently for\n"
+        "other strides.\n"
+        "\n"
         "exit status: 0 PASS, 1 library error or FAIL, 2 usage error\n",
         FATTN_MAX_THREADS, default_threads(), isas);
 }
 
 int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
 {
-    int64_t kv_heads = -1, seq_k = -1, threads = -1;
+    int64_t kv_heads = -1, seq_k = -1, threads = -1, capacity = -1;
     const char *isa_names[FATTN_ISA_COUNT];
     const int isa_count = cli_isa_names(isa_names, 1);
     const char *v;
@@ -155,6 +116,7 @@ int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
     o->align = -1;
     o->isa = FATTN_ISA_AUTO;
     o->seed = 1;
+    o->layout = CLI_LAYOUT_BHSD;
     *help = 0;
 
 #define INT_OPT(name, min, max, field)                                        \
@@ -184,6 +146,7 @@ int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
         INT_OPT("--kv-heads", 1, INT64_MAX, &kv_heads)
         INT_OPT("--seq", 1, INT64_MAX, &o->seq)
         INT_OPT("--seq-k", 1, INT64_MAX, &seq_k)
+        INT_OPT("--kv-capacity", 1, INT64_MAX, &capacity)
         INT_OPT("--dim", 1, INT64_MAX, &o->dim)
         INT_OPT("--repeat", 1, 1000000, &o->repeat)
         INT_OPT("--threads", 1, FATTN_MAX_THREADS, &threads)
@@ -194,8 +157,8 @@ int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
             o->lse = 1;
             continue;
         }
-        CHOICE_OPT("--causal", causal_names, 3, o->causal)
-        CHOICE_OPT("--align", align_names, 2, o->align)
+        CHOICE_OPT("--causal", cli_causal_names, 3, o->causal)
+        CHOICE_OPT("--align", cli_align_names, 2, o->align)
         if ((r = cli_take_option("bench", argc, argv, &i, "--window", &v))) {
             if (r < 0 || cli_parse_window("bench", "--window", v,
                                           &o->window_left,
@@ -205,6 +168,7 @@ int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
             continue;
         }
         CHOICE_OPT("--isa", isa_names, isa_count, o->isa)
+        CHOICE_OPT("--layout", cli_layout_names, CLI_LAYOUT_COUNT, o->layout)
         if ((r = cli_take_option("bench", argc, argv, &i, "--seed", &v))) {
             if (r < 0 || cli_parse_u64("bench", "--seed", v, &o->seed) != 0)
                 return CLI_EXIT_USAGE;
@@ -219,481 +183,17 @@ int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
 
     o->kv_heads = kv_heads > 0 ? kv_heads : o->heads;
     o->seq_k = seq_k > 0 ? seq_k : o->seq;
+    o->kv_capacity = capacity > 0 ? capacity : o->seq_k;
+    if (o->kv_capacity < o->seq_k)
+        return cli_usage_error("bench",
+                               "--kv-capacity = %" PRId64 " < Sk = %" PRId64
+                               " (--seq-k, default --seq): the K/V cache must "
+                               "hold every key",
+                               o->kv_capacity, o->seq_k);
     o->threads = threads > 0 ? (int32_t)threads : default_threads();
     if (o->align < 0)
         o->align = o->causal == FATTN_CAUSAL_BOTTOM_RIGHT
                        ? FATTN_ALIGN_BOTTOM_RIGHT
                        : FATTN_ALIGN_TOP_LEFT;
     return 0;
-}
-
-/* splitmix64: small, seedable, identical on every platform. */
-static uint64_t rng_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [-1, 1]: 24 random bits, exactly representable in float. */
-static float rng_uniform(uint64_t *state)
-{
-    uint32_t bits = (uint32_t)(rng_next(state) >> 40);
-
-    return (float)bits * (2.0f / 16777215.0f) - 1.0f;
-}
-
-/* a * b * c * d elements of a float buffer, in bytes; 0 on overflow. */
-static size_t tensor_bytes(int64_t a, int64_t b, int64_t c, int64_t d)
-{
-    uint64_t dims[4] = {(uint64_t)a, (uint64_t)b, (uint64_t)c, (uint64_t)d};
-    uint64_t n = sizeof(float);
-
-    for (int k = 0; k < 4; k++) {
-        if (dims[k] != 0 && n > UINT64_MAX / dims[k])
-            return 0;
-        n *= dims[k];
-    }
-    /* Round up to 64 bytes for aligned_alloc; keep the size in size_t. */
-    if (n > (uint64_t)SIZE_MAX - 63)
-        return 0;
-    return (size_t)((n + 63) & ~(uint64_t)63);
-}
-
-/* Allocate and fill one tensor (touching every page once). */
-static float *alloc_tensor(const char *what, int64_t a, int64_t b, int64_t c,
-                           int64_t d, uint64_t *rng)
-{
-    size_t bytes = tensor_bytes(a, b, c, d);
-    size_t count;
-    float *p;
-
-    if (bytes == 0) {
-        fprintf(stderr,
-                "fattn bench: error: the %s tensor [%" PRId64 ", %" PRId64
-                ", %" PRId64 ", %" PRId64 "] is too large to allocate\n",
-                what, a, b, c, d);
-        return NULL;
-    }
-    p = aligned_alloc(64, bytes);
-    if (p == NULL) {
-        fprintf(stderr,
-                "fattn bench: error: out of memory allocating %.1f MiB for "
-                "the %s tensor\n",
-                (double)bytes / (1024.0 * 1024.0), what);
-        return NULL;
-    }
-    count = bytes / sizeof(float);
-    for (size_t k = 0; k < count; k++)
-        p[k] = rng ? rng_uniform(rng) : 0.0f;
-    return p;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-static int report_library_error(const fattn_error *err)
-{
-    fflush(stdout);
-    fprintf(stderr, "fattn bench: error (%s): %s\n",
-            fattn_status_name(err->status), err->message);
-    return CLI_EXIT_ERROR;
-}
-
-/* Rows to skip between checked rows so the fp64 reference stays cheap. */
-static int64_t choose_row_step(const bench_opts *o, int64_t pairs)
-{
-    double rows = (double)o->batch * (double)o->heads * (double)o->seq;
-    double keys_per_row = rows > 0 ? (double)pairs / rows : 0.0;
-    double row_cost = keys_per_row * (2.0 * (double)(o->dim + o->dim) + 40.0) +
-                      (double)o->dim;
-    double rows_affordable = BENCH_REF_BUDGET / (row_cost > 1.0 ? row_cost : 1.0);
-    double step = ceil(rows / (rows_affordable > 1.0 ? rows_affordable : 1.0));
-
-    if (step < 1.0)
-        return 1;
-    if (step > (double)o->seq)
-        return o->seq; /* still one row (i = 0) of every (b, h) */
-    return (int64_t)step;
-}
-
-static void print_shape(const bench_opts *o)
-{
-    printf("shape: B=%" PRId64 " H=%" PRId64 " HKV=%" PRId64 " Sq=%" PRId64
-           " Sk=%" PRId64 " D=%" PRId64 " causal=%s",
-           o->batch, o->heads, o->kv_heads, o->seq, o->seq_k, o->dim,
-           causal_names[o->causal]);
-    if (o->window_enabled)
-        printf(" window=%" PRId64 ",%" PRId64 " align=%s", o->window_left,
-               o->window_right, align_names[o->align]);
-    printf("%s (f32, BHSD, seed %" PRIu64 ")\n", o->lse ? " +lse" : "", o->seed);
-}
-
-/* Resolve and print the path into *used; returns 0 or an exit code. */
-static int print_path(const bench_opts *o, int *used)
-{
-    fattn_error err;
-    fattn_isa chosen;
-    const char *env;
-
-    if (o->isa != FATTN_ISA_AUTO) {
-        /* An unavailable forced path is reported by fattn_check below, with
-         * the library's own message. */
-        printf("path: %s (forced with --isa)\n", fattn_isa_name(o->isa));
-        *used = o->isa;
-        return 0;
-    }
-    memset(&err, 0, sizeof err);
-    chosen = fattn_isa_auto(&err);
-    if (chosen == FATTN_ISA_AUTO)
-        return report_library_error(&err);
-    *used = chosen;
-    env = getenv("FATTN_ISA");
-    if (env != NULL && env[0] != '\0' && strcmp(env, "auto") != 0)
-        printf("path: %s (auto: FATTN_ISA=%s in the environment)\n",
-               fattn_isa_name(chosen), env);
-    else
-        printf("path: %s (auto: best available)\n", fattn_isa_name(chosen));
-    return 0;
-}
-
-/* About how long the FMA peak is measured, in seconds. */
-#define BENCH_PEAK_SECONDS 0.25
-
-/* 64-bit FNV-1a, continuing from `h` (start with FNV1A64_BASIS). Byte by
- * byte, so the digest of the same floats is the same on every machine
- * with the same byte order. */
-#define FNV1A64_BASIS 0xcbf29ce484222325ull
-static uint64_t fnv1a64(uint64_t h, const void *data, size_t bytes)
-{
-    const unsigned char *p = data;
-
-    for (size_t k = 0; k < bytes; k++) {
-        h ^= p[k];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
-/* The tensors and buffers of one run. */
-typedef struct bench_buffers {
-    float *q, *k, *v, *out, *lse;
-} bench_buffers;
-
-/* "threads: ..." and, for N > 1, the pool into *pool. 0 or an exit code. */
-static int make_pool(const bench_opts *o, fattn_pool **pool)
-{
-    fattn_error err;
-
-    *pool = NULL;
-    if (o->threads <= 1) {
-        printf("threads: 1 (the calling thread, no pool)\n");
-        return 0;
-    }
-    memset(&err, 0, sizeof err);
-    if (fattn_pool_create(o->threads, pool, &err) != FATTN_OK)
-        return report_library_error(&err);
-    printf("threads: %d (a fattn pool: the calling thread and %d worker%s; "
-           "%d CPUs usable)\n",
-           (int)fattn_pool_threads(*pool), (int)fattn_pool_threads(*pool) - 1,
-           fattn_pool_threads(*pool) == 2 ? "" : "s", (int)fattn_usable_cpus());
-    return 0;
-}
-
-static int run(const bench_opts *o, int used, const bench_buffers *buf)
-{
-    fattn_tensor tq, tk, tv, to, tl;
-    fattn_params params;
-    fattn_error err;
-    fattn_ref_report rep;
-    fattn_pool *pool = NULL;
-    double *times, flops, ms_median, ms_min, t_ref, gflops, peak;
-    int64_t pairs, row_step, rows_total;
-    uint64_t digest;
-    size_t out_bytes, lse_bytes;
-    int ok, rc, peak_cores = 1;
-
-    fattn_tensor_contiguous(&tq, buf->q, FATTN_DTYPE_F32, o->batch, o->heads,
-                            o->seq, o->dim);
-    fattn_tensor_contiguous(&tk, buf->k, FATTN_DTYPE_F32, o->batch,
-                            o->kv_heads, o->seq_k, o->dim);
-    fattn_tensor_contiguous(&tv, buf->v, FATTN_DTYPE_F32, o->batch,
-                            o->kv_heads, o->seq_k, o->dim);
-    fattn_tensor_contiguous(&to, buf->out, FATTN_DTYPE_F32, o->batch,
-                            o->heads, o->seq, o->dim);
-    fattn_tensor_contiguous(&tl, buf->lse, FATTN_DTYPE_F32, o->batch, o->heads,
-                            o->seq, 1);
-    memset(&params, 0, sizeof params);
-    params.version = FATTN_PARAMS_VERSION;
-    params.causal = o->causal;
-    params.window_enabled = o->window_enabled;
-    params.window_left = o->window_left;
-    params.window_right = o->window_right;
-    params.align = o->window_enabled ? o->align : FATTN_ALIGN_TOP_LEFT;
-    params.isa = o->isa;
-    params.lse = o->lse ? &tl : NULL;
-
-    memset(&err, 0, sizeof err);
-    if (fattn_check(&tq, &tk, &tv, &to, &params, &err) != FATTN_OK)
-        return report_library_error(&err);
-    rc = make_pool(o, &pool);
-    if (rc != 0)
-        return rc;
-    params.pool = pool;
-    /* One workspace for every call, touched by the warm-up, as a hot loop
-     * should do: a fresh allocation per call would time page faults. With
-     * a pool it covers every task's share. */
-    size_t ws_bytes = 0;
-    if (fattn_workspace_size(&tq, &tk, &tv, &to, &params, &ws_bytes, &err) != FATTN_OK) {
-        fattn_pool_destroy(pool);
-        return report_library_error(&err);
-    }
-    void *workspace = aligned_alloc(64, ws_bytes > 0 ? (ws_bytes + 63) / 64 * 64 : 64);
-    times = malloc((size_t)o->repeat * sizeof *times);
-    if (workspace == NULL || times == NULL) {
-        free(workspace);
-        free(times);
-        fattn_pool_destroy(pool);
-        fprintf(stderr, "fattn bench: error: out of memory (workspace)\n");
-        return CLI_EXIT_ERROR;
-    }
-    params.workspace = workspace;
-    params.workspace_size = ws_bytes;
-    printf("workspace: %zu bytes, allocated once\n", ws_bytes);
-
-    pairs = fattn_ref_visible_pairs(&tq, &tk, &params);
-    if (o->causal == FATTN_CAUSAL_NONE && !o->window_enabled) {
-        flops = 4.0 * (double)o->batch * (double)o->heads * (double)o->seq *
-                (double)o->seq_k * (double)o->dim;
-        printf("flops: %.4g GFLOP per call (dense: 4*B*H*Sq*Sk*D)\n",
-               flops * 1e-9);
-    } else {
-        flops = (double)pairs * 2.0 * (double)(o->dim + o->dim);
-        printf("flops: %.4g GFLOP per call (counting only the %" PRId64
-               " visible (query, key) pairs, 2*(D+Dv) FLOP each)\n",
-               flops * 1e-9, pairs);
-    }
-    fflush(stdout);
-
-    for (int64_t r = -1; r < o->repeat; r++) {
-        double t0 = now_ms(), t1;
-        fattn_status st = fattn_forward(&tq, &tk, &tv, &to, &params, &err);
-
-        t1 = now_ms();
-        if (st != FATTN_OK) {
-            free(times);
-            free(workspace);
-            fattn_pool_destroy(pool);
-            return report_library_error(&err);
-        }
-        if (r < 0) {
-            printf("warm-up: %.3f ms\n", t1 - t0);
-            phases_reset();
-        } else {
-            times[r] = t1 - t0;
-            printf("run %" PRId64 "/%" PRId64 ": %.3f ms\n", r + 1, o->repeat,
-                   times[r]);
-        }
-        fflush(stdout);
-    }
-    qsort(times, (size_t)o->repeat, sizeof *times, cmp_double);
-    ms_min = times[0];
-    ms_median = (o->repeat % 2) ? times[o->repeat / 2]
-                                : 0.5 * (times[o->repeat / 2 - 1] +
-                                         times[o->repeat / 2]);
-    free(times);
-    free(workspace);
-    fattn_pool_destroy(pool); /* its workers would only sleep from here on */
-    params.workspace = NULL; /* freed; the reference check below needs none */
-    params.pool = NULL;
-    printf("time: median %.3f ms, min %.3f ms over %" PRId64 " runs\n",
-           ms_median, ms_min, o->repeat);
-    gflops = ms_median > 0 ? flops / (ms_median * 1e6) : 0.0;
-    printf("GFLOP/s: %.3f (median), %.3f (best)\n", gflops,
-           ms_min > 0 ? flops / (ms_min * 1e6) : 0.0);
-    phases_print(o->threads);
-
-    /* Every call wrote the same bytes; the digest is of the last one's.
-     * Only the tensors' own bytes, not the allocation's padding. */
-    out_bytes = (size_t)(o->batch * o->heads * o->seq * o->dim) * sizeof(float);
-    lse_bytes = o->lse ? (size_t)(o->batch * o->heads * o->seq) * sizeof(float) : 0;
-    digest = fnv1a64(FNV1A64_BASIS, buf->out, out_bytes);
-    if (o->lse)
-        digest = fnv1a64(digest, buf->lse, lse_bytes);
-    if (o->lse)
-        printf("digest: %016" PRIx64 " (FNV-1a 64 of the output's %zu bytes, "
-               "then the LSE's %zu: the same for every --threads)\n",
-               digest, out_bytes, lse_bytes);
-    else
-        printf("digest: %016" PRIx64 " (FNV-1a 64 of the output's %zu bytes: "
-               "the same for every --threads)\n",
-               digest, out_bytes);
-
-    /* The same process, right after the kernel: comparable conditions. */
-    peak = cli_fma_peak_gflops_threads(used, o->threads, BENCH_PEAK_SECONDS,
-                                       &peak_cores);
-    if (peak > 0 && peak_cores > 1)
-        printf("peak: %.1f GFLOP/s (fp32 FMA, %d cores measured at once, %s "
-               "width, measured now%s): the median run reaches %.1f%% of it\n",
-               peak, peak_cores, fattn_isa_name(used),
-               peak_cores < o->threads ? "; more threads than CPUs add no FMA units" : "",
-               100.0 * gflops / peak);
-    else if (peak > 0)
-        printf("peak: %.1f GFLOP/s (fp32 FMA, one core, %s width, measured "
-               "now%s): the median run reaches %.1f%% of it\n",
-               peak, fattn_isa_name(used),
-               o->threads > 1 ? "; more threads than CPUs add no FMA units" : "",
-               100.0 * gflops / peak);
-    else
-        printf("peak: not measured for the %s path (no FMA peak)\n",
-               fattn_isa_name(used));
-
-    row_step = choose_row_step(o, pairs);
-    rows_total = o->batch * o->heads * o->seq;
-    memset(&rep, 0, sizeof rep);
-    t_ref = now_ms();
-    ok = fattn_ref_compare(&tq, &tk, &tv, &to, &params, BENCH_ATOL, BENCH_RTOL,
-                           row_step, &rep);
-    t_ref = now_ms() - t_ref;
-    printf("check vs fp64 reference: 1 row in %" PRId64 " of %" PRId64
-           " rows (%" PRId64 " elements%s, %.2f s): max abs err %.3g, "
-           "max rel err %.3g\n",
-           row_step, rows_total, rep.checked, o->lse ? " with the LSE" : "",
-           t_ref * 1e-3, rep.max_abs_err, rep.max_rel_err);
-    if (ok && rep.violations == 0) {
-        printf("PASS: |x-ref| <= %g + %g*|ref| for every checked element\n",
-               BENCH_ATOL, BENCH_RTOL);
-        rc = CLI_EXIT_OK;
-    } else {
-        printf("FAIL: %" PRId64 " of %" PRId64 " checked elements exceed "
-               "|x-ref| <= %g + %g*|ref|; worst at b=%" PRId64 " h=%" PRId64
-               " i=%" PRId64 " d=%" PRId64 ": got %.9g, reference %.9g\n",
-               rep.violations, rep.checked, BENCH_ATOL, BENCH_RTOL,
-               rep.worst[0], rep.worst[1], rep.worst[2], rep.worst[3],
-               rep.worst_got, rep.worst_ref);
-        rc = CLI_EXIT_ERROR;
-    }
-    printf("bench: %s B=%" PRId64 " H=%" PRId64 " HKV=%" PRId64 " Sq=%" PRId64
-           " Sk=%" PRId64 " D=%" PRId64 " causal=%s%s threads=%d: median "
-           "%.3f ms, %.3f GFLOP/s",
-           fattn_isa_name(used), o->batch, o->heads, o->kv_heads, o->seq,
-           o->seq_k, o->dim, causal_names[o->causal],
-           o->window_enabled ? " +window" : "", (int)o->threads, ms_median,
-           gflops);
-    if (peak > 0)
-        printf(" (%.1f%% of peak)", 100.0 * gflops / peak);
-    printf(", %s\n", rc == CLI_EXIT_OK ? "PASS" : "FAIL");
-    return rc;
-}
-
-/* Physical memory in bytes, or 0 if unknown. */
-static uint64_t physical_memory(void)
-{
-#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-
-    if (pages > 0 && page > 0 &&
-        (uint64_t)pages <= UINT64_MAX / (uint64_t)page)
-        return (uint64_t)pages * (uint64_t)page;
-#endif
-    return 0;
-}
-
-/* Refuse shapes whose buffers cannot fit in memory, before allocating: an
- * overcommitting OS would otherwise accept the allocation and kill the
- * process while the inputs are filled. Returns 0 or an exit code. */
-static int check_memory(const bench_opts *o)
-{
-    size_t parts[5] = {
-        tensor_bytes(o->batch, o->heads, o->seq, o->dim),
-        tensor_bytes(o->batch, o->kv_heads, o->seq_k, o->dim),
-        tensor_bytes(o->batch, o->kv_heads, o->seq_k, o->dim),
-        tensor_bytes(o->batch, o->heads, o->seq, o->dim),
-        tensor_bytes(o->batch, o->heads, o->seq, 1),
-    };
-    const int nparts = o->lse ? 5 : 4;
-    uint64_t total = 0, phys = physical_memory();
-
-    for (int k = 0; k < nparts; k++) {
-        if (parts[k] == 0 || total > UINT64_MAX - parts[k]) {
-            total = UINT64_MAX;
-            break;
-        }
-        total += parts[k];
-    }
-    if (total == UINT64_MAX || (phys != 0 && total > phys)) {
-        fflush(stdout);
-        if (total == UINT64_MAX)
-            fprintf(stderr, "fattn bench: error: the shape is too large: its "
-                            "buffers overflow the address space\n");
-        else
-            fprintf(stderr,
-                    "fattn bench: error: the shape is too large: its buffers "
-                    "need %.1f GiB, more than this machine's %.1f GiB of "
-                    "memory\n",
-                    (double)total / 1073741824.0, (double)phys / 1073741824.0);
-        return CLI_EXIT_ERROR;
-    }
-    return 0;
-}
-
-int cli_bench(int argc, char **argv)
-{
-    bench_opts o;
-    uint64_t rng;
-    bench_buffers buf = {NULL, NULL, NULL, NULL, NULL};
-    int help = 0, rc, used = FATTN_ISA_SCALAR;
-
-    rc = cli_bench_parse(argc, argv, &o, &help);
-    if (rc != 0)
-        return rc;
-    if (help) {
-        print_help(stdout);
-        return CLI_EXIT_OK;
-    }
-
-    rc = print_path(&o, &used);
-    if (rc != 0)
-        return rc;
-    print_shape(&o);
-    fflush(stdout);
-    rc = check_memory(&o);
-    if (rc != 0)
-        return rc;
-
-    rng = o.seed;
-    rc = CLI_EXIT_ERROR;
-    buf.q = alloc_tensor("query", o.batch, o.heads, o.seq, o.dim, &rng);
-    if (buf.q != NULL)
-        buf.k = alloc_tensor("key", o.batch, o.kv_heads, o.seq_k, o.dim, &rng);
-    if (buf.k != NULL)
-        buf.v = alloc_tensor("value", o.batch, o.kv_heads, o.seq_k, o.dim, &rng);
-    if (buf.v != NULL)
-        buf.out = alloc_tensor("output", o.batch, o.heads, o.seq, o.dim, NULL);
-    /* The LSE tensor exists either way (its descriptor is only passed with
-     * --lse): one code path, 64 bytes when unused. */
-    if (buf.out != NULL)
-        buf.lse = alloc_tensor("lse", o.batch, o.heads, o.lse ? o.seq : 1, 1, NULL);
-    if (buf.lse != NULL)
-        rc = run(&o, used, &buf);
-    free(buf.q);
-    free(buf.k);
-    free(buf.v);
-    free(buf.out);
-    free(buf.lse);
-    return rc;
 }

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum {
     CLI_EXIT_OK = 0,
@@ -16,9 +17,17 @@ enum {
     CLI_EXIT_USAGE = 2
 };
 
-/* Subcommands; argv[0] is the subcommand's name. */
+/* Subcommands; argv[0] is the subcommand's name. cli_bench is bench_run.c's,
+ * its options (below) bench.c's. */
 int cli_info(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+
+/* --layout: the memory layout of Q, K, V and the output (tensors.h). */
+typedef enum cli_layout {
+    CLI_LAYOUT_BHSD = 0, /* contiguous per head: stride {H*S*D, S*D, D, 1} */
+    CLI_LAYOUT_BSHD = 1, /* token-major, heads interleaved: {S*H*D, D, H*D, 1} */
+    CLI_LAYOUT_COUNT = 2
+} cli_layout;
 
 /* The options of `fattn bench`, as parsed. */
 typedef struct bench_opts {
@@ -33,7 +42,19 @@ typedef struct bench_opts {
      * FATTN_MAX_THREADS) when --threads is not given. */
     int32_t threads;
     int lse; /* 1: also compute the log-sum-exp (--lse) */
+    /* Rows of the K/V cache, >= seq_k (--kv-capacity; after parsing, seq_k
+     * when not given): the seq stride of K and V spans this many rows. */
+    int64_t kv_capacity;
+    int layout; /* cli_layout */
 } bench_opts;
+
+/* The names of --causal, --align and --layout, by value. */
+extern const char *const cli_causal_names[3];
+extern const char *const cli_align_names[2];
+extern const char *const cli_layout_names[CLI_LAYOUT_COUNT];
+
+/* `fattn bench --help`. */
+void cli_bench_help(FILE *out);
 
 /*
  * Parse `fattn bench`'s arguments (argv[0] is "bench") into *o, defaults

@@ -1,10 +1,13 @@
 /*
- * peak.h - the fp32 FMA peak of several cores at once, for "% of peak" at a
+ * peak.h - the fp32 FMA peak and the memory read bandwidth of several cores
+ * at once, for "% of peak", "% of read bandwidth" and the roofline at a
  * thread count. Shared by `fattn bench` (src/cli) and the benchmark suite
- * (bench/), so both divide by the same measurement.
+ * (bench/), so both divide by the same measurements.
  */
 #ifndef FATTN_CLI_PEAK_H
 #define FATTN_CLI_PEAK_H
+
+#include <stddef.h>
 
 /*
  * The FMA peak of `threads` threads at the vector width of `isa`, GFLOP/s:
@@ -25,5 +28,23 @@
  */
 double cli_fma_peak_gflops_threads(int isa, int threads, double seconds,
                                    int *used);
+
+/*
+ * The memory read bandwidth of `threads` threads at once, GB/s (1e9 bytes
+ * per second): one buffer split into min(threads, usable CPUs) slices, each
+ * written first by the thread that reads it (first touch, so every page is
+ * mapped, and local to that thread's node, before anything is timed), then
+ * all slices read at the same time (released together by a barrier; a pass
+ * lasts until the slowest is done), the median of several passes.
+ *
+ * The buffer is 8 times the largest cache CPU 0 reports, at least 256 MiB
+ * (at most a quarter of physical memory), so the passes stream from
+ * memory, not from a cache. The loop is plain C with
+ * independent add chains: bound by memory, not by the adds.
+ *
+ * *used (if not NULL) gets the threads that read, *bytes (if not NULL) the
+ * buffer's size. 0 if the buffer cannot be allocated or a thread started.
+ */
+double cli_read_gbps_threads(int threads, int *used, size_t *bytes);
 
 #endif /* FATTN_CLI_PEAK_H */

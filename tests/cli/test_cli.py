@@ -161,8 +161,11 @@ def bench_ok(args, env_extra=None):
     expect_exit(p, 0)
     expect_in("GFLOP/s", p.stdout, "stdout")
     expect(re.search(r"^PASS: ", p.stdout, re.M) is not None, "no PASS line")
-    expect(re.search(r"^bench: .* PASS$", p.stdout, re.M) is not None,
-           "no summary line ending in PASS")
+    # The summary: the shape and time, PASS, then the fields added since
+    # (K/V rate, layout), so older parsers of its start still work.
+    expect(re.search(r"^bench: .*, PASS, K/V [0-9.]+ GB/s.*, "
+                     r"layout=(bhsd|bshd) kv_capacity=\d+$", p.stdout, re.M)
+           is not None, "no summary line with PASS, K/V GB/s and the layout")
     return p
 
 
@@ -279,6 +282,70 @@ def case_bench_threads():
                % (threads, cores, min(int(threads), cpus)))
 
 
+def case_bench_layout():
+    """A strided K/V cache (--kv-capacity > Sk) and the BSHD layout pass the
+    reference check on every available path, and the same problem gives the
+    same digest in every layout and capacity: the digest is of the logical
+    output, and the inputs hold the same values."""
+    shape = ["--seq", "20", "--seq-k", "45", "--dim", "24", "--heads", "6",
+             "--kv-heads", "2", "--batch", "2", "--repeat", "1", "--seed", "3",
+             "--threads", "1"]
+    layouts = [([], "bhsd", 45), (["--layout", "bhsd"], "bhsd", 45),
+               (["--layout", "bshd"], "bshd", 45),
+               (["--kv-capacity", "50"], "bhsd", 50),
+               (["--layout", "bshd", "--kv-capacity=77"], "bshd", 77)]
+    avail, _ = available_paths()
+    for isa, _ in path_list():
+        if isa not in avail:
+            continue
+        for extra in ([], ["--lse", "--causal", "bottom-right", "--window", "9,2"]):
+            digests = []
+            for args, name, capacity in layouts:
+                p = bench_ok(shape + extra + args + ["--isa", isa])
+                expect_in("(f32, %s" % name.upper(), p.stdout, "shape line")
+                if capacity != 45:
+                    expect_in("K/V in a cache of %d rows" % capacity, p.stdout,
+                              "shape line")
+                expect_in(" layout=%s kv_capacity=%d\n" % (name, capacity),
+                          p.stdout, "summary line")
+                digests.append(digest_of(p))
+            expect(len(set(digests)) == 1,
+                   "--isa %s %s: the digest depends on the layout: %r"
+                   % (isa, " ".join(extra), digests))
+
+
+def case_bench_rates():
+    """The K/V read rate counts the keys some row sees; the roofline uses
+    r = (H/HKV)*Sq query rows per K/V row."""
+    p = bench_ok(["--seq", "1", "--seq-k", "512", "--heads", "8", "--kv-heads",
+                  "2", "--dim", "32", "--repeat", "3"])
+    # 4 * 1 * 2 * 512 * (32 + 32) bytes = 262144
+    expect_in("K/V read: 0.2621 MB per call (B*HKV*Sk*(D+Dv)*4 bytes, 512 of "
+              "512 keys visible): ", p.stdout, "stdout")
+    expect(re.search(r"^read bandwidth: [0-9.]+ GB/s \(\d+ threads? reading "
+                     r"\d+ MiB at once, median of passes, measured now\): the "
+                     r"median run reaches [0-9.]+% of it$", p.stdout, re.M)
+           is not None, "no 'read bandwidth: ...' line")
+    if not re.search(r"^peak: not measured", p.stdout, re.M):
+        expect(re.search(r"^roofline: r = \(H/HKV\)\*Sq = 4 query rows per K/V "
+                         r"row, r/2 = 2 FLOP per byte; min\(peak [0-9.]+, "
+                         r"BW\*r/2 = [0-9.]+\) = [0-9.]+ GFLOP/s "
+                         r"\((memory|compute)-bound\): the median run reaches "
+                         r"[0-9.]+% of it$", p.stdout, re.M) is not None,
+               "no 'roofline: r = 4 ...' line")
+        expect(re.search(r"^bench: .*% of peak\), PASS, K/V [0-9.]+ GB/s "
+                         r"\([0-9.]+% of BW\), [0-9.]+% of roofline, "
+                         r"layout=bhsd kv_capacity=512$", p.stdout, re.M)
+               is not None, "summary line without % of BW and % of roofline")
+    # Top-left causal with Sq < Sk: only the first Sq keys are ever seen.
+    p = bench_ok(["--seq", "24", "--seq-k", "40", "--dim", "8", "--heads", "4",
+                  "--kv-heads", "1", "--causal", "top-left", "--repeat", "1",
+                  "--kv-capacity", "64"])
+    expect_in("(B*HKV*Sk*(D+Dv)*4 bytes, 24 of 40 keys visible)", p.stdout,
+              "stdout")
+    expect_in("r = (H/HKV)*Sq = 96 query rows", p.stdout, "stdout")
+
+
 def usage_error(args, *needles):
     p = run(args)
     expect_exit(p, 2)
@@ -322,6 +389,20 @@ def case_usage():
     usage_error(["bench", "--threads", ""], "--threads: '' is not an integer")
     usage_error(["bench", "--threads"], "option --threads needs a value")
     usage_error(["bench", "--lse=1"], "option --lse takes no value")
+    # --kv-capacity: at least Sk (--seq-k, default --seq); --layout: a name.
+    usage_error(["bench", "--seq", "64", "--kv-capacity", "32"],
+                "fattn bench: --kv-capacity = 32 < Sk = 64 (--seq-k, default "
+                "--seq): the K/V cache must hold every key")
+    usage_error(["bench", "--seq", "8", "--seq-k", "100", "--kv-capacity=99"],
+                "--kv-capacity = 99 < Sk = 100")
+    usage_error(["bench", "--kv-capacity", "0"], "--kv-capacity must be >= 1 (got 0)")
+    usage_error(["bench", "--kv-capacity", "1e3"],
+                "--kv-capacity: '1e3' is not an integer")
+    usage_error(["bench", "--kv-capacity"], "option --kv-capacity needs a value")
+    usage_error(["bench", "--layout", "sbhd"],
+                "--layout: 'sbhd' is not one of: bhsd, bshd")
+    usage_error(["bench", "--layout", "BSHD"], "--layout: 'BSHD' is not one of")
+    usage_error(["bench", "--layout"], "option --layout needs a value")
     # Every usage error ends with the hint, and prints the usage message's
     # form "fattn bench: ..." first.
     p = run(["bench", "--threads", "0"])
@@ -370,8 +451,8 @@ def case_help_version():
     expect_exit(p, 0)
     expect_in("usage: fattn bench", p.stdout, "stdout")
     for opt in ("--batch", "--heads", "--kv-heads", "--seq", "--seq-k",
-                "--dim", "--causal", "--window", "--repeat", "--threads",
-                "--lse", "--isa", "--seed"):
+                "--kv-capacity", "--layout", "--dim", "--causal", "--window",
+                "--repeat", "--threads", "--lse", "--isa", "--seed"):
         expect_in(opt + " ", p.stdout, "bench --help")
     p = run(["--version"])
     expect_exit(p, 0)
