@@ -90,6 +90,12 @@ static void check_ranges(const bench_opts *o)
         (o->window_enabled != 0 && o->window_enabled != 1))
         fz_finding("fuzz_cli", "an enum out of range: causal %d align %d isa %d window %d",
                    o->causal, o->align, o->isa, o->window_enabled);
+    if (o->kv_capacity < o->seq_k)
+        fz_finding("fuzz_cli", "kv_capacity = %" PRId64 " < seq_k = %" PRId64,
+                   o->kv_capacity, o->seq_k);
+    if (o->layout < 0 || o->layout >= CLI_LAYOUT_COUNT)
+        fz_finding("fuzz_cli", "layout = %d outside [0, %d)", o->layout,
+                   CLI_LAYOUT_COUNT);
     if (o->window_enabled && (o->window_left < -1 || o->window_right < -1))
         fz_finding("fuzz_cli", "window %" PRId64 ",%" PRId64 " has a side below -1",
                    o->window_left, o->window_right);
@@ -100,8 +106,8 @@ static void check_round_trip(const bench_opts *o)
 {
     static const char *const causal[] = {"none", "top-left", "bottom-right"};
     static const char *const align[] = {"top-left", "bottom-right"};
-    char text[16][48];
-    char *argv[2 * 16 + 3];
+    char text[20][48];
+    char *argv[2 * 20 + 3];
     int n = 0, k = 0;
     argv[n++] = "bench";
 #define OPT(name, fmt, ...)                                                    \
@@ -122,6 +128,8 @@ static void check_round_trip(const bench_opts *o)
     OPT("--isa", "%s", fattn_isa_name(o->isa));
     OPT("--seed", "%" PRIu64, o->seed);
     OPT("--threads", "%d", (int)o->threads);
+    OPT("--kv-capacity", "%" PRId64, o->kv_capacity);
+    OPT("--layout", "%s", cli_layout_names[o->layout]);
     if (o->window_enabled)
         OPT("--window", "%" PRId64 ",%" PRId64, o->window_left, o->window_right);
 #undef OPT
