@@ -53,6 +53,7 @@ typedef struct rows_ws {
     float *o;  /* [ROWS_MAX][dvq] unnormalised output */
     float *s;  /* [2][ROWS_MAX][TQ] scores, then probabilities */
     float *kt; /* [2][D][TQ] the key tile, transposed */
+    float *vt; /* [ROWS_TK][dvq] the value tile, copied, zero-padded */
     row_info *rows; /* [ROWS_MAX] */
     int64_t dq, dvq;
 } rows_ws;
@@ -65,6 +66,7 @@ static size_t rows_workspace(const fattn_problem *p)
                    (size_t)(round_vw(p->head_dim) + round_vw(p->head_dim_v) +
                             ROWS_TK)) +
            round64(sizeof(float) * 2 * TQ * (size_t)p->head_dim) +
+           round64(sizeof(float) * ROWS_TK * (size_t)round_vw(p->head_dim_v)) +
            round64(sizeof(row_info) * ROWS_MAX);
 }
 
@@ -80,6 +82,8 @@ static rows_ws rows_carve(const fattn_problem *p, void *w)
                                   (size_t)(rw.dq + rw.dvq + ROWS_TK));
     rw.kt = (float *)c;
     c += round64(sizeof(float) * 2 * TQ * (size_t)p->head_dim);
+    rw.vt = (float *)c;
+    c += round64(sizeof(float) * ROWS_TK * (size_t)rw.dvq);
     rw.rows = (row_info *)c;
     return rw;
 }
@@ -141,6 +145,30 @@ static void rows_pack_keys(const fattn_problem *p, const rows_ws *rw,
     }
 }
 
+/* Vt[c] = V[j0 + c], zero past Dv, row after row: the P.V passes below
+ * take a few vectors of every row at a time, and reading V in place that
+ * way (3 lines of each 512-byte row, then the next 3) streamed at 17 GB/s
+ * where whole rows in order reach 30-35 here; the copy also gives the
+ * passes a dense tile (a 512-byte row stride puts the tile's lines in few
+ * L1 sets). The next tile's first pf rows are prefetched on the way. */
+static void rows_copy_values(const fattn_problem *p, const rows_ws *rw,
+                             const fattn_kv_view *vals, int64_t j0, int cols,
+                             int pf)
+{
+    const int64_t dv = p->head_dim_v, full = dv / VW * VW;
+    const float *v = fattn_kv_row(vals, j0);
+    for (int c = 0; c < cols; c++, v += vals->row) {
+        float *dst = rw->vt + c * rw->dvq;
+        int64_t e = 0;
+        for (; e < full; e += VW)
+            vf_store(dst + e, vf_load(v + e));
+        if (e < dv)
+            vf_store(dst + e, vf_load_n(v + e, (int)(dv - e)));
+        if (c < pf)
+            prefetch_row(v + ROWS_TK * vals->row, dv);
+    }
+}
+
 /* S[r][0 .. TQ) = sum_d q[r][d] Kt[d][0 .. TQ) for R rows (R constant per
  * instantiation: the lanes path's microkernel computes all UK_MR rows
  * whatever mvalid, twice the work for a group of 4). */
@@ -195,34 +223,29 @@ static void rows_scores(const fattn_problem *p, const rows_ws *rw, int r0,
     }
 }
 
-/* o[r][e0 .. e0 + NV * VW) = o[r][...] * corr[r] + P[r] V[:, ...] for R rows
- * from r0 (R and NV constant per instantiation, so the accumulators stay in
- * registers); the last vector has tail lanes if tail > 0 (masked loads and
- * stores that never touch memory past the row). */
+/* o[r][e0 .. e0 + NV * VW) = o[r][...] * corr[r] + P[r] Vt[:, ...] for R
+ * rows from r0 (R and NV constant per instantiation, so the accumulators
+ * stay in registers; o and Vt are zero-padded to whole vectors). */
 static inline __attribute__((always_inline)) void
-rows_pv_block(const int R, const int NV, int tail, const rows_ws *rw, int r0,
-              const fattn_kv_view *vals, const float *v, int cols, int64_t e0,
-              int pf, int64_t dv)
+rows_pv_block(const int R, const int NV, const rows_ws *rw, int r0, int cols,
+              int64_t e0)
 {
     const row_info *rows = rw->rows + r0;
     vf acc[UK_MR][ROWS_NB];
     for (int r = 0; r < R; r++) {
         const vf cr = vf_set1(rows[r].corr);
         const float *o = rw->o + (r0 + r) * rw->dvq + e0;
-        for (int n = 0; n < NV; n++) /* o is padded to whole vectors */
+        for (int n = 0; n < NV; n++)
             acc[r][n] = vf_mul(vf_load(o + n * VW), cr);
     }
     for (int c0 = 0; c0 < cols; c0 += TQ) {
         const float *pc = rw->s + (c0 / TQ) * (ROWS_MAX * TQ) + r0 * TQ;
-        const float *vr = v + c0 * vals->row + e0;
+        const float *vr = rw->vt + c0 * rw->dvq + e0;
         const int n_c = cols - c0 < TQ ? cols - c0 : TQ;
-        for (int c = 0; c < n_c; c++, vr += vals->row) {
-            if (c0 + c < pf) /* as rows_pack_keys, for V */
-                prefetch_row(vr - e0 + ROWS_TK * vals->row, dv);
+        for (int c = 0; c < n_c; c++, vr += rw->dvq) {
             vf vv[ROWS_NB];
             for (int n = 0; n < NV; n++)
-                vv[n] = n == NV - 1 && tail ? vf_load_n(vr + n * VW, tail)
-                                            : vf_load(vr + n * VW);
+                vv[n] = vf_load(vr + n * VW);
             for (int r = 0; r < R; r++) {
                 const vf pr = vf_set1(pc[r * TQ + c]);
                 for (int n = 0; n < NV; n++)
@@ -235,35 +258,29 @@ rows_pv_block(const int R, const int NV, int tail, const rows_ws *rw, int r0,
             vf_store(rw->o + (r0 + r) * rw->dvq + e0 + n * VW, acc[r][n]);
 }
 
-/* Whole blocks of ROWS_NB vectors, then the rest (fewer vectors or a tail);
- * the first block prefetches the next tile's first pf V rows. */
+/* Blocks of ROWS_NB vectors, then the rest. */
 static inline __attribute__((always_inline)) void
-rows_pv_r(const int R, const fattn_problem *p, const rows_ws *rw, int r0,
-          const fattn_kv_view *vals, const float *v, int cols, int pf)
+rows_pv_r(const int R, const rows_ws *rw, int r0, int cols)
 {
-    const int64_t dv = p->head_dim_v;
     int64_t e0 = 0;
-    for (; e0 + ROWS_NB * VW <= dv; e0 += ROWS_NB * VW, pf = 0)
-        rows_pv_block(R, ROWS_NB, 0, rw, r0, vals, v, cols, e0, pf, dv);
-    if (e0 == dv)
-        return;
-    const int left = (int)(dv - e0), nv = (left + VW - 1) / VW, tail = left % VW;
-    switch (nv) {
-    case 1: rows_pv_block(R, 1, tail, rw, r0, vals, v, cols, e0, pf, dv); break;
+    for (; e0 + ROWS_NB * VW <= rw->dvq; e0 += ROWS_NB * VW)
+        rows_pv_block(R, ROWS_NB, rw, r0, cols, e0);
+    switch ((rw->dvq - e0) / VW) {
+    case 0: break;
+    case 1: rows_pv_block(R, 1, rw, r0, cols, e0); break;
 #if ROWS_NB > 2
-    case 2: rows_pv_block(R, 2, tail, rw, r0, vals, v, cols, e0, pf, dv); break;
+    case 2: rows_pv_block(R, 2, rw, r0, cols, e0); break;
 #endif
-    default: rows_pv_block(R, ROWS_NB, tail, rw, r0, vals, v, cols, e0, pf, dv); break;
+    default: __builtin_unreachable();
     }
 }
 
 /* One register-allocated instantiation per row count up to UK_MR. */
-static void rows_pv(const fattn_problem *p, const rows_ws *rw, int r0, int n,
-                    const fattn_kv_view *vals, const float *v, int cols, int pf)
+static void rows_pv(const rows_ws *rw, int r0, int n, int cols)
 {
     switch (n) {
 #define ROWS_PV_CASE(R)                                                        \
-    case R: rows_pv_r(R, p, rw, r0, vals, v, cols, pf); break;
+    case R: rows_pv_r(R, rw, r0, cols); break;
     ROWS_PV_CASE(1)
     ROWS_PV_CASE(2)
     ROWS_PV_CASE(3)
@@ -274,7 +291,7 @@ static void rows_pv(const fattn_problem *p, const rows_ws *rw, int r0, int n,
     ROWS_PV_CASE(7)
 #endif
 #undef ROWS_PV_CASE
-    default: rows_pv_r(UK_MR, p, rw, r0, vals, v, cols, pf); break;
+    default: rows_pv_r(UK_MR, rw, r0, cols); break;
     }
 }
 
@@ -454,9 +471,9 @@ static void rows_block(const fattn_problem *p, const rows_ws *rw, int R,
         }
         rows_softmax(p, rw, R, j0, cols);
         PHASE_END(FATTN_PHASE_SOFTMAX);
+        rows_copy_values(p, rw, &vv, j0, cols, pf);
         for (int r0 = 0; r0 < R; r0 += UK_MR)
-            rows_pv(p, rw, r0, R - r0 < UK_MR ? R - r0 : UK_MR, &vv,
-                    fattn_kv_row(&vv, j0), cols, r0 == 0 ? pf : 0);
+            rows_pv(rw, r0, R - r0 < UK_MR ? R - r0 : UK_MR, cols);
         PHASE_END(FATTN_PHASE_VALUES);
     }
     rows_write(p, rw, R, b);
