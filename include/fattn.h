@@ -492,10 +492,12 @@ fattn_status fattn_workspace_size(const fattn_tensor *query,
  * beyond what can change between runs: serving engines run the same shapes
  * every step with new data pointers.
  *
- * Work items. Prefill (Sq above the path's decode crossover, or K/V not
- * unit-stride along head_dim): a batch, a query head and a block of query
- * rows. Decode (Sq up to the crossover: 48 rows on AVX-512, 24 on AVX2): a
- * batch, a key/value head and up to 64 of the rows of its whole GQA group
+ * Work items. Prefill (Sq at or above the path's query tile of 48 rows on
+ * AVX-512, 24 on AVX2, unless below 1.5 tiles; or K/V not unit-stride along
+ * head_dim): a batch, a query head and a block of query rows. Decode (Sq
+ * below one query tile, or between one and 1.5, where a second tile would
+ * be mostly idle): a batch, a key/value head and up to 64 of the rows of
+ * its whole GQA group
  * (group x Sq rows), so each K/V row is read from memory once for all the
  * query heads that share it, whatever the group (MQA included). Split-K
  * (flash-decoding): when those items number fewer than 32 and Sk >= 1024,

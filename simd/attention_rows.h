@@ -29,9 +29,6 @@
 #define ROWS_PF_HINT 3
 #endif
 #define ROWS_TK (2 * TQ) /* keys per key tile: two microkernel blocks */
-#ifndef ROWS_MAX_SEQ_Q
-#define ROWS_MAX_SEQ_Q TQ /* the crossover to the lanes path (plan.c) */
-#endif
 
 #ifndef ROWS_NB
 #define ROWS_NB 3 /* output vectors per row held in registers at once */

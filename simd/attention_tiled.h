@@ -752,9 +752,9 @@ static void lanes_run(const fattn_problem *p, const fattn_item *it,
 /* The path's variants, decode first: the planner takes the first that fits
  * (fattn_variant). */
 static const fattn_variant variants[] = {
-    {FATTN_STR_(KERNEL_NAME) "_rows", 1, ROWS_MAX, ROWS_MAX_SEQ_Q, 1, NULL, 0,
-     rows_workspace, rows_run_item},
-    {FATTN_STR_(KERNEL_NAME) "_lanes", 0, 0, 0, 0, lanes_block_rows, TQ,
+    {FATTN_STR_(KERNEL_NAME) "_rows", 1, ROWS_MAX, 1, NULL, 0, rows_workspace,
+     rows_run_item},
+    {FATTN_STR_(KERNEL_NAME) "_lanes", 0, 0, 0, lanes_block_rows, TQ,
      lanes_workspace, lanes_run},
 };
 

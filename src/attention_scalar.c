@@ -240,7 +240,7 @@ static void scalar_run(const fattn_problem *p, const fattn_item *it,
 }
 
 static const fattn_variant scalar_variants[] = {
-    {"scalar_tiles", 0, 0, 0, 0, scalar_block_rows, TILE_Q, scalar_workspace,
+    {"scalar_tiles", 0, 0, 0, scalar_block_rows, TILE_Q, scalar_workspace,
      scalar_run},
 };
 

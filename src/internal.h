@@ -159,8 +159,9 @@ typedef struct fattn_item {
  * (64-byte aligned, workspace(p) bytes, only this item's scratch). The
  * planner chooses a variant per problem from the path's table:
  *   decode = 1: rows of one KV head's group, at most max_rows per item;
- *     chosen when Sq <= max_seq_q (the crossover to prefill, measured per
- *     path) and, with unit_kv, K and V have unit stride along head_dim;
+ *     chosen while a prefill query tile would be mostly idle (plan.c: the
+ *     crossover, measured) and, with unit_kv, K and V have unit stride
+ *     along head_dim;
  *   decode = 0: one query head and block_rows(p) query rows per item, or
  *     fewer (a multiple of row_granule, the kernel's query tile, so every
  *     tile and its result stay the same) when that gives too few items.
@@ -170,7 +171,6 @@ typedef struct fattn_variant {
     const char *name; /* "<isa>_<variant>", as fattn_plan_kernel() shows */
     int decode;
     int max_rows;
-    int64_t max_seq_q;
     int unit_kv;
     int64_t (*block_rows)(const fattn_problem *p);
     int64_t row_granule; /* prefill: block_rows is a multiple; the planner
@@ -181,7 +181,7 @@ typedef struct fattn_variant {
 
 /*
  * A path's table (dav1d's DSP context): its variants in order of
- * preference, and for SIMD paths the vector math the accuracy tests read
+ * preference, the prefill variant last, and for SIMD paths the vector math the accuracy tests read
  * (n a multiple of the vector width) and the FMA peak meter; NULL for the
  * scalar path.
  */

@@ -37,15 +37,30 @@ static int64_t ceil_div(int64_t a, int64_t b) { return a / b + (a % b != 0); }
 #define FATTN_CHUNK_MIN_KEYS 512
 #define FATTN_MAX_CHUNKS 64
 
+/*
+ * The decode kernel (rows of a KV head's group, head_dim in lanes) or the
+ * prefill kernel (queries in lanes, tiles of TQ = its row_granule rows).
+ * Decode while a prefill query tile would be mostly idle: Sq < TQ, or TQ <
+ * Sq < 1.5 TQ (a second tile less than half full). Measured, one thread,
+ * Hq=32, Sk=4096, D=128, GFLOP/s decode/prefill (Zen 5; crossover notes of
+ * issue #10): AVX-512 (TQ 48) MHA Sq=32 116/82, 48 123/115, 64 133/104, 96
+ * 134/145; group 4 Sq=32 127/101, 48 127/156, 64 142/123, 96 155/180; MQA
+ * Sq=32 144/144, 48 158/209, 64 155/137. AVX2 (TQ 24) group 8 Sq=16 78/60,
+ * 24 78/86, 32 83/66, 36 78/74, 40 84/83, 48 81/95. At Sq = TQ MHA is
+ * slightly faster in the decode kernel and GQA clearly in prefill: prefill.
+ */
 static const fattn_variant *choose_variant(const fattn_kernel *k,
                                            const fattn_problem *p)
 {
     const int unit = p->k_stride[3] == 1 && p->v_stride[3] == 1;
+    const fattn_variant *prefill = &k->variants[k->nvariants - 1];
+    const int64_t tq = prefill->row_granule;
+    const int idle_tile = p->seq_q < tq || (p->seq_q > tq && 2 * p->seq_q < 3 * tq);
     for (int i = 0; i < k->nvariants; i++) {
         const fattn_variant *v = &k->variants[i];
         if (!v->decode)
             return v;
-        if (p->seq_q <= v->max_seq_q && (!v->unit_kv || unit))
+        if (idle_tile && (!v->unit_kv || unit))
             return v;
     }
     return NULL; /* every table ends with a prefill variant */

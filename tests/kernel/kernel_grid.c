@@ -737,8 +737,9 @@ typedef struct category {
 /*
  * Decode and the shapes between decode and prefill: every GQA group of a
  * few head counts, Sq 1 .. 17 and around the paths' tiles and crossovers
- * (AVX2's query tile is 24 rows, AVX-512's 48; decode items hold up to 64
- * rows of a KV head), KV caches in BHSD, BSHD and strided (padded) layouts,
+ * (AVX2's query tile is 24 rows, AVX-512's 48, the decode kernel runs below
+ * one tile and between one and 1.5; its items hold up to 64 rows of a KV
+ * head), KV caches in BHSD, BSHD and strided (padded) layouts,
  * with the options a cache needs: bottom-right causal, windows, masks,
  * lengths, soft-cap, ALiBi, LSE.
  */
@@ -747,8 +748,8 @@ static void cat_decode(kt_ctx *ctx)
     static const int64_t heads[][2] = {{8, 8}, {8, 4}, {8, 2}, {8, 1}, {6, 3},
                                        {6, 2}, {6, 1}, {12, 1}, {16, 1}, {3, 1}};
     static const int64_t seqs[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12,
-                                   13, 14, 15, 16, 17, 23, 24, 25, 31, 32, 33, 47,
-                                   48, 49, 63, 64, 65};
+                                   13, 14, 15, 16, 17, 23, 24, 25, 31, 32, 33, 35,
+                                   36, 37, 47, 48, 49, 63, 64, 65, 71, 72, 73};
     static const int64_t dims[][2] = {{16, 16}, {64, 64}, {128, 128}, {80, 96},
                                       {3, 17}, {33, 31}};
     char label[160];
