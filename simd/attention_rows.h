@@ -36,7 +36,7 @@
 
 /* One query row of the item. */
 typedef struct row_info {
-    int64_t h, i;
+    int64_t g, h, i; /* KV head, query head, position */
     int active;                /* i < q_lengths[b] */
     int64_t lo, hi;            /* visible keys within the item's range */
     const unsigned char *mrow; /* mask at (b, h, i, 0) */
@@ -299,13 +299,14 @@ static float rows_max_nan(float a, float b)
     return a > b ? a : b;
 }
 
-/* Visibility, bias and the online softmax of each row over one key tile. */
-static void rows_softmax(const fattn_problem *p, const rows_ws *rw, int R,
-                         int64_t j0, int cols)
+/* Visibility, bias and the online softmax of rows [r0, r1) over one key
+ * tile. */
+static void rows_softmax(const fattn_problem *p, const rows_ws *rw, int r0,
+                         int r1, int64_t j0, int cols)
 {
     const int has_bias = p->mask_kind != FATTN_MASK_NONE;
     const int blocks = (cols + TQ - 1) / TQ;
-    for (int r = 0; r < R; r++) {
+    for (int r = r0; r < r1; r++) {
         row_info *ri = &rw->rows[r];
         const int partial = j0 < ri->lo || j0 + cols > ri->hi;
         if (partial || has_bias || ri->slope != 0.0f)
@@ -435,60 +436,79 @@ static void rows_begin(const fattn_problem *p, const rows_ws *rw, int R,
     }
 }
 
-/* The rows rw->rows[0..R) of batch b, all attending to KV head g, over the
- * keys [kj0, kj1) of the work item. */
+/* One key tile for the rows [r0, r1) of rw->rows, all of KV head g. */
+static void rows_tile(const fattn_problem *p, const rows_ws *rw, int r0,
+                      int r1, int64_t b, int64_t g, int64_t j0, int cols,
+                      int pf)
+{
+    const fattn_kv_view kv = fattn_kv_view_of(p, FATTN_KV_KEY, b, g);
+    const fattn_kv_view vv = fattn_kv_view_of(p, FATTN_KV_VALUE, b, g);
+    PHASE_START();
+    rows_pack_keys(p, rw, &kv, j0, cols, pf);
+    PHASE_END(FATTN_PHASE_EDGES);
+    for (int r = r0; r < r1; r += UK_MR)
+        rows_scores(p, rw, r, r1 - r < UK_MR ? r1 - r : UK_MR, cols);
+    PHASE_END(FATTN_PHASE_SCORES);
+    if (p->softcap > 0.0f) {
+        const float inv_s = softcap_inv(p);
+        const vf cap = vf_set1(p->softcap), inv = vf_set1(inv_s);
+        const vf amax = vf_set1(vf_softcap_arg_max(inv_s));
+        const int blocks = (cols + TQ - 1) / TQ;
+        for (int r = r0; r < r1; r++)
+            for (int c = 0; c < blocks * TQ; c += VW) {
+                float *s = rows_score(rw, r, c);
+                vf_store(s, vf_softcap(vf_load(s), cap, inv, amax));
+            }
+    }
+    rows_softmax(p, rw, r0, r1, j0, cols);
+    PHASE_END(FATTN_PHASE_SOFTMAX);
+    rows_copy_values(p, rw, &vv, j0, cols, pf);
+    for (int r = r0; r < r1; r += UK_MR)
+        rows_pv(rw, r, r1 - r < UK_MR ? r1 - r : UK_MR, cols);
+    PHASE_END(FATTN_PHASE_VALUES);
+}
+
+/* The rows rw->rows[0..R) of batch b, ordered by KV head, over the keys
+ * [kj0, kj1) of the work item: each key tile for every head's rows in
+ * turn (with heads interleaved in memory, a BSHD cache, the heads' rows of
+ * a key are neighbours, so the tile is read in order). */
 static void rows_block(const fattn_problem *p, const rows_ws *rw, int R,
-                       int64_t b, int64_t g, int64_t kj0, int64_t kj1)
+                       int64_t b, int64_t kj0, int64_t kj1)
 {
     int64_t tile_lo, tile_hi;
     rows_begin(p, rw, R, b, kj0, kj1, &tile_lo, &tile_hi);
-    const fattn_kv_view kv = fattn_kv_view_of(p, FATTN_KV_KEY, b, g);
-    const fattn_kv_view vv = fattn_kv_view_of(p, FATTN_KV_VALUE, b, g);
     for (int64_t j0 = tile_lo; j0 < tile_hi; j0 += ROWS_TK) {
         int cols = tile_hi - j0 < ROWS_TK ? (int)(tile_hi - j0) : ROWS_TK;
         /* Keys of the next tile to prefetch (none past the last). */
         const int64_t ahead = tile_hi - (j0 + ROWS_TK);
         const int pf = ahead <= 0 ? 0 : ahead < cols ? (int)ahead : cols;
-        PHASE_START();
-        rows_pack_keys(p, rw, &kv, j0, cols, pf);
-        PHASE_END(FATTN_PHASE_EDGES);
-        for (int r0 = 0; r0 < R; r0 += UK_MR)
-            rows_scores(p, rw, r0, R - r0 < UK_MR ? R - r0 : UK_MR, cols);
-        PHASE_END(FATTN_PHASE_SCORES);
-        if (p->softcap > 0.0f) {
-            const float inv_s = softcap_inv(p);
-            const vf cap = vf_set1(p->softcap), inv = vf_set1(inv_s);
-            const vf amax = vf_set1(vf_softcap_arg_max(inv_s));
-            const int blocks = (cols + TQ - 1) / TQ;
-            for (int r = 0; r < R; r++)
-                for (int c = 0; c < blocks * TQ; c += VW) {
-                    float *s = rows_score(rw, r, c);
-                    vf_store(s, vf_softcap(vf_load(s), cap, inv, amax));
-                }
+        for (int r0 = 0, r1; r0 < R; r0 = r1) {
+            const int64_t g = rw->rows[r0].g;
+            for (r1 = r0 + 1; r1 < R && rw->rows[r1].g == g; r1++)
+                ;
+            rows_tile(p, rw, r0, r1, b, g, j0, cols, pf);
         }
-        rows_softmax(p, rw, R, j0, cols);
-        PHASE_END(FATTN_PHASE_SOFTMAX);
-        rows_copy_values(p, rw, &vv, j0, cols, pf);
-        for (int r0 = 0; r0 < R; r0 += UK_MR)
-            rows_pv(rw, r0, R - r0 < UK_MR ? R - r0 : UK_MR, cols);
-        PHASE_END(FATTN_PHASE_VALUES);
     }
     rows_write(p, rw, R, b);
 }
 
-/* One work item: rows m in [i0, i1) of KV head it->h of batch it->b, row m
- * being position m / group of query head h * group + m % group (the planner
- * keeps i1 - i0 <= ROWS_MAX and checked unit strides along head_dim). */
+/* One work item: rows m in [i0, i1) of batch it->b from KV head it->h
+ * on, row m being head it->h + m / M's row m % M (M = group * Sq rows per
+ * KV head; plan.c), which is position (m % M) / group of its query head
+ * number (m % M) % group (the planner keeps i1 - i0 <= ROWS_MAX and checked
+ * unit strides along head_dim). */
 static void rows_run_item(const fattn_problem *p, const fattn_item *it,
                           void *workspace)
 {
     const rows_ws rw = rows_carve(p, workspace);
-    const int64_t group = p->heads_q / p->heads_kv, g = it->h;
+    const int64_t group = p->heads_q / p->heads_kv, M = group * p->seq_q;
     int R = 0;
     for (int64_t m = it->i0; m < it->i1; m++, R++) {
-        rw.rows[R].h = g * group + m % group;
-        rw.rows[R].i = m / group;
+        const int64_t g = it->h + m / M, r = m % M;
+        rw.rows[R].g = g;
+        rw.rows[R].h = g * group + r % group;
+        rw.rows[R].i = r / group;
     }
     if (R > 0)
-        rows_block(p, &rw, R, it->b, g, it->j0, it->j1);
+        rows_block(p, &rw, R, it->b, it->j0, it->j1);
 }

@@ -141,9 +141,11 @@ static inline const float *fattn_kv_row(const fattn_kv_view *v, int64_t j)
  * A work item: the unit the planner hands out and a kernel computes. It
  * names batch b, a block of rows [i0, i1) and a key range [j0, j1):
  *   - prefill kernels (queries in lanes): query rows i of query head h;
- *   - decode kernels (head_dim in lanes): rows m of KV head h's group, row
- *     m being query position m / group of query head h * group + m % group
- *     (so a block holds any number of the group's heads and positions).
+ *   - decode kernels (head_dim in lanes): rows m of the KV heads from h
+ *     on, M = group * Sq rows per KV head: row m belongs to KV head g = h +
+ *     m / M and is query position (m % M) / group of query head g * group
+ *     + (m % M) % group (so a block holds any number of a group's heads
+ *     and positions, and with BSHD caches several KV heads).
  * Items of one plan write disjoint output rows (and LSE entries), so they
  * run in any order on any thread and the result is the same bits. Keys
  * outside [j0, j1) are treated as masked, so an item over part of the keys

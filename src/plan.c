@@ -118,9 +118,16 @@ void fattn_plan_init(fattn_plan *pl, const fattn_problem *p, fattn_isa isa,
     pl->variant = v;
     if (v->decode) {
         /* Every row of a KV head's group reads its K/V: as few items per
-         * head as max_rows allows, of even size. */
-        pl->heads = p->heads_kv;
-        pl->rows = p->heads_q / p->heads_kv * p->seq_q;
+         * head as max_rows allows, of even size. With the heads of a key
+         * next to each other in memory (BSHD: head stride below the token
+         * stride) an item takes the rows of several heads, so that it
+         * reads each key's heads in order: one KV head per item read a
+         * one-thread BSHD cache at 0.73x the speed of BHSD (Hkv = 8, a row
+         * per 4 KiB page). */
+        const int interleaved = p->k_stride[1] < p->k_stride[2] &&
+                                p->v_stride[1] < p->v_stride[2];
+        pl->heads = interleaved ? 1 : p->heads_kv;
+        pl->rows = p->heads_q / pl->heads * p->seq_q;
         pl->blocks = ceil_div(pl->rows, v->max_rows);
         pl->block_rows = ceil_div(pl->rows, pl->blocks);
     } else {
@@ -214,14 +221,15 @@ static split_ws split_carve(const fattn_plan *pl, void *ws)
     return s;
 }
 
-/* Query head and position of row r of an item. */
+/* Query head and position of row r of an item (fattn_item). */
 static void item_row(const fattn_plan *pl, const fattn_item *it, int64_t r,
                      int64_t *h, int64_t *i)
 {
     if (pl->variant->decode) {
         const int64_t group = pl->p.heads_q / pl->p.heads_kv;
-        *h = it->h * group + r % group;
-        *i = r / group;
+        const int64_t m = group * pl->p.seq_q, g = it->h + r / m;
+        *h = g * group + r % m % group;
+        *i = r % m / group;
     } else {
         *h = it->h;
         *i = r;
