@@ -193,6 +193,60 @@ rows_scores_r(const int R, int64_t dim, const float *q, int64_t dq,
             vf_store(s + r * TQ + n * VW, acc[r][n]);
 }
 
+/*
+ * S for R <= ROWS_DOT_MAX rows from r0, one dot product per (row, key) on
+ * K in place: for few rows, transposing the tile (32 shuffles per key at
+ * D = 128) cost more than the horizontal sums it saves. The next tile's
+ * first pf key rows are prefetched a row per row read.
+ */
+#define ROWS_DOT_MAX 8
+static inline __attribute__((always_inline)) void
+rows_dots_r(const int R, const fattn_problem *p, const rows_ws *rw, int r0,
+            const fattn_kv_view *keys, int64_t j0, int cols, int pf)
+{
+    const int64_t dim = p->head_dim, full = dim / VW * VW;
+    const float *q = rw->q + r0 * rw->dq;
+    const float *kr = fattn_kv_row(keys, j0);
+    for (int c = 0; c < cols; c++, kr += keys->row) {
+        vf acc[ROWS_DOT_MAX];
+        for (int r = 0; r < R; r++)
+            acc[r] = vf_zero();
+        int64_t e = 0;
+        for (; e < full; e += VW) {
+            const vf kv = vf_load(kr + e);
+            for (int r = 0; r < R; r++)
+                acc[r] = vf_fmadd(vf_load(q + r * rw->dq + e), kv, acc[r]);
+        }
+        if (e < dim) { /* q is zero-padded to dq */
+            const vf kv = vf_load_n(kr + e, (int)(dim - e));
+            for (int r = 0; r < R; r++)
+                acc[r] = vf_fmadd(vf_load(q + r * rw->dq + e), kv, acc[r]);
+        }
+        for (int r = 0; r < R; r++)
+            *rows_score(rw, r0 + r, c) = vf_reduce_add(acc[r]);
+        if (c < pf)
+            prefetch_row(kr + ROWS_TK * keys->row, dim);
+    }
+}
+
+static void rows_dots(const fattn_problem *p, const rows_ws *rw, int r0, int n,
+                      const fattn_kv_view *keys, int64_t j0, int cols, int pf)
+{
+    switch (n) {
+#define ROWS_DOTS_CASE(R)                                                      \
+    case R: rows_dots_r(R, p, rw, r0, keys, j0, cols, pf); break;
+        ROWS_DOTS_CASE(1)
+        ROWS_DOTS_CASE(2)
+        ROWS_DOTS_CASE(3)
+        ROWS_DOTS_CASE(4)
+        ROWS_DOTS_CASE(5)
+        ROWS_DOTS_CASE(6)
+        ROWS_DOTS_CASE(7)
+#undef ROWS_DOTS_CASE
+    default: rows_dots_r(ROWS_DOT_MAX, p, rw, r0, keys, j0, cols, pf); break;
+    }
+}
+
 /* S for rows [r0, r0 + n) against the tile (n <= UK_MR). */
 static void rows_scores(const fattn_problem *p, const rows_ws *rw, int r0,
                         int n, int cols)
@@ -289,6 +343,101 @@ static void rows_pv(const rows_ws *rw, int r0, int n, int cols)
 #endif
 #undef ROWS_PV_CASE
     default: rows_pv_r(UK_MR, rw, r0, cols); break;
+    }
+}
+
+/*
+ * A single row chunk (R <= UK_MR): its first block of output vectors reads
+ * V in place, each row whole and in order, and copies the rest of the row
+ * to Vt for the later blocks; a separate copy pass stored every vector and
+ * cost a one-thread decode a quarter of its time.
+ */
+static inline __attribute__((always_inline)) void
+rows_pv_first(const int R, const int NV, const fattn_problem *p,
+              const rows_ws *rw, int r0, const fattn_kv_view *vals,
+              int64_t j0, int cols, int pf)
+{
+    const int64_t dv = p->head_dim_v;
+    const int nvec = (int)(rw->dvq / VW), tail = (int)(dv % VW);
+    const row_info *rows = rw->rows + r0;
+    vf acc[UK_MR][ROWS_NB];
+    for (int r = 0; r < R; r++) {
+        const vf cr = vf_set1(rows[r].corr);
+        const float *o = rw->o + (r0 + r) * rw->dvq;
+        for (int n = 0; n < NV; n++)
+            acc[r][n] = vf_mul(vf_load(o + n * VW), cr);
+    }
+    const float *vr = fattn_kv_row(vals, j0);
+    for (int c = 0; c < cols; c++, vr += vals->row) {
+        vf vv[ROWS_NB];
+        for (int n = 0; n < NV; n++)
+            vv[n] = n == nvec - 1 && tail ? vf_load_n(vr + n * VW, tail)
+                                          : vf_load(vr + n * VW);
+        float *dst = rw->vt + c * rw->dvq;
+        for (int n = NV; n < nvec; n++)
+            vf_store(dst + n * VW, n == nvec - 1 && tail
+                                       ? vf_load_n(vr + n * VW, tail)
+                                       : vf_load(vr + n * VW));
+        if (c < pf)
+            prefetch_row(vr + ROWS_TK * vals->row, dv);
+        const float *pc = rows_score(rw, r0, c);
+        for (int r = 0; r < R; r++) {
+            const vf pr = vf_set1(pc[r * TQ]);
+            for (int n = 0; n < NV; n++)
+                acc[r][n] = vf_fmadd(pr, vv[n], acc[r][n]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < NV; n++)
+            vf_store(rw->o + (r0 + r) * rw->dvq + n * VW, acc[r][n]);
+}
+
+static inline __attribute__((always_inline)) void
+rows_pv_small_r(const int R, const fattn_problem *p, const rows_ws *rw,
+                int r0, const fattn_kv_view *vals, int64_t j0, int cols,
+                int pf)
+{
+    const int64_t nvec = rw->dvq / VW;
+    switch (nvec < ROWS_NB ? nvec : ROWS_NB) {
+    case 1: rows_pv_first(R, 1, p, rw, r0, vals, j0, cols, pf); break;
+#if ROWS_NB > 2
+    case 2: rows_pv_first(R, 2, p, rw, r0, vals, j0, cols, pf); break;
+#endif
+    default: rows_pv_first(R, ROWS_NB, p, rw, r0, vals, j0, cols, pf); break;
+    }
+    if (nvec <= ROWS_NB)
+        return;
+    int64_t e0 = ROWS_NB * VW;
+    for (; e0 + ROWS_NB * VW <= rw->dvq; e0 += ROWS_NB * VW)
+        rows_pv_block(R, ROWS_NB, rw, r0, cols, e0);
+    switch ((rw->dvq - e0) / VW) {
+    case 0: break;
+    case 1: rows_pv_block(R, 1, rw, r0, cols, e0); break;
+#if ROWS_NB > 2
+    case 2: rows_pv_block(R, 2, rw, r0, cols, e0); break;
+#endif
+    default: __builtin_unreachable();
+    }
+}
+
+static void rows_pv_small(const fattn_problem *p, const rows_ws *rw, int r0,
+                          int n, const fattn_kv_view *vals, int64_t j0,
+                          int cols, int pf)
+{
+    switch (n) {
+#define ROWS_PV_CASE(R)                                                        \
+    case R: rows_pv_small_r(R, p, rw, r0, vals, j0, cols, pf); break;
+    ROWS_PV_CASE(1)
+    ROWS_PV_CASE(2)
+    ROWS_PV_CASE(3)
+#if UK_MR > 4
+    ROWS_PV_CASE(4)
+    ROWS_PV_CASE(5)
+    ROWS_PV_CASE(6)
+    ROWS_PV_CASE(7)
+#endif
+#undef ROWS_PV_CASE
+    default: rows_pv_small_r(UK_MR, p, rw, r0, vals, j0, cols, pf); break;
     }
 }
 
@@ -444,10 +593,14 @@ static void rows_tile(const fattn_problem *p, const rows_ws *rw, int r0,
     const fattn_kv_view kv = fattn_kv_view_of(p, FATTN_KV_KEY, b, g);
     const fattn_kv_view vv = fattn_kv_view_of(p, FATTN_KV_VALUE, b, g);
     PHASE_START();
-    rows_pack_keys(p, rw, &kv, j0, cols, pf);
-    PHASE_END(FATTN_PHASE_EDGES);
-    for (int r = r0; r < r1; r += UK_MR)
-        rows_scores(p, rw, r, r1 - r < UK_MR ? r1 - r : UK_MR, cols);
+    if (r1 - r0 <= ROWS_DOT_MAX) {
+        rows_dots(p, rw, r0, r1 - r0, &kv, j0, cols, pf);
+    } else {
+        rows_pack_keys(p, rw, &kv, j0, cols, pf);
+        PHASE_END(FATTN_PHASE_EDGES);
+        for (int r = r0; r < r1; r += UK_MR)
+            rows_scores(p, rw, r, r1 - r < UK_MR ? r1 - r : UK_MR, cols);
+    }
     PHASE_END(FATTN_PHASE_SCORES);
     if (p->softcap > 0.0f) {
         const float inv_s = softcap_inv(p);
@@ -462,9 +615,13 @@ static void rows_tile(const fattn_problem *p, const rows_ws *rw, int r0,
     }
     rows_softmax(p, rw, r0, r1, j0, cols);
     PHASE_END(FATTN_PHASE_SOFTMAX);
-    rows_copy_values(p, rw, &vv, j0, cols, pf);
-    for (int r = r0; r < r1; r += UK_MR)
-        rows_pv(rw, r, r1 - r < UK_MR ? r1 - r : UK_MR, cols);
+    if (r1 - r0 <= UK_MR) {
+        rows_pv_small(p, rw, r0, r1 - r0, &vv, j0, cols, pf);
+    } else {
+        rows_copy_values(p, rw, &vv, j0, cols, pf);
+        for (int r = r0; r < r1; r += UK_MR)
+            rows_pv(rw, r, r1 - r < UK_MR ? r1 - r : UK_MR, cols);
+    }
     PHASE_END(FATTN_PHASE_VALUES);
 }
 
