@@ -53,6 +53,9 @@ typedef struct rows_ws {
     float *vt; /* [ROWS_TK][dvq] the value tile, copied, zero-padded */
     row_info *rows; /* [ROWS_MAX] */
     int64_t dq, dvq;
+    /* What to prefetch while a key row is read: the row pf_k (pf_v) elements
+     * on, the same key of the item's next KV head or the next tile's key. */
+    int64_t pf_k, pf_v;
 } rows_ws;
 
 static int64_t round_vw(int64_t n) { return (n + VW - 1) / VW * VW; }
@@ -70,6 +73,7 @@ static size_t rows_workspace(const fattn_problem *p)
 static rows_ws rows_carve(const fattn_problem *p, void *w)
 {
     rows_ws rw;
+    rw.pf_k = rw.pf_v = 0;
     rw.dq = round_vw(p->head_dim);
     rw.dvq = round_vw(p->head_dim_v);
     rw.q = w;
@@ -137,7 +141,7 @@ static void rows_pack_keys(const fattn_problem *p, const rows_ws *rw,
                     vf_store(kt + (d0 + d) * TQ + c0, blk[d]);
             }
             for (int c = base; c < base + nc && c < pf; c++)
-                prefetch_row(fattn_kv_row(keys, j0 + ROWS_TK + c), dim);
+                prefetch_row(fattn_kv_row(keys, j0 + c) + rw->pf_k, dim);
         }
     }
 }
@@ -162,7 +166,7 @@ static void rows_copy_values(const fattn_problem *p, const rows_ws *rw,
         if (e < dv)
             vf_store(dst + e, vf_load_n(v + e, (int)(dv - e)));
         if (c < pf)
-            prefetch_row(v + ROWS_TK * vals->row, dv);
+            prefetch_row(v + rw->pf_v, dv);
     }
 }
 
@@ -236,7 +240,7 @@ rows_dots_r(const int R, const fattn_problem *p, const rows_ws *rw, int r0,
         for (int r = 0; r < R; r++)
             *rows_score(rw, r0 + r, c) = vf_reduce_add(acc[r]);
         if (c < pf)
-            prefetch_row(kr + ROWS_TK * keys->row, dim);
+            prefetch_row(kr + rw->pf_k, dim);
     }
 }
 
@@ -390,7 +394,7 @@ rows_pv_first(const int R, const int NV, const fattn_problem *p,
                                        ? vf_load_n(vr + n * VW, tail)
                                        : vf_load(vr + n * VW));
         if (c < pf)
-            prefetch_row(vr + ROWS_TK * vals->row, dv);
+            prefetch_row(vr + rw->pf_v, dv);
         const float *pc = rows_score(rw, r0, c);
         for (int r = 0; r < R; r++) {
             const vf pr = vf_set1(pc[r * TQ]);
@@ -642,20 +646,34 @@ static void rows_tile(const fattn_problem *p, const rows_ws *rw, int r0,
  * [kj0, kj1) of the work item: each key tile for every head's rows in
  * turn (with heads interleaved in memory, a BSHD cache, the heads' rows of
  * a key are neighbours, so the tile is read in order). */
-static void rows_block(const fattn_problem *p, const rows_ws *rw, int R,
-                       int64_t b, int64_t kj0, int64_t kj1)
+static void rows_block(const fattn_problem *p, rows_ws *rw, int R, int64_t b,
+                       int64_t kj0, int64_t kj1)
 {
     int64_t tile_lo, tile_hi;
     rows_begin(p, rw, R, b, kj0, kj1, &tile_lo, &tile_hi);
+    const int64_t g_first = rw->rows[0].g;
     for (int64_t j0 = tile_lo; j0 < tile_hi; j0 += ROWS_TK) {
         int cols = tile_hi - j0 < ROWS_TK ? (int)(tile_hi - j0) : ROWS_TK;
         /* Keys of the next tile to prefetch (none past the last). */
         const int64_t ahead = tile_hi - (j0 + ROWS_TK);
-        const int pf = ahead <= 0 ? 0 : ahead < cols ? (int)ahead : cols;
+        const int pf_next = ahead <= 0 ? 0 : ahead < cols ? (int)ahead : cols;
         for (int r0 = 0, r1; r0 < R; r0 = r1) {
             const int64_t g = rw->rows[r0].g;
             for (r1 = r0 + 1; r1 < R && rw->rows[r1].g == g; r1++)
                 ;
+            /* Next: the same keys of the next head, with BSHD in the same
+             * pages (a tile ahead is a page per key there, further than
+             * the prefetches reach); after the last head, the next tile. */
+            int pf = cols;
+            if (r1 < R) {
+                const int64_t dg = rw->rows[r1].g - g;
+                rw->pf_k = dg * p->k_stride[1];
+                rw->pf_v = dg * p->v_stride[1];
+            } else {
+                pf = pf_next;
+                rw->pf_k = ROWS_TK * p->k_stride[2] - (g - g_first) * p->k_stride[1];
+                rw->pf_v = ROWS_TK * p->v_stride[2] - (g - g_first) * p->v_stride[1];
+            }
             rows_tile(p, rw, r0, r1, b, g, j0, cols, pf);
         }
     }
@@ -670,7 +688,7 @@ static void rows_block(const fattn_problem *p, const rows_ws *rw, int R,
 static void rows_run_item(const fattn_problem *p, const fattn_item *it,
                           void *workspace)
 {
-    const rows_ws rw = rows_carve(p, workspace);
+    rows_ws rw = rows_carve(p, workspace);
     const int64_t group = p->heads_q / p->heads_kv, M = group * p->seq_q;
     int R = 0;
     for (int64_t m = it->i0; m < it->i1; m++, R++) {
