@@ -42,6 +42,7 @@
 #include "fuzz_common.h"
 #include "fuzz_data_producer.h"
 #include "fv_case.h"
+#include "fv_merge.h"
 #include "reference.h"
 
 #include <math.h>
@@ -53,6 +54,7 @@
 #define FV_RTOL 1e-5
 
 static fv_case C; /* the current case, for the finding's description */
+static fv_merge M; /* and its merge case, if the input has one */
 
 /* ---- parallelism: params.pool and params.executor (layout 2) --------------
  * Decoded after the case, from the bytes it left, so that the corpus files
@@ -124,6 +126,8 @@ static void describe(void)
     fv_describe(&C, stderr);
     fprintf(stderr, "  parallel: %s, max_tasks %d, params version %s\n", modes[par_mode],
             (int)par_ex.max_tasks, par_bump ? "raised to the newest" : "as decoded");
+    if (M.used)
+        fv_merge_describe(&M, stderr);
 }
 
 /* ---- the allocator modes ------------------------------------------------ */
@@ -396,6 +400,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_init(&in, data, size);
     fv_decode(&C, &in);
     decode_parallel(&in);
+    fv_merge_decode(&M, &in); /* from what is left: none for older inputs */
     fv_packed_views(&C);
     set_allocator(&C.params, C.alloc_mode);
     fv_place(&C);
@@ -454,5 +459,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (st != FATTN_OK || fv_small(&C))
         check_plan(pr, errp, st, ran && C.real);
     fv_free(&C);
+    if (M.used) {
+        fv_merge_place(&M);
+        fv_merge_check(&M);
+        fv_merge_free(&M);
+    }
     return 0;
 }
