@@ -1,6 +1,6 @@
 /*
- * fuzz_validate.c - every argument fattn_check and fattn_forward can be given,
- * and what they must do with it.
+ * fuzz_validate.c - every argument fattn_check, fattn_forward and
+ * fattn_merge can be given, and what they must do with it.
  *
  * The input decodes (fuzz_data_producer.h) into a small valid problem and
  * then up to 8 mutations: any shape or stride set to an edge value (zero,
@@ -13,7 +13,8 @@
  * function) or both, with params layout 2 or an older version that must
  * ignore them.
  * Sometimes query, key, value or output comes from fattn_tensor_from_packed
- * with fuzzed arguments instead.
+ * with fuzzed arguments instead. The bytes still left decode a fattn_merge
+ * case (fv_merge.h).
  *
  * Buffers hold exactly the bytes the descriptors address (at most FV_CAP in
  * all; beyond that the data pointers are fake addresses, possibly near the
@@ -37,7 +38,13 @@
  *     verdict once validation passed) and leaves *plan NULL on error; a plan
  *     runs to the bits fattn_forward wrote; rebinding it to a misaligned
  *     output, an lse it was made without, or a newer bindings version fails
- *     with that code and writes nothing; destroy balances the allocator.
+ *     with that code and writes nothing; destroy balances the allocator;
+ *   - with bytes left over, a fattn_merge case (fv_merge.c): its status is
+ *     OK exactly when fv_merge_oracle finds no broken rule, else one of
+ *     their codes; a failing call writes nothing; an accepted one leaves
+ *     the parts and the layout gaps untouched, gives each row the formula
+ *     of fattn.h (fully masked parts unread, NaN and +inf LSEs poisoning
+ *     the row) and the same bits when called again.
  */
 #include "fuzz_common.h"
 #include "fuzz_data_producer.h"
