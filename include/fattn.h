@@ -62,7 +62,7 @@ typedef enum fattn_status {
     FATTN_OK = 0,
     /* A required pointer is NULL: a tensor descriptor, its data, the LSE data,
      * a lengths or slopes array that a field says is present, an allocator
-     * with only one of its two functions. */
+     * with only one of its two functions, fattn_merge's part arrays. */
     FATTN_ERR_NULL_POINTER = 1,
     /* An enum-valued field holds a value outside its enum (dtype, causal mode,
      * alignment, ISA, window flag). */
@@ -88,7 +88,8 @@ typedef enum fattn_status {
     FATTN_ERR_SIZE_OVERFLOW = 9,
     /* A scalar value is out of its range: scale or softcap negative, NaN or
      * infinite; a window size below -1; a per-batch length outside
-     * [0, seq_len]; an ALiBi slope that is NaN or infinite. */
+     * [0, seq_len]; an ALiBi slope that is NaN or infinite; fattn_merge's
+     * parts outside [1, FATTN_MAX_MERGE_PARTS]. */
     FATTN_ERR_INVALID_VALUE = 10,
     /* The output or LSE overlaps an input, each other, or itself (two output
      * elements at the same address), or a caller workspace overlaps any of
@@ -540,18 +541,25 @@ fattn_status fattn_workspace_size(const fattn_tensor *query,
  * (FATTN_ERR_OVERLAP, judged as for fattn_forward). lse may be NULL (not
  * wanted); lses may not. The part arrays are read for `parts` entries.
  *
- * Errors, checked in this order before anything is written: outputs, lses
- * or output NULL (FATTN_ERR_NULL_POINTER); parts outside [1,
- * FATTN_MAX_MERGE_PARTS] (FATTN_ERR_INVALID_VALUE); output, then lse, then
- * outputs[k] and lses[k] for each k in order, each alone as fattn_forward
- * checks a tensor (data NULL: FATTN_ERR_NULL_POINTER; dtype out of range:
- * FATTN_ERR_INVALID_ENUM; bf16 or f16: FATTN_ERR_UNSUPPORTED_DTYPE; bool:
- * FATTN_ERR_DTYPE_MISMATCH; dimensions: FATTN_ERR_INVALID_DIMENSION;
- * negative strides: FATTN_ERR_INVALID_STRIDE; extents:
- * FATTN_ERR_SIZE_OVERFLOW; alignment: FATTN_ERR_MISALIGNED), then against
- * output's shape (FATTN_ERR_SHAPE_MISMATCH); then overlaps
- * (FATTN_ERR_OVERLAP). No other status is returned. A failing call writes
- * nothing to output or lse. `err` may be NULL.
+ * Errors, checked in this order before anything is written (a call with
+ * several faults reports the first):
+ *   1. outputs, lses or output NULL (FATTN_ERR_NULL_POINTER); parts
+ *      outside [1, FATTN_MAX_MERGE_PARTS] (FATTN_ERR_INVALID_VALUE);
+ *   2. output alone, then lse alone and its shape against output's;
+ *   3. for each k in order, outputs[k] and lses[k] alone, then their
+ *      shapes against output's (FATTN_ERR_SHAPE_MISMATCH);
+ *   4. output and lse: no two elements at one address, apart from every
+ *      part, apart from each other (FATTN_ERR_OVERLAP).
+ * "Alone" is what fattn_forward checks of a tensor: data NULL
+ * (FATTN_ERR_NULL_POINTER), dtype out of range (FATTN_ERR_INVALID_ENUM),
+ * bf16 or f16 (FATTN_ERR_UNSUPPORTED_DTYPE), bool
+ * (FATTN_ERR_DTYPE_MISMATCH), dimensions (FATTN_ERR_INVALID_DIMENSION),
+ * negative strides (FATTN_ERR_INVALID_STRIDE), alignment
+ * (FATTN_ERR_MISALIGNED), extents (FATTN_ERR_SIZE_OVERFLOW). No other
+ * status is returned. Messages name the part: "fattn_merge:
+ * outputs[2].shape[2] (seq) = 5 != output.shape[2] (seq) = 4: every part
+ * must have output's shape". A failing call writes nothing to output or
+ * lse. `err` may be NULL.
  *
  * Accuracy: the LSEs are f32, so each weight w_k carries l_k's rounding
  * (about |l_k| * 2^-24 relative) into the output, times the spread of the
