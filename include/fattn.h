@@ -516,9 +516,11 @@ fattn_status fattn_workspace_size(const fattn_tensor *query,
  *
  * which is the attention over the union of the K_k (the softmax over
  * disjoint sets, recombined), up to rounding, when the K_k are disjoint
- * and every part used the same query rows, scale and options; that is the
- * caller's to ensure (a key in two parts counts twice). Rows are merged
- * independently, so each row may have split its keys its own way (masks).
+ * and every part scored its keys as the whole problem does: the same query
+ * rows, scale, soft-cap, mask values and ALiBi bias (the rules that only
+ * decide which keys a part sees may differ, as in the prefix case above).
+ * That is the caller's to ensure: a key in two parts counts twice. Rows are
+ * merged independently, so each row may split its keys its own way.
  *
  * Per row:
  *   - a part with l_k = -inf (it saw no key: fully masked) contributes
