@@ -131,12 +131,12 @@ fattn_status fattn_merge(int32_t parts, const fattn_tensor *outputs,
                          const fattn_tensor *lse, fattn_error *err)
 {
     static const char fn[] = "fattn_merge";
-    if (!outputs)
-        return fattn_fail(err, FATTN_ERR_NULL_POINTER, fn, "outputs is NULL");
-    if (!lses)
-        return fattn_fail(err, FATTN_ERR_NULL_POINTER, fn, "lses is NULL");
-    if (!output)
-        return fattn_fail(err, FATTN_ERR_NULL_POINTER, fn, "output is NULL");
+    static const char *const names[3] = {"outputs", "lses", "output"};
+    const void *const required[3] = {outputs, lses, output};
+    for (int r = 0; r < 3; r++)
+        if (!required[r])
+            return fattn_fail(err, FATTN_ERR_NULL_POINTER, fn, "%s is NULL",
+                              names[r]);
     if (parts < 1 || parts > FATTN_MAX_MERGE_PARTS)
         return fattn_fail(err, FATTN_ERR_INVALID_VALUE, fn,
                           "parts = %" PRId32 ": must be in [1, %d] (FATTN_MAX_MERGE_PARTS)",
