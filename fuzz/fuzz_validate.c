@@ -1,6 +1,6 @@
 /*
- * fuzz_validate.c - every argument fattn_check and fattn_forward can be given,
- * and what they must do with it.
+ * fuzz_validate.c - every argument fattn_check, fattn_forward and
+ * fattn_merge can be given, and what they must do with it.
  *
  * The input decodes (fuzz_data_producer.h) into a small valid problem and
  * then up to 8 mutations: any shape or stride set to an edge value (zero,
@@ -13,7 +13,8 @@
  * function) or both, with params layout 2 or an older version that must
  * ignore them.
  * Sometimes query, key, value or output comes from fattn_tensor_from_packed
- * with fuzzed arguments instead.
+ * with fuzzed arguments instead. The bytes still left decode a fattn_merge
+ * case (fv_merge.h).
  *
  * Buffers hold exactly the bytes the descriptors address (at most FV_CAP in
  * all; beyond that the data pointers are fake addresses, possibly near the
@@ -37,11 +38,18 @@
  *     verdict once validation passed) and leaves *plan NULL on error; a plan
  *     runs to the bits fattn_forward wrote; rebinding it to a misaligned
  *     output, an lse it was made without, or a newer bindings version fails
- *     with that code and writes nothing; destroy balances the allocator.
+ *     with that code and writes nothing; destroy balances the allocator;
+ *   - with bytes left over, a fattn_merge case (fv_merge.c): its status is
+ *     OK exactly when fv_merge_oracle finds no broken rule, else one of
+ *     their codes; a failing call writes nothing; an accepted one leaves
+ *     the parts and the layout gaps untouched, gives each row the formula
+ *     of fattn.h (fully masked parts unread, NaN and +inf LSEs poisoning
+ *     the row) and the same bits when called again.
  */
 #include "fuzz_common.h"
 #include "fuzz_data_producer.h"
 #include "fv_case.h"
+#include "fv_merge.h"
 #include "reference.h"
 
 #include <math.h>
@@ -53,6 +61,7 @@
 #define FV_RTOL 1e-5
 
 static fv_case C; /* the current case, for the finding's description */
+static fv_merge M; /* and its merge case, if the input has one */
 
 /* ---- parallelism: params.pool and params.executor (layout 2) --------------
  * Decoded after the case, from the bytes it left, so that the corpus files
@@ -124,6 +133,8 @@ static void describe(void)
     fv_describe(&C, stderr);
     fprintf(stderr, "  parallel: %s, max_tasks %d, params version %s\n", modes[par_mode],
             (int)par_ex.max_tasks, par_bump ? "raised to the newest" : "as decoded");
+    if (M.used)
+        fv_merge_describe(&M, stderr);
 }
 
 /* ---- the allocator modes ------------------------------------------------ */
@@ -396,6 +407,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_init(&in, data, size);
     fv_decode(&C, &in);
     decode_parallel(&in);
+    fv_merge_decode(&M, &in); /* from what is left: none for older inputs */
     fv_packed_views(&C);
     set_allocator(&C.params, C.alloc_mode);
     fv_place(&C);
@@ -454,5 +466,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (st != FATTN_OK || fv_small(&C))
         check_plan(pr, errp, st, ran && C.real);
     fv_free(&C);
+    if (M.used) {
+        fv_merge_place(&M);
+        fv_merge_check(&M);
+        fv_merge_free(&M);
+    }
     return 0;
 }

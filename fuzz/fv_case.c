@@ -36,8 +36,8 @@ static void layout(fattn_tensor *t, const int order[4], int64_t pad)
     }
 }
 
-static void decode_tensor(fattn_tensor *t, fz_producer *in, int32_t dtype,
-                          int64_t b, int64_t h, int64_t s, int64_t d)
+void fv_decode_tensor(fattn_tensor *t, fz_producer *in, int32_t dtype,
+                      int64_t b, int64_t h, int64_t s, int64_t d)
 {
     static const int orders[4][4] = {
         {3, 2, 1, 0}, /* BHSD */
@@ -211,21 +211,21 @@ void fv_decode(fv_case *c, fz_producer *in)
     const int64_t Sq = fz_range(in, 0, 9), Sk = fz_range(in, 0, 9);
     const int64_t D = fz_range(in, 1, 9);
     const int64_t Dv = fz_bool(in) ? fz_range(in, 1, 9) : D;
-    decode_tensor(&c->t[FV_Q], in, FATTN_DTYPE_F32, B, Hq, Sq, D);
-    decode_tensor(&c->t[FV_K], in, FATTN_DTYPE_F32, B, Hkv, Sk, D);
-    decode_tensor(&c->t[FV_V], in, FATTN_DTYPE_F32, B, Hkv, Sk, Dv);
-    decode_tensor(&c->t[FV_O], in, FATTN_DTYPE_F32, B, Hq, Sq, Dv);
+    fv_decode_tensor(&c->t[FV_Q], in, FATTN_DTYPE_F32, B, Hq, Sq, D);
+    fv_decode_tensor(&c->t[FV_K], in, FATTN_DTYPE_F32, B, Hkv, Sk, D);
+    fv_decode_tensor(&c->t[FV_V], in, FATTN_DTYPE_F32, B, Hkv, Sk, Dv);
+    fv_decode_tensor(&c->t[FV_O], in, FATTN_DTYPE_F32, B, Hq, Sq, Dv);
     for (int r = FV_Q; r <= FV_O; r++)
         c->present[r] = 1;
 
     const int mask = (int)fz_range(in, 0, 2); /* none, f32, bool */
     const unsigned size1 = (unsigned)fz_range(in, 0, 15);
-    decode_tensor(&c->t[FV_MASK], in,
+    fv_decode_tensor(&c->t[FV_MASK], in,
                   mask == 2 ? FATTN_DTYPE_BOOL : FATTN_DTYPE_F32,
                   size1 & 1 ? 1 : B, size1 & 2 ? 1 : Hq, size1 & 4 ? 1 : Sq,
                   size1 & 8 ? 1 : Sk);
     c->present[FV_MASK] = mask != 0;
-    decode_tensor(&c->t[FV_LSE], in, FATTN_DTYPE_F32, B, Hq, Sq, 1);
+    fv_decode_tensor(&c->t[FV_LSE], in, FATTN_DTYPE_F32, B, Hq, Sq, 1);
     c->present[FV_LSE] = fz_bool(in);
     for (int a = 0; a < 3; a++)
         c->has_array[a] = fz_bool(in);
@@ -340,13 +340,7 @@ static size_t elem_size(int32_t dtype)
     return dtype == FATTN_DTYPE_F32 ? 4 : dtype == FATTN_DTYPE_BOOL ? 1 : 2;
 }
 
-/*
- * Bytes a tensor addresses from its data pointer, by the header's formula:
- * 0 if empty. Returns 0 and *bytes, or -1 if the descriptor is invalid
- * (bad dtype, negative shape or stride) or its extent does not fit in
- * PTRDIFF_MAX.
- */
-static int tensor_bytes(const fattn_tensor *t, uint64_t *bytes)
+int fv_tensor_bytes(const fattn_tensor *t, uint64_t *bytes)
 {
     __int128 last = 0;
     *bytes = 0;
@@ -423,7 +417,7 @@ static void fill_array(fv_case *c, int a, fattn_ref_rng *rng)
     }
 }
 
-static void *xmalloc(size_t n)
+void *fv_xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
     if (!p) {
@@ -466,7 +460,7 @@ static void own_buffer(fv_case *c, int id, int valid, fattn_ref_rng *rng)
         c->bytes[id] = 0;
     /* An invalid descriptor gets a token buffer: it must be refused. */
     c->buf_size[id] = c->misalign[id] + c->bytes[id] + (valid ? 0 : 4);
-    c->buf[id] = xmalloc(c->buf_size[id]);
+    c->buf[id] = fv_xmalloc(c->buf_size[id]);
     if (is_array)
         fill_array(c, id - FV_QLEN, rng);
     else {
@@ -558,7 +552,7 @@ void fv_place(fv_case *c)
     uint64_t total = 0;
     for (int r = 0; r < FV_TENSORS; r++) {
         uint64_t b;
-        valid[r] = tensor_bytes(&c->t[r], &b) == 0;
+        valid[r] = fv_tensor_bytes(&c->t[r], &b) == 0;
         c->bytes[r] = valid[r] && b <= FV_CAP ? (size_t)b : 0;
         if (valid[r] && in_use(c, r))
             total += b > FV_CAP ? FV_CAP + 1 : b;
@@ -616,21 +610,31 @@ void fv_place(fv_case *c)
     set_params_pointers(c);
     place_workspace(c);
 
-    for (int id = 0; id < FV_BUFFERS; id++)
-        if (c->buf[id]) {
-            c->snap[id] = xmalloc(c->buf_size[id]);
-            memcpy(c->snap[id], c->buf[id], c->buf_size[id]);
-        }
+    fv_snapshot(c->buf, c->snap, c->buf_size, FV_BUFFERS);
+}
 
+void fv_snapshot(unsigned char *const *buf, unsigned char **snap,
+                 const size_t *size, int n)
+{
+    for (int id = 0; id < n; id++)
+        if (buf[id]) {
+            snap[id] = fv_xmalloc(size[id]);
+            memcpy(snap[id], buf[id], size[id]);
+        }
+}
+
+void fv_free_buffers(unsigned char **buf, unsigned char **snap, int n)
+{
+    for (int id = 0; id < n; id++) {
+        free(buf[id]);
+        free(snap[id]);
+        buf[id] = snap[id] = NULL;
+    }
 }
 
 void fv_free(fv_case *c)
 {
-    for (int id = 0; id < FV_BUFFERS; id++) {
-        free(c->buf[id]);
-        free(c->snap[id]);
-        c->buf[id] = c->snap[id] = NULL;
-    }
+    fv_free_buffers(c->buf, c->snap, FV_BUFFERS);
 }
 
 /* ---- inspection --------------------------------------------------------- */
@@ -711,6 +715,20 @@ static const char *walk_elements(const fattn_tensor *t, size_t es,
     return NULL;
 }
 
+const char *fv_layout_problem(const fattn_tensor *t, const unsigned char *buf,
+                              const unsigned char *snap, size_t size)
+{
+    unsigned char *seen = calloc(size ? size : 1, 1);
+    if (!seen)
+        abort();
+    const char *why = walk_elements(t, 4, seen + ((const unsigned char *)t->data - buf));
+    for (size_t b = 0; !why && b < size; b++)
+        if (!seen[b] && buf[b] != snap[b])
+            why = "a byte outside the output's elements (a layout gap) was written";
+    free(seen);
+    return why;
+}
+
 const char *fv_output_layout_problem(const fv_case *c)
 {
     static const int outs[2] = {FV_O, FV_LSE};
@@ -718,14 +736,7 @@ const char *fv_output_layout_problem(const fv_case *c)
         const int r = outs[k];
         if ((r == FV_LSE && (c->params_null || !c->present[FV_LSE])) || !c->buf[r])
             continue;
-        unsigned char *seen = calloc(c->buf_size[r] ? c->buf_size[r] : 1, 1);
-        if (!seen)
-            abort();
-        const char *why = walk_elements(&c->t[r], 4, seen + c->misalign[r]);
-        for (size_t b = 0; !why && b < c->buf_size[r]; b++)
-            if (!seen[b] && c->buf[r][b] != c->snap[r][b])
-                why = "a byte outside the output's elements (a layout gap) was written";
-        free(seen);
+        const char *why = fv_layout_problem(&c->t[r], c->buf[r], c->snap[r], c->buf_size[r]);
         if (why)
             return why;
     }

@@ -75,6 +75,17 @@ typedef struct fv_case {
     size_t ws_need; /* fattn_workspace_size() for the call, 0 if refused */
 } fv_case;
 
+/* A tensor of the given shape and dtype in a layout read from the input:
+ * BHSD, BSHD, SBHD or transposed rows, with 0-2 elements of padding. */
+void fv_decode_tensor(fattn_tensor *t, fz_producer *in, int32_t dtype,
+                      int64_t b, int64_t h, int64_t s, int64_t d);
+
+/* Bytes a tensor addresses from its data pointer, by the header's formula:
+ * 0 if empty. Returns 0 and *bytes, or -1 if the descriptor is invalid
+ * (bad dtype, negative shape or stride) or its extent does not fit in
+ * PTRDIFF_MAX. */
+int fv_tensor_bytes(const fattn_tensor *t, uint64_t *bytes);
+
 /* Decode a case from the input (never fails). */
 void fv_decode(fv_case *c, fz_producer *in);
 
@@ -86,6 +97,13 @@ void fv_packed_views(fv_case *c);
  * snapshot them, and point descriptors and params at them. */
 void fv_place(fv_case *c);
 void fv_free(fv_case *c);
+
+/* malloc that aborts on failure (n = 0 allocates a byte); snapshots of n
+ * buffers (NULL ones skipped) and freeing both. */
+void *fv_xmalloc(size_t n);
+void fv_snapshot(unsigned char *const *buf, unsigned char **snap,
+                 const size_t *size, int n);
+void fv_free_buffers(unsigned char **buf, unsigned char **snap, int n);
 
 /* Bit s set: status s is the code of a rule the case breaks. 0 = valid.
  * *others gets the codes of all but the params.workspace rules (which
@@ -108,6 +126,11 @@ const char *fv_buffer_name(int buffer);
 /* After a successful forward: NULL, or what is wrong with the output and
  * LSE buffers (two elements at one address, a layout gap written). */
 const char *fv_output_layout_problem(const fv_case *c);
+
+/* The same for one f32 output t in its own buffer buf of `size` bytes,
+ * snap its contents before the call. */
+const char *fv_layout_problem(const fattn_tensor *t, const unsigned char *buf,
+                              const unsigned char *snap, size_t size);
 
 void fv_describe(const fv_case *c, FILE *out);
 

@@ -8,6 +8,7 @@
  * shortcut in the library's checked arithmetic goes unnoticed.
  */
 #include "fv_case.h"
+#include "fv_merge.h"
 
 #include <float.h>
 #include <math.h>
@@ -256,6 +257,47 @@ uint32_t fv_oracle(const fv_case *c, uint32_t *others)
         bad |= BIT(FATTN_ERR_OVERLAP);
     *others = bad;
     return bad | workspace_rules(c, p, in, nin, &out, &lse);
+}
+
+/*
+ * fattn_merge (fattn.h, "Merging partial results"): the arrays and parts
+ * first, nothing else judged without them; then every tensor with the
+ * rules of fattn_forward's output (outputs[k], output) and lse (lses[k],
+ * lse), one shape for all, [B, H, S, 1] for the LSEs; output and lse
+ * without two elements at one address, apart from every part and from each
+ * other. The parts may share memory.
+ */
+uint32_t fv_merge_oracle(const fv_merge *m)
+{
+    uint32_t bad = 0;
+    for (int a = 0; a < FVM_NULLS; a++)
+        if (m->null_array[a])
+            bad |= BIT(FATTN_ERR_NULL_POINTER);
+    if (m->parts < 1 || m->parts > FATTN_MAX_MERGE_PARTS)
+        bad |= BIT(FATTN_ERR_INVALID_VALUE);
+    if (bad)
+        return bad;
+    const fattn_tensor *o = &m->t[FVM_O], *l = &m->t[FVM_L];
+    span out = {0, 0}, lse = {0, 0}, in[2];
+    bad |= tensor_rules(o, FV_O, &out) | self_overlap(o);
+    if (m->lse_present) {
+        bad |= tensor_rules(l, FV_LSE, &lse) | self_overlap(l) | same(l->shape[3], 1);
+        for (int d = 0; d < 3; d++)
+            bad |= same(l->shape[d], o->shape[d]);
+    }
+    for (int32_t k = 0; k < m->parts; k++) {
+        const fattn_tensor *po = &m->outs[k], *pl = &m->lses[k];
+        bad |= tensor_rules(po, FV_O, &in[0]) | tensor_rules(pl, FV_LSE, &in[1]);
+        for (int d = 0; d < 4; d++)
+            bad |= same(po->shape[d], o->shape[d]) |
+                   same(pl->shape[d], d < 3 ? o->shape[d] : 1);
+        for (int j = 0; j < 2; j++)
+            if (intersect(&out, &in[j]) || intersect(&lse, &in[j]))
+                bad |= BIT(FATTN_ERR_OVERLAP);
+    }
+    if (intersect(&out, &lse))
+        bad |= BIT(FATTN_ERR_OVERLAP);
+    return bad;
 }
 
 const char *fv_codes_text(uint32_t codes)

@@ -62,7 +62,7 @@ typedef enum fattn_status {
     FATTN_OK = 0,
     /* A required pointer is NULL: a tensor descriptor, its data, the LSE data,
      * a lengths or slopes array that a field says is present, an allocator
-     * with only one of its two functions. */
+     * with only one of its two functions, fattn_merge's part arrays. */
     FATTN_ERR_NULL_POINTER = 1,
     /* An enum-valued field holds a value outside its enum (dtype, causal mode,
      * alignment, ISA, window flag). */
@@ -88,7 +88,8 @@ typedef enum fattn_status {
     FATTN_ERR_SIZE_OVERFLOW = 9,
     /* A scalar value is out of its range: scale or softcap negative, NaN or
      * infinite; a window size below -1; a per-batch length outside
-     * [0, seq_len]; an ALiBi slope that is NaN or infinite. */
+     * [0, seq_len]; an ALiBi slope that is NaN or infinite; fattn_merge's
+     * parts outside [1, FATTN_MAX_MERGE_PARTS]. */
     FATTN_ERR_INVALID_VALUE = 10,
     /* The output or LSE overlaps an input, each other, or itself (two output
      * elements at the same address), or a caller workspace overlaps any of
@@ -479,6 +480,106 @@ fattn_status fattn_workspace_size(const fattn_tensor *query,
                                   const fattn_tensor *output,
                                   const fattn_params *params, size_t *bytes,
                                   fattn_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Merging partial results                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* The most parts one fattn_merge call takes. More can be merged in groups:
+ * a merge's output and lse are a partial result themselves. */
+#define FATTN_MAX_MERGE_PARTS 1024
+
+/*
+ * Combine `parts` partial results of the same query rows, each computed
+ * over its own set of keys, into the result over all of them: what a
+ * split-K plan does inside (the same arithmetic), and what a caller needs
+ *   - for a shared prefix and per-sequence suffixes: one call attends
+ *     every sequence's queries to the prefix (its keys and values
+ *     broadcast over the batch with stride 0; no causal mask, the prefix
+ *     preceding every query), another to the suffixes (bottom-right
+ *     causal: the suffix's keys line up with the queries as in the whole
+ *     sequence), then one merge;
+ *   - for context parallelism: each process or machine attends the same
+ *     queries to its shard of the keys and sends its output and LSE; one
+ *     merge gives the full result (merges nest, so a tree of merges works
+ *     too, rounding aside).
+ *
+ * Part k is outputs[k] [B, H, S, Dv] and lses[k] [B, H, S, 1], the output
+ * and params.lse that fattn_forward writes for a subset K_k of the keys.
+ * For each row (b, h, i), with l_k = lses[k][b, h, i, 0] and o_k its
+ * output row:
+ *
+ *     M          = max_k l_k
+ *     w_k        = exp(l_k - M)
+ *     output row = sum_k w_k o_k / sum_k w_k
+ *     lse        = M + log(sum_k w_k)
+ *
+ * which is the attention over the union of the K_k (the softmax over
+ * disjoint sets, recombined), up to rounding, when the K_k are disjoint
+ * and every part scored its keys as the whole problem does: the same query
+ * rows, scale, soft-cap, mask values and ALiBi bias (the rules that only
+ * decide which keys a part sees may differ, as in the prefix case above).
+ * That is the caller's to ensure: a key in two parts counts twice. Rows are
+ * merged independently, so each row may split its keys its own way.
+ *
+ * Per row:
+ *   - a part with l_k = -inf (it saw no key: fully masked) contributes
+ *     nothing, and its output row is not read (it may hold anything);
+ *   - every part -inf: output 0 and lse -inf, a fully masked row, as
+ *     fattn_forward writes it;
+ *   - any l_k NaN or +inf (no sum of exponentials gives +inf): output and
+ *     lse NaN, as a NaN score poisons a row. Output rows are not scanned:
+ *     a NaN or Inf in the output row of a contributing part reaches the
+ *     merged row.
+ *
+ * Tensors: every outputs[k] and output have one shape [B, H, S, Dv], every
+ * lses[k] and lse are [B, H, S, 1], all f32, with the rules of
+ * fattn_forward's output and lse: H >= 1, 1 <= Dv <= FATTN_MAX_HEAD_DIM, B
+ * and S may be 0 (nothing to do), any strides (BHSD, BSHD, a slice of a
+ * larger buffer), data non-NULL and 4-byte aligned even when empty. The
+ * parts may broadcast (stride 0) and may share memory with each other
+ * (merging one part twice is allowed); output and lse may not (no two
+ * elements at one address) and must not overlap any part or each other
+ * (FATTN_ERR_OVERLAP, judged as for fattn_forward). lse may be NULL (not
+ * wanted); lses may not. The part arrays are read for `parts` entries.
+ *
+ * Errors, checked in this order before anything is written (a call with
+ * several faults reports the first):
+ *   1. outputs, lses or output NULL (FATTN_ERR_NULL_POINTER); parts
+ *      outside [1, FATTN_MAX_MERGE_PARTS] (FATTN_ERR_INVALID_VALUE);
+ *   2. output alone, then lse alone and its shape against output's;
+ *   3. for each k in order, outputs[k] and lses[k] alone, then their
+ *      shapes against output's (FATTN_ERR_SHAPE_MISMATCH);
+ *   4. output and lse: no two elements at one address, apart from every
+ *      part, apart from each other (FATTN_ERR_OVERLAP).
+ * "Alone" is what fattn_forward checks of a tensor: data NULL
+ * (FATTN_ERR_NULL_POINTER), dtype out of range (FATTN_ERR_INVALID_ENUM),
+ * bf16 or f16 (FATTN_ERR_UNSUPPORTED_DTYPE), bool
+ * (FATTN_ERR_DTYPE_MISMATCH), dimensions (FATTN_ERR_INVALID_DIMENSION),
+ * negative strides (FATTN_ERR_INVALID_STRIDE), alignment
+ * (FATTN_ERR_MISALIGNED), extents (FATTN_ERR_SIZE_OVERFLOW). No other
+ * status is returned. Messages name the part: "fattn_merge:
+ * outputs[2].shape[2] (seq) = 5 != output.shape[2] (seq) = 4: every part
+ * must have output's shape". A failing call writes nothing to output or
+ * lse. `err` may be NULL.
+ *
+ * Accuracy: the LSEs are f32, so each weight w_k carries l_k's rounding
+ * (about |l_k| * 2^-24 relative) into the output, times the spread of the
+ * parts' rows: nothing to see at the LSEs of usual logits (tens), about
+ * 1e-3 * max|V| when LSEs near 1e4 meet.
+ *
+ * Cost: one pass over the parts and the output, memory-bound, on the
+ * calling thread; no allocation (about 22 KiB of stack). It uses no kernel
+ * path and ignores FATTN_ISA.
+ *
+ * Determinism: the sums run in double in part order, so the same inputs in
+ * the same order give the same bits, whatever the kernel path, the thread
+ * or the caller (the C library's exp and log are the only outside
+ * ingredient); another order may differ in the last bits.
+ */
+fattn_status fattn_merge(int32_t parts, const fattn_tensor *outputs,
+                         const fattn_tensor *lses, const fattn_tensor *output,
+                         const fattn_tensor *lse, fattn_error *err);
 
 
 /* ------------------------------------------------------------------------ */

@@ -18,7 +18,7 @@
 # 4. Builds build-fuzz-cov/ (clang, replay driver, source-based coverage),
 #    replays seed and working corpora and prints llvm-cov's line coverage of
 #    src/ and simd/, then the lines of the validation code (src/validate.c,
-#    src/tensor.c) that no input reached.
+#    src/tensor.c, src/merge.c) that no input reached.
 # Prints per harness: execs, exec/s, new corpus inputs, coverage before/after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -115,7 +115,7 @@ echo "line coverage of the library (file, lines, missed, cover):"
              printf "  %-28s %6s %6s %8s\n", $1, $8, $9, $10; n += $8; m += $9 }
          END { if (n) printf "  %-28s %6d %6d %7.2f%%\n", "src/ + simd/", n, m, 100 * (n - m) / n }'
 "$LLVM_COV" show "${objects[@]:1}" -instr-profile="$COV/fuzz.profdata" >"$COV/fuzz-coverage.txt"
-for f in src/validate.c src/tensor.c; do
+for f in src/validate.c src/tensor.c src/merge.c; do
     echo
     echo "--- $f: lines no input reached"
     awk -v want="/$f:" '/^\/.*:$/ { on = substr($0, length($0) - length(want) + 1) == want }

@@ -323,6 +323,53 @@ fattn_status fattn_check_workspace(const char *fn, const char *what,
 fattn_status fattn_check_overlaps(const char *fn, const fattn_checked *c,
                                   fattn_error *err);
 
+/*
+ * The tensor checks every entry point shares (validate.c), so that
+ * fattn_forward and fattn_merge judge a tensor alike and say so in the same
+ * words. A role names the tensor in messages ("query", "outputs[2]") and
+ * its four dimensions, and says what it allows: head_dims, shape[1] and
+ * shape[3] >= 1 and shape[3] <= FATTN_MAX_HEAD_DIM (query, key, value,
+ * output); bool_ok, a bool dtype (masks).
+ */
+typedef struct fattn_tensor_role {
+    const char *name;
+    const char *const *dims; /* 4 names */
+    int head_dims, bool_ok;
+} fattn_tensor_role;
+
+/* One tensor alone: data, dtype, shape, strides, alignment, extent; *sp
+ * gets its bytes (named r->name). */
+fattn_status fattn_check_tensor(const char *fn, const fattn_tensor_role *r,
+                                const fattn_tensor *t, fattn_extent *sp,
+                                fattn_error *err);
+
+/* a.shape[da] == b.shape[db], else FATTN_ERR_SHAPE_MISMATCH ending in `rule`. */
+fattn_status fattn_check_same_dim(const char *fn, const fattn_tensor_role *ra,
+                                  const fattn_tensor *a, int da,
+                                  const fattn_tensor_role *rb,
+                                  const fattn_tensor *b, int db,
+                                  const char *rule, fattn_error *err);
+
+/* An LSE l of shape [ref.shape[0..2], 1]. */
+fattn_status fattn_check_lse_shape(const char *fn, const fattn_tensor_role *rl,
+                                   const fattn_tensor *l,
+                                   const fattn_tensor_role *rref,
+                                   const fattn_tensor *ref, const char *rule,
+                                   fattn_error *err);
+
+/* No two elements of the output t at one address (fattn.h's test). */
+fattn_status fattn_check_self_overlap(const char *fn,
+                                      const fattn_tensor_role *r,
+                                      const fattn_tensor *t, fattn_error *err);
+
+/* Each of outs[0 .. nouts) apart from each of in[0 .. nin), else
+ * FATTN_ERR_OVERLAP ending in `rule`; then output apart from lse. */
+fattn_status fattn_check_apart(const char *fn, const fattn_extent *outs,
+                               int nouts, const fattn_extent *in, int64_t nin,
+                               const char *rule, fattn_error *err);
+fattn_status fattn_check_output_lse(const char *fn, const fattn_extent *out,
+                                    const fattn_extent *lse, fattn_error *err);
+
 /* Values a caller may change between runs of a plan: lengths in range,
  * slopes finite. */
 fattn_status fattn_check_values(const char *fn, const fattn_problem *p,

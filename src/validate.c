@@ -25,17 +25,20 @@
 
 enum role { R_QUERY, R_KEY, R_VALUE, R_OUTPUT, R_MASK, R_LSE, R_COUNT };
 
-static const char *const role_name[R_COUNT] = {
-    "query", "key", "value", "output", "mask", "lse",
-};
+static const char *const dims_query[4] = {"batch", "heads", "seq_q", "head_dim"};
+static const char *const dims_key[4] = {"batch", "heads_kv", "seq_k", "head_dim"};
+static const char *const dims_value[4] = {"batch", "heads_kv", "seq_k", "head_dim_v"};
+static const char *const dims_output[4] = {"batch", "heads", "seq_q", "head_dim_v"};
+static const char *const dims_mask[4] = {"batch", "heads", "seq_q", "seq_k"};
+static const char *const dims_lse[4] = {"batch", "heads", "seq_q", "one"};
 
-static const char *const dim_name[R_COUNT][4] = {
-    [R_QUERY] = {"batch", "heads", "seq_q", "head_dim"},
-    [R_KEY] = {"batch", "heads_kv", "seq_k", "head_dim"},
-    [R_VALUE] = {"batch", "heads_kv", "seq_k", "head_dim_v"},
-    [R_OUTPUT] = {"batch", "heads", "seq_q", "head_dim_v"},
-    [R_MASK] = {"batch", "heads", "seq_q", "seq_k"},
-    [R_LSE] = {"batch", "heads", "seq_q", "one"},
+static const fattn_tensor_role roles[R_COUNT] = {
+    [R_QUERY] = {"query", dims_query, 1, 0},
+    [R_KEY] = {"key", dims_key, 1, 0},
+    [R_VALUE] = {"value", dims_value, 1, 0},
+    [R_OUTPUT] = {"output", dims_output, 1, 0},
+    [R_MASK] = {"mask", dims_mask, 0, 1},
+    [R_LSE] = {"lse", dims_lse, 0, 0},
 };
 
 static const char *const dtype_name[] = {"f32", "bf16", "f16", "bool"};
@@ -53,52 +56,52 @@ static size_t dtype_size(int dtype)
 }
 
 /* Step 3 for one tensor. Fills *sp with the bytes it addresses. */
-static fattn_status check_tensor(const vctx *c, enum role r,
-                                 const fattn_tensor *t, span *sp)
+fattn_status fattn_check_tensor(const char *fn, const fattn_tensor_role *r,
+                                const fattn_tensor *t, fattn_extent *sp,
+                                fattn_error *err)
 {
-    const char *n = role_name[r];
+    const char *n = r->name;
+    const char *const *dn = r->dims;
     if (!t->data)
-        return fattn_fail(c->err, FATTN_ERR_NULL_POINTER, c->fn,
-                          "%s.data is NULL", n);
+        return fattn_fail(err, FATTN_ERR_NULL_POINTER, fn, "%s.data is NULL",
+                          n);
     if (t->dtype < FATTN_DTYPE_F32 || t->dtype > FATTN_DTYPE_BOOL)
-        return fattn_fail(c->err, FATTN_ERR_INVALID_ENUM, c->fn,
+        return fattn_fail(err, FATTN_ERR_INVALID_ENUM, fn,
                           "%s.dtype = %" PRId32 ": not a fattn_dtype (0..3)", n,
                           t->dtype);
     if (t->dtype == FATTN_DTYPE_BF16 || t->dtype == FATTN_DTYPE_F16)
-        return fattn_fail(c->err, FATTN_ERR_UNSUPPORTED_DTYPE, c->fn,
+        return fattn_fail(err, FATTN_ERR_UNSUPPORTED_DTYPE, fn,
                           "%s.dtype = %s: not supported yet (use f32)", n,
                           dtype_name[t->dtype]);
-    if (t->dtype == FATTN_DTYPE_BOOL && r != R_MASK)
-        return fattn_fail(c->err, FATTN_ERR_DTYPE_MISMATCH, c->fn,
+    if (t->dtype == FATTN_DTYPE_BOOL && !r->bool_ok)
+        return fattn_fail(err, FATTN_ERR_DTYPE_MISMATCH, fn,
                           "%s.dtype = bool: %s must be f32 (bool is for masks)",
                           n, n);
     for (int d = 0; d < 4; d++) {
         int64_t v = t->shape[d];
-        int positive = (r <= R_OUTPUT && (d == 1 || d == 3));
+        int positive = (r->head_dims && (d == 1 || d == 3));
         if (v < 0 || (positive && v < 1))
-            return fattn_fail(c->err, FATTN_ERR_INVALID_DIMENSION, c->fn,
+            return fattn_fail(err, FATTN_ERR_INVALID_DIMENSION, fn,
                               "%s.shape[%d] (%s) = %" PRId64 " < %d: %s must be >= %d",
-                              n, d, dim_name[r][d], v, positive, dim_name[r][d],
-                              positive);
+                              n, d, dn[d], v, positive, dn[d], positive);
         if (v > FATTN_MAX_DIM)
-            return fattn_fail(c->err, FATTN_ERR_INVALID_DIMENSION, c->fn,
+            return fattn_fail(err, FATTN_ERR_INVALID_DIMENSION, fn,
                               "%s.shape[%d] (%s) = %" PRId64 " > 2^40: dimensions must be at most FATTN_MAX_DIM",
-                              n, d, dim_name[r][d], v);
-        if (r <= R_OUTPUT && d == 3 && v > FATTN_MAX_HEAD_DIM)
-            return fattn_fail(c->err, FATTN_ERR_INVALID_DIMENSION, c->fn,
+                              n, d, dn[d], v);
+        if (r->head_dims && d == 3 && v > FATTN_MAX_HEAD_DIM)
+            return fattn_fail(err, FATTN_ERR_INVALID_DIMENSION, fn,
                               "%s.shape[3] (%s) = %" PRId64 " > %d: %s must be at most FATTN_MAX_HEAD_DIM",
-                              n, dim_name[r][3], v, FATTN_MAX_HEAD_DIM,
-                              dim_name[r][3]);
+                              n, dn[3], v, FATTN_MAX_HEAD_DIM, dn[3]);
     }
     for (int d = 0; d < 4; d++)
         if (t->stride[d] < 0)
-            return fattn_fail(c->err, FATTN_ERR_INVALID_STRIDE, c->fn,
+            return fattn_fail(err, FATTN_ERR_INVALID_STRIDE, fn,
                               "%s.stride[%d] (%s) = %" PRId64 " < 0: strides must be >= 0",
-                              n, d, dim_name[r][d], t->stride[d]);
+                              n, d, dn[d], t->stride[d]);
     size_t es = dtype_size(t->dtype);
     uintptr_t base = (uintptr_t)t->data;
     if (base % es != 0)
-        return fattn_fail(c->err, FATTN_ERR_MISALIGNED, c->fn,
+        return fattn_fail(err, FATTN_ERR_MISALIGNED, fn,
                           "%s.data = %p is not aligned to its element size (%zu bytes)",
                           n, t->data, es);
 
@@ -111,70 +114,84 @@ static fattn_status check_tensor(const vctx *c, enum role r,
     for (int d = 0; d < 4; d++) {
         int64_t term;
         if (__builtin_mul_overflow(t->shape[d] - 1, t->stride[d], &term))
-            return fattn_fail(c->err, FATTN_ERR_SIZE_OVERFLOW, c->fn,
+            return fattn_fail(err, FATTN_ERR_SIZE_OVERFLOW, fn,
                               "%s.stride[%d] (%s) = %" PRId64 " * (%s.shape[%d] - 1) = %" PRId64
                               " overflows int64",
-                              n, d, dim_name[r][d], t->stride[d], n, d,
-                              t->shape[d] - 1);
+                              n, d, dn[d], t->stride[d], n, d, t->shape[d] - 1);
         int64_t sum;
         if (__builtin_add_overflow(last, term, &sum))
-            return fattn_fail(c->err, FATTN_ERR_SIZE_OVERFLOW, c->fn,
+            return fattn_fail(err, FATTN_ERR_SIZE_OVERFLOW, fn,
                               "%s: extent %" PRId64 " + stride[%d] (%s) = %" PRId64 " * (shape[%d] - 1) = %" PRId64
                               " overflows int64",
-                              n, last, d, dim_name[r][d], t->stride[d], d,
+                              n, last, d, dn[d], t->stride[d], d,
                               t->shape[d] - 1);
         last = sum;
     }
     uint64_t bytes;
     if (__builtin_mul_overflow((uint64_t)last + 1u, (uint64_t)es, &bytes) ||
         bytes > (uint64_t)PTRDIFF_MAX || bytes > (uint64_t)(UINTPTR_MAX - base))
-        return fattn_fail(c->err, FATTN_ERR_SIZE_OVERFLOW, c->fn,
+        return fattn_fail(err, FATTN_ERR_SIZE_OVERFLOW, fn,
                           "%s: %" PRIu64 " elements of %zu bytes from %p exceed the address space",
                           n, (uint64_t)last + 1u, es, t->data);
     sp->end = base + (uintptr_t)bytes;
     return FATTN_OK;
 }
 
+static fattn_status check_tensor(const vctx *c, enum role r,
+                                 const fattn_tensor *t, span *sp)
+{
+    return fattn_check_tensor(c->fn, &roles[r], t, sp, c->err);
+}
+
 /* Step 4: a.shape[da] must equal b.shape[db]. */
-static fattn_status same_dim(const vctx *c, fattn_status code, enum role ra,
-                             const fattn_tensor *a, int da, enum role rb,
-                             const fattn_tensor *b, int db, const char *rule)
+fattn_status fattn_check_same_dim(const char *fn, const fattn_tensor_role *ra,
+                                  const fattn_tensor *a, int da,
+                                  const fattn_tensor_role *rb,
+                                  const fattn_tensor *b, int db,
+                                  const char *rule, fattn_error *err)
 {
     if (a->shape[da] == b->shape[db])
         return FATTN_OK;
-    return fattn_fail(c->err, code, c->fn,
+    return fattn_fail(err, FATTN_ERR_SHAPE_MISMATCH, fn,
                       "%s.shape[%d] (%s) = %" PRId64 " != %s.shape[%d] (%s) = %" PRId64 ": %s",
-                      role_name[ra], da, dim_name[ra][da], a->shape[da],
-                      role_name[rb], db, dim_name[rb][db], b->shape[db], rule);
+                      ra->name, da, ra->dims[da], a->shape[da], rb->name, db,
+                      rb->dims[db], b->shape[db], rule);
+}
+
+static fattn_status same_dim(const vctx *c, enum role ra, const fattn_tensor *a,
+                             int da, enum role rb, const fattn_tensor *b,
+                             int db, const char *rule)
+{
+    return fattn_check_same_dim(c->fn, &roles[ra], a, da, &roles[rb], b, db,
+                                rule, c->err);
 }
 
 static fattn_status check_relations(const vctx *c, const fattn_tensor *q,
                                     const fattn_tensor *k, const fattn_tensor *v,
                                     const fattn_tensor *o)
 {
-    const fattn_status MM = FATTN_ERR_SHAPE_MISMATCH;
-    FATTN_TRY(same_dim(c, MM, R_KEY, k, 0, R_QUERY, q, 0,
+    FATTN_TRY(same_dim(c, R_KEY, k, 0, R_QUERY, q, 0,
                  "query, key and value must have the same batch size"));
-    FATTN_TRY(same_dim(c, MM, R_VALUE, v, 0, R_QUERY, q, 0,
+    FATTN_TRY(same_dim(c, R_VALUE, v, 0, R_QUERY, q, 0,
                  "query, key and value must have the same batch size"));
-    FATTN_TRY(same_dim(c, MM, R_KEY, k, 3, R_QUERY, q, 3,
+    FATTN_TRY(same_dim(c, R_KEY, k, 3, R_QUERY, q, 3,
                  "query and key must have the same head_dim"));
-    FATTN_TRY(same_dim(c, MM, R_VALUE, v, 1, R_KEY, k, 1,
+    FATTN_TRY(same_dim(c, R_VALUE, v, 1, R_KEY, k, 1,
                  "key and value must have the same number of heads"));
-    FATTN_TRY(same_dim(c, MM, R_VALUE, v, 2, R_KEY, k, 2,
+    FATTN_TRY(same_dim(c, R_VALUE, v, 2, R_KEY, k, 2,
                  "key and value must have the same sequence length"));
     if (q->shape[1] % k->shape[1] != 0)
         return fattn_fail(c->err, FATTN_ERR_NOT_DIVISIBLE, c->fn,
                           "query.shape[1] (heads) = %" PRId64 " is not a multiple of key.shape[1] (heads_kv) = %" PRId64
                           ": query heads must be a multiple of key/value heads",
                           q->shape[1], k->shape[1]);
-    FATTN_TRY(same_dim(c, MM, R_OUTPUT, o, 0, R_QUERY, q, 0,
+    FATTN_TRY(same_dim(c, R_OUTPUT, o, 0, R_QUERY, q, 0,
                  "output must have query's batch size"));
-    FATTN_TRY(same_dim(c, MM, R_OUTPUT, o, 1, R_QUERY, q, 1,
+    FATTN_TRY(same_dim(c, R_OUTPUT, o, 1, R_QUERY, q, 1,
                  "output must have query's number of heads"));
-    FATTN_TRY(same_dim(c, MM, R_OUTPUT, o, 2, R_QUERY, q, 2,
+    FATTN_TRY(same_dim(c, R_OUTPUT, o, 2, R_QUERY, q, 2,
                  "output must have query's sequence length"));
-    FATTN_TRY(same_dim(c, MM, R_OUTPUT, o, 3, R_VALUE, v, 3,
+    FATTN_TRY(same_dim(c, R_OUTPUT, o, 3, R_VALUE, v, 3,
                  "output must have value's head_dim"));
     return FATTN_OK;
 }
@@ -192,25 +209,24 @@ static fattn_status check_mask(const vctx *c, const fattn_tensor *m,
             return fattn_fail(c->err, FATTN_ERR_SHAPE_MISMATCH, c->fn,
                               "mask.shape[%d] (%s) = %" PRId64 " != %s.shape[%d] (%s) = %" PRId64
                               ": each mask dimension must equal the attention size or 1",
-                              d, dim_name[R_MASK][d], m->shape[d],
-                              role_name[rr[d]], rd[d], dim_name[rr[d]][rd[d]],
-                              want);
+                              d, dims_mask[d], m->shape[d], roles[rr[d]].name,
+                              rd[d], roles[rr[d]].dims[rd[d]], want);
     }
     return FATTN_OK;
 }
 
-static fattn_status check_lse(const vctx *c, const fattn_tensor *l,
-                              const fattn_tensor *q)
+fattn_status fattn_check_lse_shape(const char *fn, const fattn_tensor_role *rl,
+                                   const fattn_tensor *l,
+                                   const fattn_tensor_role *rref,
+                                   const fattn_tensor *ref, const char *rule,
+                                   fattn_error *err)
 {
-    const fattn_status MM = FATTN_ERR_SHAPE_MISMATCH;
-    const char *rule = "lse must be [batch, heads, seq_q, 1] of query";
-    FATTN_TRY(same_dim(c, MM, R_LSE, l, 0, R_QUERY, q, 0, rule));
-    FATTN_TRY(same_dim(c, MM, R_LSE, l, 1, R_QUERY, q, 1, rule));
-    FATTN_TRY(same_dim(c, MM, R_LSE, l, 2, R_QUERY, q, 2, rule));
+    for (int d = 0; d < 3; d++)
+        FATTN_TRY(fattn_check_same_dim(fn, rl, l, d, rref, ref, d, rule, err));
     if (l->shape[3] != 1)
-        return fattn_fail(c->err, MM, c->fn,
-                          "lse.shape[3] (one) = %" PRId64 " != 1: %s", l->shape[3],
-                          rule);
+        return fattn_fail(err, FATTN_ERR_SHAPE_MISMATCH, fn,
+                          "%s.shape[3] (%s) = %" PRId64 " != 1: %s", rl->name,
+                          rl->dims[3], l->shape[3], rule);
     return FATTN_OK;
 }
 
@@ -219,8 +235,9 @@ static fattn_status check_lse(const vctx *c, const fattn_tensor *l,
  * exotic interleaved layouts are refused): with the dimensions of size > 1
  * sorted by stride, each stride exceeds the extent of all smaller ones.
  */
-static fattn_status check_self_overlap(const vctx *c, enum role r,
-                                       const fattn_tensor *t)
+fattn_status fattn_check_self_overlap(const char *fn,
+                                      const fattn_tensor_role *r,
+                                      const fattn_tensor *t, fattn_error *err)
 {
     int idx[4], n = 0;
     for (int d = 0; d < 4; d++)
@@ -239,13 +256,12 @@ static fattn_status check_self_overlap(const vctx *c, enum role r,
     for (int a = 0; a < n; a++) {
         int d = idx[a];
         if (t->stride[d] <= covered)
-            return fattn_fail(c->err, FATTN_ERR_OVERLAP, c->fn,
+            return fattn_fail(err, FATTN_ERR_OVERLAP, fn,
                               "%s.stride[%d] (%s) = %" PRId64 " <= %" PRId64
                               " (extent of its smaller-stride dimensions) with %s.shape[%d] = %" PRId64
                               ": two %s elements would share an address",
-                              role_name[r], d, dim_name[r][d], t->stride[d],
-                              covered, role_name[r], d, t->shape[d],
-                              role_name[r]);
+                              r->name, d, r->dims[d], t->stride[d], covered,
+                              r->name, d, t->shape[d], r->name);
         covered += (t->shape[d] - 1) * t->stride[d]; /* bounded by the extent */
     }
     return FATTN_OK;
@@ -426,25 +442,43 @@ static void copy_strides(int64_t *dst, const fattn_tensor *t)
         dst[d] = t->shape[d] == 1 || empty ? 0 : t->stride[d];
 }
 
-fattn_status fattn_check_overlaps(const char *fn, const fattn_checked *c,
-                                  fattn_error *err)
+fattn_status fattn_check_apart(const char *fn, const fattn_extent *outs,
+                               int nouts, const fattn_extent *in, int64_t nin,
+                               const char *rule, fattn_error *err)
 {
-    const span *out = &c->span[FATTN_R_OUTPUT], *lse = &c->span[FATTN_R_LSE];
-    for (int a = FATTN_R_OUTPUT; a < FATTN_R_COUNT; a++)
-        for (int b = 0; b < FATTN_R_OUTPUT; b++) {
-            const span *x = &c->span[a], *y = &c->span[b];
+    for (int a = 0; a < nouts; a++)
+        for (int64_t b = 0; b < nin; b++) {
+            const span *x = &outs[a], *y = &in[b];
             if (spans_intersect(x, y))
                 return fattn_fail(err, FATTN_ERR_OVERLAP, fn,
-                                  "%s bytes [%p, %p) overlap %s bytes [%p, %p): outputs must not share memory with inputs",
+                                  "%s bytes [%p, %p) overlap %s bytes [%p, %p): %s",
                                   x->name, (void *)x->begin, (void *)x->end,
-                                  y->name, (void *)y->begin, (void *)y->end);
+                                  y->name, (void *)y->begin, (void *)y->end,
+                                  rule);
         }
+    return FATTN_OK;
+}
+
+fattn_status fattn_check_output_lse(const char *fn, const fattn_extent *out,
+                                    const fattn_extent *lse, fattn_error *err)
+{
     if (spans_intersect(out, lse))
         return fattn_fail(err, FATTN_ERR_OVERLAP, fn,
                           "output bytes [%p, %p) overlap lse bytes [%p, %p): output and lse must not share memory",
                           (void *)out->begin, (void *)out->end,
                           (void *)lse->begin, (void *)lse->end);
     return FATTN_OK;
+}
+
+fattn_status fattn_check_overlaps(const char *fn, const fattn_checked *c,
+                                  fattn_error *err)
+{
+    FATTN_TRY(fattn_check_apart(fn, &c->span[FATTN_R_OUTPUT],
+                                FATTN_R_COUNT - FATTN_R_OUTPUT, c->span,
+                                FATTN_R_OUTPUT,
+                                "outputs must not share memory with inputs", err));
+    return fattn_check_output_lse(fn, &c->span[FATTN_R_OUTPUT],
+                                  &c->span[FATTN_R_LSE], err);
 }
 
 fattn_status fattn_check_values(const char *fn, const fattn_problem *p,
@@ -521,7 +555,7 @@ fattn_status fattn_validate(const char *fn, const fattn_tensor *q,
     for (int r = R_QUERY; r <= R_OUTPUT; r++)
         if (!req[r])
             return fattn_fail(err, FATTN_ERR_NULL_POINTER, fn, "%s is NULL",
-                              role_name[r]);
+                              roles[r].name);
 
     /* Read exactly the caller's layout (fattn.h's growth rule): version is
      * the first field of every layout, the rest stays zero. */
@@ -549,7 +583,10 @@ fattn_status fattn_validate(const char *fn, const fattn_tensor *q,
     }
     if (pr->lse) {
         FATTN_TRY(check_tensor(c, R_LSE, pr->lse, &spans[FATTN_R_LSE]));
-        FATTN_TRY(check_lse(c, pr->lse, q));
+        FATTN_TRY(fattn_check_lse_shape(fn, &roles[R_LSE], pr->lse,
+                                        &roles[R_QUERY], q,
+                                        "lse must be [batch, heads, seq_q, 1] of query",
+                                        err));
         ck->elem[FATTN_R_LSE] = sizeof(float);
     }
 
@@ -558,9 +595,9 @@ fattn_status fattn_validate(const char *fn, const fattn_tensor *q,
     ck->elem[FATTN_R_SLOPES] = sizeof(float);
     ck->elem[FATTN_R_QLEN] = ck->elem[FATTN_R_KVLEN] = sizeof(int64_t);
 
-    FATTN_TRY(check_self_overlap(c, R_OUTPUT, o));
+    FATTN_TRY(fattn_check_self_overlap(fn, &roles[R_OUTPUT], o, err));
     if (pr->lse)
-        FATTN_TRY(check_self_overlap(c, R_LSE, pr->lse));
+        FATTN_TRY(fattn_check_self_overlap(fn, &roles[R_LSE], pr->lse, err));
     FATTN_TRY(fattn_check_overlaps(fn, ck, err));
 
     FATTN_TRY(fattn_resolve_isa(fn, pr->isa, isa, err));

@@ -451,6 +451,16 @@ void fattn_ref_problem_free(fattn_ref_problem *p)
     memset(p, 0, sizeof(*p));
 }
 
+float *fattn_ref_tensor_alloc(fattn_tensor *t, int layout,
+                              const int64_t shape[4], size_t *elems)
+{
+    float *buf;
+    if (make_tensor(t, &buf, elems, layout, shape) != 0)
+        return NULL;
+    fill_sentinel(buf, *elems ? *elems : 1);
+    return buf;
+}
+
 void fattn_ref_problem_reset_output(fattn_ref_problem *p)
 {
     fill_sentinel(p->out_buf, p->out_elems ? p->out_elems : 1);

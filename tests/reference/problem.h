@@ -147,6 +147,16 @@ void fattn_ref_problem_free(fattn_ref_problem *p);
 /* The sentinel bit pattern (a quiet NaN with a payload). */
 #define FATTN_REF_SENTINEL_BITS 0x7fc5e1f1u
 
+/*
+ * An f32 tensor of `shape` in `layout`, with the strides the builder gives
+ * output and LSE in that layout, in a new buffer of exactly its extent
+ * (*elems elements; at least one is allocated) filled with the sentinel:
+ * e.g. a second output of a problem. Returns the buffer, for the caller
+ * to free, or NULL if memory ran out.
+ */
+float *fattn_ref_tensor_alloc(fattn_tensor *t, int layout,
+                              const int64_t shape[4], size_t *elems);
+
 /* Refill the whole output and LSE buffers (gaps too) with the sentinel. */
 void fattn_ref_problem_reset_output(fattn_ref_problem *p);
 
