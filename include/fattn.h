@@ -566,10 +566,11 @@ fattn_status fattn_workspace_size(const fattn_tensor *query,
  * Accuracy: the LSEs are f32, so each weight w_k carries l_k's rounding
  * (about |l_k| * 2^-24 relative) into the output, times the spread of the
  * parts' rows: nothing to see at the LSEs of usual logits (tens), about
- * 1e-3 * max|V| when LSEs near 1e4 meet.
+ * 1e-3 * max|V| when LSEs near 1e4 meet. (Split-K inside plans keeps each
+ * chunk's row max and log-sum apart and has no such limit.)
  *
  * Cost: one pass over the parts and the output, memory-bound, on the
- * calling thread; no allocation (about 22 KiB of stack). It uses no kernel
+ * calling thread; no allocation (about 30 KiB of stack). It uses no kernel
  * path and ignores FATTN_ISA.
  *
  * Determinism: the sums run in double in part order, so the same inputs in

@@ -99,7 +99,7 @@ static void merge_rows(int32_t parts, const fattn_tensor *outputs,
 {
     const float *o[FATTN_MAX_MERGE_PARTS];
     int64_t elem[FATTN_MAX_MERGE_PARTS];
-    float l[FATTN_MAX_MERGE_PARTS];
+    double l[FATTN_MAX_MERGE_PARTS]; /* as fattn_combine_row takes them */
     double acc[MERGE_BLOCK];
     const int64_t dv = output->shape[3], out_elem = output->stride[3];
     /* An empty batch or sequence may come with 2^40 heads: no loop over
@@ -112,7 +112,7 @@ static void merge_rows(int32_t parts, const fattn_tensor *outputs,
         for (int64_t h = 0; h < output->shape[1]; h++)
             for (int64_t i = 0; i < output->shape[2]; i++) {
                 for (int32_t k = 0; k < parts; k++)
-                    l[k] = *at(&lses[k], b, h, i, 0);
+                    l[k] = (double)*at(&lses[k], b, h, i, 0);
                 float *out = at(output, b, h, i, 0);
                 float *lse_out = lse ? at(lse, b, h, i, 0) : NULL;
                 for (int64_t e0 = 0; e0 < dv; e0 += MERGE_BLOCK) {
