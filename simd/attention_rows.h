@@ -5,29 +5,26 @@
  *
  * Decode is bound by reading K and V: each K and V row must be read from
  * memory once for every query row that attends to it. A work item here is
- * a block of the rows of one KV head, numbered m = i * group + hh (query
- * position i, head hh of the GQA group): up to ROWS_MAX rows of any group
- * size and any Sq. Per key tile of ROWS_TK keys:
- *   Kt = the tile's keys transposed (keys in lanes, zero past the tile),
- *     built once per tile for all rows: the next tile's K and V rows are
- *     prefetched meanwhile (a BSHD cache puts every key row on its own 4 KiB
- *     page, where the hardware prefetchers stop);
- *   S[r][c] = sum_d q[r][d] Kt[d][c]   (the lanes path's microkernel, UK_MR
- *     rows broadcast x TQ keys, so no horizontal sums);
+ * a block of up to ROWS_MAX rows of one KV head's group (or of several KV
+ * heads, when a key's heads are neighbours in memory: BSHD), any group
+ * size, any Sq (fattn_item). Per key tile of ROWS_TK keys, per KV head:
+ *   scores: up to ROWS_DOT_LIMIT rows, dot products on K in place, row
+ *     after row; more rows, a transposed copy of the tile (keys in lanes)
+ *     through the lanes path's microkernel (UK_MR rows broadcast x TQ keys),
+ *     which saves the horizontal sums;
  *   visibility, masks and ALiBi per score, online softmax per row;
  *   o[r][:] = o[r][:] * corr[r] + sum_c p[r][c] V[c][:]   (UK_MR rows x
- *     ROWS_NB vectors of accumulators, each V vector loaded once for them).
- * The K/V tile stays in L2 while the row blocks take it in turn, so DRAM
- * sees each row once per item. Needs unit stride along head_dim in V (vector
- * loads) and K (transposed in registers); the planner uses the lanes path
- * otherwise. Tails of D and Dv use masked loads that never touch memory past
- * the row.
+ *     ROWS_NB vectors of accumulators, each V vector loaded once for them),
+ *     the first block from V in place, the others from a dense copy.
+ * Each key row is read from memory once per item, in order, and the row
+ * the kernel reads next is prefetched on the way (the hardware prefetchers
+ * fall behind when compute separates the loads, and stop at the 4 KiB
+ * pages a BSHD cache puts each row on). Needs unit stride along head_dim
+ * in K and V (vector loads); the planner uses the lanes path otherwise.
+ * Tails of D and Dv use masked loads that never touch memory past the row.
  */
 
 #define ROWS_MAX 64      /* query rows per work item */
-#ifndef ROWS_PF_HINT
-#define ROWS_PF_HINT 3
-#endif
 #define ROWS_TK (2 * TQ) /* keys per key tile: two microkernel blocks */
 
 #ifndef ROWS_NB
@@ -99,7 +96,7 @@ static inline void prefetch_row(const float *row, int64_t n)
 {
     const char *b = (const char *)row, *e = (const char *)(row + n);
     for (; b < e; b += 64)
-        __builtin_prefetch(b, 0, ROWS_PF_HINT);
+        __builtin_prefetch(b, 0, 3); /* T0: T1, T2 and NTA measured no better */
 }
 
 /* Kt[sb][d][c] = K[j0 + sb * TQ + c][d] for the tile's cols keys, 0 past

@@ -343,7 +343,10 @@ def case_bench_rates():
                   "--kv-capacity", "64"])
     expect_in("(B*HKV*Sk*(D+Dv)*4 bytes, 24 of 40 keys visible)", p.stdout,
               "stdout")
-    expect_in("r = (H/HKV)*Sq = 96 query rows", p.stdout, "stdout")
+    if not re.search(r"^peak: not measured", p.stdout, re.M):
+        # The scalar path has no FMA peak, hence no roofline (a build with
+        # -Dsimd=disabled runs only it).
+        expect_in("r = (H/HKV)*Sq = 96 query rows", p.stdout, "stdout")
 
 
 def usage_error(args, *needles):
