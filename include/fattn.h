@@ -599,15 +599,17 @@ fattn_status fattn_merge(int32_t parts, const fattn_tensor *outputs,
  * head_dim): a batch, a query head and a block of query rows. Decode (Sq
  * below one query tile, or between one and 1.5, where a second tile would
  * be mostly idle): a batch, a key/value head and up to 64 of the rows of
- * its whole GQA group
- * (group x Sq rows), so each K/V row is read from memory once for all the
+ * its whole GQA group (group x Sq rows; with BSHD caches, of several
+ * key/value heads), so each K/V row is read from memory once for all the
  * query heads that share it, whatever the group (MQA included). Split-K
  * (flash-decoding): when those items number fewer than 32 and Sk >= 1024,
  * the keys are cut into chunks (at least 512 keys, a multiple of 64, at
- * most 64 chunks), each item computes a partial output and LSE over one
- * chunk into the workspace, and the chunks of a row block are combined in
- * chunk order (what fattn_merge computes). The scalar path has no decode
- * kernel (its prefill items serve every shape) but splits the keys too.
+ * most 64 chunks and 32 MiB of partial results), each item computes a
+ * partial output and LSE over one chunk into the workspace, and the chunks
+ * of a row block are combined in chunk order (what fattn_merge computes,
+ * with each chunk's row max kept apart from its log-sum). The scalar path
+ * has no decode kernel (its prefill items serve every shape) but splits
+ * the keys too.
  *
  * Determinism: the work items (split-K's chunks included), the kernel of
  * each and the order of every reduction depend on the problem alone

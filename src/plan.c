@@ -36,6 +36,7 @@ static int64_t ceil_div(int64_t a, int64_t b) { return a / b + (a % b != 0); }
  * computed), at most FATTN_MAX_CHUNKS of them, each a multiple of 64 keys. */
 #define FATTN_CHUNK_MIN_KEYS 512
 #define FATTN_MAX_CHUNKS 64
+#define FATTN_SPLIT_MAX_BYTES (INT64_C(32) << 20)
 
 /*
  * The decode kernel (rows of a KV head's group, head_dim in lanes) or the
@@ -81,6 +82,15 @@ static void plan_split(fattn_plan *pl, const fattn_problem *p)
         chunks = p->seq_k / FATTN_CHUNK_MIN_KEYS;
     if (chunks > FATTN_MAX_CHUNKS)
         chunks = FATTN_MAX_CHUNKS;
+    /* The partials of one chunk: a float per output element and two per
+     * row. At most FATTN_SPLIT_MAX_BYTES of them (up to 1984 rows of Dv =
+     * 4096 would otherwise ask 2 GiB for 64 chunks). */
+    const int64_t rows = p->batch * p->heads_q * p->seq_q;
+    const int64_t per_chunk = rows * (p->head_dim_v + 2) * (int64_t)sizeof(float);
+    if (chunks > FATTN_SPLIT_MAX_BYTES / per_chunk)
+        chunks = FATTN_SPLIT_MAX_BYTES / per_chunk;
+    if (chunks < 2)
+        return;
     int64_t keys = ceil_div(ceil_div(p->seq_k, chunks), 64) * 64;
     chunks = ceil_div(p->seq_k, keys);
     if (chunks < 2)
@@ -88,13 +98,11 @@ static void plan_split(fattn_plan *pl, const fattn_problem *p)
     pl->chunks = chunks;
     pl->chunk_keys = keys;
     /* Partial outputs [chunk][B][Hq][Sq][Dv], LSEs as log(l) and m
-     * ([chunk][B][Hq][Sq] each, fattn_problem.lse_max), then one counter of finished chunks per row item. Bounded: fewer
-     * than FATTN_MIN_ITEMS row items, each of at most a prefill block or
-     * max_rows rows. */
-    const size_t rows = (size_t)(p->batch * p->heads_q * p->seq_q);
-    pl->shared_bytes = round64(sizeof(float) * (size_t)chunks * rows *
+     * ([chunk][B][Hq][Sq] each, fattn_problem.lse_max), then one counter
+     * of finished chunks per row item. */
+    pl->shared_bytes = round64(sizeof(float) * (size_t)(chunks * rows) *
                                (size_t)p->head_dim_v) +
-                       2 * round64(sizeof(float) * (size_t)chunks * rows) +
+                       2 * round64(sizeof(float) * (size_t)(chunks * rows)) +
                        round64(sizeof(_Atomic int32_t) * (size_t)pl->items);
     pl->items *= chunks;
 }

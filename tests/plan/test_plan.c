@@ -14,6 +14,8 @@
  *              descriptor returns fattn_check's status and message (with
  *              the function name changed), leaves *plan NULL and allocates
  *              nothing; the getters on NULL.
+ *   split      Split-K's schedule by the getters: chunks from the problem
+ *              alone, none below 1024 keys or past the partials' cap.
  *
  * No thread is started here (suite 'plan').
  *   test_plan [SECTION]
@@ -662,6 +664,93 @@ static void test_create(void)
     printf("create: %zu bad descriptors: %d failures\n", PU_COUNT(cases), pu_failures - before);
 }
 
+/* A plan over contiguous f32 buffers that are allocated but never touched
+ * (only the schedule is looked at, nothing runs). */
+typedef struct split_case {
+    const char *what;
+    int64_t hq, hkv, sq, sk, d, dv;
+    int64_t items_decode, items_scalar; /* expected work items */
+} split_case;
+
+static void split_schedule(const split_case *k, int isa)
+{
+    const int64_t q_n = k->hq * k->sq * k->d, kv_n = k->hkv * k->sk;
+    float *q = malloc(sizeof(float) * (size_t)q_n);
+    float *key = malloc(sizeof(float) * (size_t)(kv_n * k->d));
+    float *val = malloc(sizeof(float) * (size_t)(kv_n * k->dv));
+    float *out = malloc(sizeof(float) * (size_t)(k->hq * k->sq * k->dv));
+    if (!q || !key || !val || !out) {
+        pu_fail("split", "%s: out of memory", k->what);
+        goto done;
+    }
+    fattn_tensor tq, tk, tv, to;
+    fattn_tensor_contiguous(&tq, q, FATTN_DTYPE_F32, 1, k->hq, k->sq, k->d);
+    fattn_tensor_contiguous(&tk, key, FATTN_DTYPE_F32, 1, k->hkv, k->sk, k->d);
+    fattn_tensor_contiguous(&tv, val, FATTN_DTYPE_F32, 1, k->hkv, k->sk, k->dv);
+    fattn_tensor_contiguous(&to, out, FATTN_DTYPE_F32, 1, k->hq, k->sq, k->dv);
+    fattn_params pr;
+    memset(&pr, 0, sizeof pr);
+    pr.version = FATTN_PARAMS_VERSION;
+    pr.isa = isa;
+    fattn_error err;
+    size_t one = 0, eight = 0;
+    pu_exec exec;
+    pu_exec_init(&exec, 0, 8); /* sequential: nothing runs here anyway */
+    if (!pu_expect("split: workspace size", fattn_workspace_size(&tq, &tk, &tv, &to, &pr, &one, &err),
+                   &err, FATTN_OK, NULL))
+        goto done;
+    pr.executor = &exec.ex;
+    if (!pu_expect("split: workspace size, 8 tasks",
+                   fattn_workspace_size(&tq, &tk, &tv, &to, &pr, &eight, &err), &err,
+                   FATTN_OK, NULL))
+        goto done;
+    /* Split-K's partials are shared by the tasks: 8 tasks add 7 task
+     * slices, never more partials. */
+    if (eight < one || (one > (size_t)48 << 20 && strcmp(k->what, "memory cap") == 0))
+        pu_fail("split", "%s on %s: workspace %zu bytes on 1 task, %zu on 8", k->what,
+                fattn_isa_name(isa), one, eight);
+    fattn_plan *plan = NULL;
+    pr.executor = NULL;
+    if (pu_expect("split: create", fattn_plan_create(&tq, &tk, &tv, &to, &pr, &plan, &err),
+                  &err, FATTN_OK, NULL)) {
+        const int decode = strstr(fattn_plan_kernel(plan), "_rows") != NULL;
+        const int64_t want = decode ? k->items_decode : k->items_scalar;
+        if (fattn_plan_work_items(plan) != want)
+            pu_fail("split", "%s on %s (%s): %" PRId64 " work items, want %" PRId64,
+                    k->what, fattn_isa_name(isa), fattn_plan_kernel(plan),
+                    fattn_plan_work_items(plan), want);
+        fattn_plan_destroy(plan);
+    }
+done:
+    free(q);
+    free(key);
+    free(val);
+    free(out);
+}
+
+/* Split-K's schedule through the public getters: the chunk count from the
+ * problem alone (and the same for any number of tasks), none below 1024
+ * keys, none past its memory cap. */
+static void test_split(void)
+{
+    static const split_case cases[] = {
+        /* decode: 2 KV-head items, 8 chunks of 512 keys; the scalar
+         * path's 8 head items, 4 chunks */
+        {"Sk=4096", 8, 2, 1, 4096, 16, 16, 16, 32},
+        {"Sk=1023: no split", 8, 2, 1, 1023, 16, 16, 2, 8},
+        /* 1024 rows of Dv = 4096 per chunk: 16.8 MB, over half the cap */
+        {"memory cap", 64, 1, 16, 1024, 16, 4096, 16, 64},
+    };
+    int isas[FATTN_ISA_COUNT];
+    const int n = pu_paths(isas, FATTN_ISA_COUNT);
+    const int before = pu_failures;
+    for (size_t c = 0; c < PU_COUNT(cases); c++)
+        for (int i = 0; i < n; i++)
+            split_schedule(&cases[c], isas[i]);
+    printf("split: %zu schedules on %d paths: %d failures\n", PU_COUNT(cases), n,
+           pu_failures - before);
+}
+
 int main(int argc, char **argv)
 {
     const char *only = argc > 1 ? argv[1] : NULL;
@@ -671,5 +760,7 @@ int main(int argc, char **argv)
         test_rebind();
     if (!only || strcmp(only, "create") == 0)
         test_create();
+    if (!only || strcmp(only, "split") == 0)
+        test_split();
     return pu_finish("test_plan");
 }
