@@ -31,6 +31,21 @@
 #define ROWS_NB 3 /* output vectors per row held in registers at once */
 #endif
 
+/* CASE(R) with R = n for n < max, R = max for n >= max (max 4 or 8): one
+ * register-allocated instantiation per row count. */
+#define ROWS_CAP(r, max) ((r) < (max) ? (r) : (max))
+#define ROWS_SWITCH(n, max, CASE)                                              \
+    switch (n) {                                                               \
+    case 1: CASE(1); break;                                                    \
+    case 2: CASE(2); break;                                                    \
+    case 3: CASE(3); break;                                                    \
+    case 4: CASE(ROWS_CAP(4, max)); break;                                     \
+    case 5: CASE(ROWS_CAP(5, max)); break;                                     \
+    case 6: CASE(ROWS_CAP(6, max)); break;                                     \
+    case 7: CASE(ROWS_CAP(7, max)); break;                                     \
+    default: CASE(max); break;                                                 \
+    }
+
 /* One query row of the item. */
 typedef struct row_info {
     int64_t g, h, i; /* KV head, query head, position */
@@ -244,19 +259,9 @@ rows_dots_r(const int R, const fattn_problem *p, const rows_ws *rw, int r0,
 static void rows_dots(const fattn_problem *p, const rows_ws *rw, int r0, int n,
                       const fattn_kv_view *keys, int64_t j0, int cols, int pf)
 {
-    switch (n) {
-#define ROWS_DOTS_CASE(R)                                                      \
-    case R: rows_dots_r(R, p, rw, r0, keys, j0, cols, pf); break;
-        ROWS_DOTS_CASE(1)
-        ROWS_DOTS_CASE(2)
-        ROWS_DOTS_CASE(3)
-        ROWS_DOTS_CASE(4)
-        ROWS_DOTS_CASE(5)
-        ROWS_DOTS_CASE(6)
-        ROWS_DOTS_CASE(7)
+#define ROWS_DOTS_CASE(R) rows_dots_r(R, p, rw, r0, keys, j0, cols, pf)
+    ROWS_SWITCH(n, ROWS_DOT_MAX, ROWS_DOTS_CASE)
 #undef ROWS_DOTS_CASE
-    default: rows_dots_r(ROWS_DOT_MAX, p, rw, r0, keys, j0, cols, pf); break;
-    }
 }
 
 /* S for rows [r0, r0 + n) against the tile (n <= UK_MR). */
@@ -268,21 +273,13 @@ static void rows_scores(const fattn_problem *p, const rows_ws *rw, int r0,
         const float *a = rw->q + r0 * rw->dq;
         const float *b = rw->kt + sb * TQ * p->head_dim;
         float *c = rw->s + sb * (ROWS_MAX * TQ) + r0 * TQ;
-        switch (n) {
-#define ROWS_SCORES_CASE(R)                                                    \
-    case R: rows_scores_r(R, p->head_dim, a, rw->dq, b, c); break;
-            ROWS_SCORES_CASE(1)
-            ROWS_SCORES_CASE(2)
-            ROWS_SCORES_CASE(3)
-#if UK_MR > 4
-            ROWS_SCORES_CASE(4)
-            ROWS_SCORES_CASE(5)
-            ROWS_SCORES_CASE(6)
-            ROWS_SCORES_CASE(7)
-#endif
-#undef ROWS_SCORES_CASE
-        default: uk_scores(p->head_dim, a, rw->dq, b, c); break;
+        if (n == UK_MR) {
+            uk_scores(p->head_dim, a, rw->dq, b, c);
+            continue;
         }
+#define ROWS_SCORES_CASE(R) rows_scores_r(R, p->head_dim, a, rw->dq, b, c)
+        ROWS_SWITCH(n, UK_MR, ROWS_SCORES_CASE)
+#undef ROWS_SCORES_CASE
     }
 }
 
@@ -321,11 +318,10 @@ rows_pv_block(const int R, const int NV, const rows_ws *rw, int r0, int cols,
             vf_store(rw->o + (r0 + r) * rw->dvq + e0 + n * VW, acc[r][n]);
 }
 
-/* Blocks of ROWS_NB vectors, then the rest. */
+/* Output vectors from e0 on: blocks of ROWS_NB vectors, then the rest. */
 static inline __attribute__((always_inline)) void
-rows_pv_r(const int R, const rows_ws *rw, int r0, int cols)
+rows_pv_from(const int R, const rows_ws *rw, int r0, int cols, int64_t e0)
 {
-    int64_t e0 = 0;
     for (; e0 + ROWS_NB * VW <= rw->dvq; e0 += ROWS_NB * VW)
         rows_pv_block(R, ROWS_NB, rw, r0, cols, e0);
     switch ((rw->dvq - e0) / VW) {
@@ -338,24 +334,12 @@ rows_pv_r(const int R, const rows_ws *rw, int r0, int cols)
     }
 }
 
-/* One register-allocated instantiation per row count up to UK_MR. */
+/* n <= UK_MR rows from r0, every vector from Vt. */
 static void rows_pv(const rows_ws *rw, int r0, int n, int cols)
 {
-    switch (n) {
-#define ROWS_PV_CASE(R)                                                        \
-    case R: rows_pv_r(R, rw, r0, cols); break;
-    ROWS_PV_CASE(1)
-    ROWS_PV_CASE(2)
-    ROWS_PV_CASE(3)
-#if UK_MR > 4
-    ROWS_PV_CASE(4)
-    ROWS_PV_CASE(5)
-    ROWS_PV_CASE(6)
-    ROWS_PV_CASE(7)
-#endif
+#define ROWS_PV_CASE(R) rows_pv_from(R, rw, r0, cols, 0)
+    ROWS_SWITCH(n, UK_MR, ROWS_PV_CASE)
 #undef ROWS_PV_CASE
-    default: rows_pv_r(UK_MR, rw, r0, cols); break;
-    }
 }
 
 /*
@@ -417,40 +401,17 @@ rows_pv_small_r(const int R, const fattn_problem *p, const rows_ws *rw,
 #endif
     default: rows_pv_first(R, ROWS_NB, p, rw, r0, vals, j0, cols, pf); break;
     }
-    if (nvec <= ROWS_NB)
-        return;
-    int64_t e0 = ROWS_NB * VW;
-    for (; e0 + ROWS_NB * VW <= rw->dvq; e0 += ROWS_NB * VW)
-        rows_pv_block(R, ROWS_NB, rw, r0, cols, e0);
-    switch ((rw->dvq - e0) / VW) {
-    case 0: break;
-    case 1: rows_pv_block(R, 1, rw, r0, cols, e0); break;
-#if ROWS_NB > 2
-    case 2: rows_pv_block(R, 2, rw, r0, cols, e0); break;
-#endif
-    default: __builtin_unreachable();
-    }
+    if (nvec > ROWS_NB)
+        rows_pv_from(R, rw, r0, cols, ROWS_NB * VW);
 }
 
 static void rows_pv_small(const fattn_problem *p, const rows_ws *rw, int r0,
                           int n, const fattn_kv_view *vals, int64_t j0,
                           int cols, int pf)
 {
-    switch (n) {
-#define ROWS_PV_CASE(R)                                                        \
-    case R: rows_pv_small_r(R, p, rw, r0, vals, j0, cols, pf); break;
-    ROWS_PV_CASE(1)
-    ROWS_PV_CASE(2)
-    ROWS_PV_CASE(3)
-#if UK_MR > 4
-    ROWS_PV_CASE(4)
-    ROWS_PV_CASE(5)
-    ROWS_PV_CASE(6)
-    ROWS_PV_CASE(7)
-#endif
+#define ROWS_PV_CASE(R) rows_pv_small_r(R, p, rw, r0, vals, j0, cols, pf)
+    ROWS_SWITCH(n, UK_MR, ROWS_PV_CASE)
 #undef ROWS_PV_CASE
-    default: rows_pv_small_r(UK_MR, p, rw, r0, vals, j0, cols, pf); break;
-    }
 }
 
 static float rows_max_nan(float a, float b)

@@ -22,6 +22,28 @@ typedef struct start_gate {
     int abort; /* 1: a helper could not be started; measure nothing */
 } start_gate;
 
+/* fn(copy k) for k < n: copies 0 .. n - 2 on new threads (tids has n - 1
+ * slots), the last on the calling thread, all released by the gate at
+ * once, or with gate->abort set when a thread could not be started (so
+ * none measures). Returns when every copy has. */
+static void run_gated(start_gate *gate, pthread_t *tids, int n,
+                      void *(*fn)(void *), void *copies, size_t size)
+{
+    char *c = copies;
+    int started = 0;
+    for (; started < n - 1; started++)
+        if (pthread_create(&tids[started], NULL, fn, c + (size_t)started * size) != 0)
+            break;
+    pthread_mutex_lock(&gate->mutex);
+    gate->open = 1;
+    gate->abort = started < n - 1;
+    pthread_cond_broadcast(&gate->cond);
+    pthread_mutex_unlock(&gate->mutex);
+    fn(c + (size_t)(n - 1) * size);
+    for (int k = 0; k < started; k++)
+        pthread_join(tids[k], NULL);
+}
+
 typedef struct meter {
     start_gate *gate;
     int isa;
@@ -66,7 +88,6 @@ double cli_fma_peak_gflops_threads(int isa, int threads, double seconds,
     pthread_t *tids;
     meter *meters;
     double sum = 0.0;
-    int started = 0;
 
     if (used != NULL)
         *used = n;
@@ -85,18 +106,7 @@ double cli_fma_peak_gflops_threads(int isa, int threads, double seconds,
         meters[k].seconds = seconds;
         meters[k].gflops = 0.0;
     }
-    /* n - 1 helpers; the calling thread is the last copy. */
-    for (; started < n - 1; started++)
-        if (pthread_create(&tids[started], NULL, run_meter, &meters[started]) != 0)
-            break;
-    pthread_mutex_lock(&gate.mutex);
-    gate.open = 1;
-    gate.abort = started < n - 1;
-    pthread_cond_broadcast(&gate.cond);
-    pthread_mutex_unlock(&gate.mutex);
-    run_meter(&meters[n - 1]);
-    for (int k = 0; k < started; k++)
-        pthread_join(tids[k], NULL);
+    run_gated(&gate, tids, n, run_meter, meters, sizeof *meters);
     for (int k = 0; k < n && !gate.abort; k++) {
         if (meters[k].gflops <= 0.0) {
             sum = 0.0; /* one copy failed: no N-core figure */
@@ -256,7 +266,6 @@ double cli_read_gbps_threads(int threads, int *used, size_t *bytes_out)
     uint64_t *buf;
     volatile uint64_t sink = 0;
     double gbps = 0.0;
-    int started = 0;
 
     if (used != NULL)
         *used = n;
@@ -278,19 +287,8 @@ double cli_read_gbps_threads(int threads, int *used, size_t *bytes_out)
         readers[k].p = buf + (size_t)k * per * 4;
         readers[k].n4 = k == n - 1 ? words / 4 - (size_t)k * per : per;
     }
-    /* n - 1 helpers; the calling thread is the last reader. The gate lets
-     * none of them reach the barrier unless all n were started. */
-    for (; started < n - 1; started++)
-        if (pthread_create(&tids[started], NULL, run_reader, &readers[started]) != 0)
-            break;
-    pthread_mutex_lock(&gate.mutex);
-    gate.open = 1;
-    gate.abort = started < n - 1;
-    pthread_cond_broadcast(&gate.cond);
-    pthread_mutex_unlock(&gate.mutex);
-    run_reader(&readers[n - 1]);
-    for (int k = 0; k < started; k++)
-        pthread_join(tids[k], NULL);
+    /* The gate lets no reader reach the barrier unless all n started. */
+    run_gated(&gate, tids, n, run_reader, readers, sizeof *readers);
     if (!gate.abort) {
         double *t = readers[n - 1].seconds;
 
