@@ -15,38 +15,21 @@
 #include <stdlib.h>
 #include <time.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define CPU_RELAX() _mm_pause()
-#else
-#define CPU_RELAX() ((void)0)
-#endif
+/* Spinning as fattn's pool does (src/spin.h), so that neither side of the
+ * comparison waits more cheaply than the other. */
+#include "spin.h"
 
-/* How long to spin before sleeping: long enough to catch the next call
- * of a timing loop, short enough not to steal a core from the next case.
- * A time, not a count of pause instructions, whose cost differs about
- * tenfold between cores. The same bound as fattn's pool. */
-#define SPIN_NS 50000
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* Poll `done(arg)` for up to SPIN_NS; 1 if it became true. The clock is
+/* Poll `done(arg)` for up to FATTN_SPIN_NS; 1 if it became true. The clock is
  * read every 64 polls only. */
 static int spin_until(int (*done)(void *), void *arg)
 {
-    const int64_t end = now_ns() + SPIN_NS;
+    const int64_t end = fattn_now_ns() + FATTN_SPIN_NS;
 
     for (unsigned k = 1;; k++) {
         if (done(arg))
             return 1;
-        CPU_RELAX();
-        if (k % 64 == 0 && now_ns() >= end)
+        fattn_cpu_relax();
+        if (k % 64 == 0 && fattn_now_ns() >= end)
             return 0;
     }
 }

@@ -28,19 +28,7 @@
 #include <string.h>
 #include <time.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define CPU_RELAX() _mm_pause()
-#else
-#define CPU_RELAX() ((void)0)
-#endif
-
-/* How long a worker spins before it sleeps, in nanoseconds: long enough to
- * catch back-to-back calls (a decode step's attention layers), short enough
- * that an engine running other work between calls barely notices. Measured
- * in time, not in pause instructions, whose cost differs tenfold between
- * cores. */
-#define SPIN_NS 50000
+#include "spin.h"
 
 struct fattn_pool {
     int32_t threads; /* workers + the calling thread */
@@ -76,24 +64,17 @@ static void take_tasks(fattn_pool *pool, fattn_task_fn fn, void *arg,
     }
 }
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* Spin until the generation moves past `seen` or SPIN_NS pass. */
+/* Spin until the generation moves past `seen` or FATTN_SPIN_NS pass. */
 static void spin_wait(fattn_pool *pool, uint64_t seen)
 {
-    const int64_t until = now_ns() + SPIN_NS;
+    const int64_t until = fattn_now_ns() + FATTN_SPIN_NS;
     for (;;) {
         for (int i = 0; i < 64; i++) {
             if (atomic_load_explicit(&pool->generation, memory_order_relaxed) != seen)
                 return;
-            CPU_RELAX();
+            fattn_cpu_relax();
         }
-        if (now_ns() > until)
+        if (fattn_now_ns() > until)
             return;
     }
 }
@@ -159,11 +140,11 @@ void fattn_pool_run(fattn_pool *pool, int32_t tasks, fattn_task_fn fn,
     /* The workers still inside finish their last task about when the caller
      * does: a short spin saves the futex sleep and wake-up, which is a
      * sizeable part of a call of a few hundred microseconds. */
-    const int64_t until = now_ns() + SPIN_NS;
+    const int64_t until = fattn_now_ns() + FATTN_SPIN_NS;
     while (atomic_load_explicit(&pool->inside, memory_order_acquire) > 0 &&
-           now_ns() < until)
+           fattn_now_ns() < until)
         for (int i = 0; i < 16; i++)
-            CPU_RELAX();
+            fattn_cpu_relax();
     pthread_mutex_lock(&pool->lock);
     while (atomic_load_explicit(&pool->inside, memory_order_relaxed) > 0)
         pthread_cond_wait(&pool->done, &pool->lock);
