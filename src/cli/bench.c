@@ -89,10 +89,11 @@ void cli_bench_help(FILE *out)
         "(Q and output traffic not counted); %% of roofline divides by that.\n"
         "\n"
         "Digest: FNV-1a 64 of the output's floats (then the LSE's) in\n"
-        "(b, h, i, d) order, so the same problem (same shape and seed) has the\n"
-        "same digest in either --layout and at any --kv-capacity (the inputs\n"
-        "hold the same values), unless a path computes differently for\n"
-        "other strides.\n"
+        "(b, h, i, d) order: the same for every --threads. The same problem\n"
+        "(same shape and seed) in another --layout or --kv-capacity holds the\n"
+        "same values and mostly gives the same digest, but the schedule may\n"
+        "follow the strides: decode with a BSHD cache groups several KV heads\n"
+        "per work item, which can change split-K's chunks and so the bits.\n"
         "\n"
         "exit status: 0 PASS, 1 library error or FAIL, 2 usage error\n",
         FATTN_MAX_THREADS, default_threads(), isas);

@@ -323,12 +323,11 @@ static void print_digest(const bench_opts *o, const fattn_tensor *out,
         digest = cli_tensor_digest(digest, lse);
         printf("digest: %016" PRIx64 " (FNV-1a 64 of the output's %zu bytes, "
                "then the LSE's %zu: in (b, h, i, d) order, the same for every "
-               "--threads, --layout and --kv-capacity)\n",
+               "--threads)\n",
                digest, out_bytes, lse_bytes);
     } else {
         printf("digest: %016" PRIx64 " (FNV-1a 64 of the output's %zu bytes: "
-               "in (b, h, i, d) order, the same for every --threads, --layout "
-               "and --kv-capacity)\n",
+               "in (b, h, i, d) order, the same for every --threads)\n",
                digest, out_bytes);
     }
 }
