@@ -676,9 +676,7 @@ int fv_tame(const fv_case *c)
 }
 
 static int changed(const fv_case *c, int id)
-{
-    return c->buf[id] && memcmp(c->buf[id], c->snap[id], c->buf_size[id]) != 0;
-}
+{ return c->buf[id] && memcmp(c->buf[id], c->snap[id], c->buf_size[id]) != 0; }
 
 int fv_inputs_changed(const fv_case *c)
 {
@@ -721,7 +719,8 @@ const char *fv_layout_problem(const fattn_tensor *t, const unsigned char *buf,
     unsigned char *seen = calloc(size ? size : 1, 1);
     if (!seen)
         abort();
-    const char *why = walk_elements(t, 4, seen + ((const unsigned char *)t->data - buf));
+    const size_t es = t->dtype == FATTN_DTYPE_F32 ? 4 : 2; /* succeeded: a float */
+    const char *why = walk_elements(t, es, seen + ((const unsigned char *)t->data - buf));
     for (size_t b = 0; !why && b < size; b++)
         if (!seen[b] && buf[b] != snap[b])
             why = "a byte outside the output's elements (a layout gap) was written";

@@ -32,8 +32,9 @@ static int intersect(const span *a, const span *b)
            b->begin < a->end;
 }
 
-/* One tensor alone (role r); *sp gets its bytes when they are known. */
-static uint32_t tensor_rules(const fattn_tensor *t, int r, span *sp)
+/* One tensor alone (role r; fattn_merge's with merge); *sp gets its bytes
+ * when they are known. */
+static uint32_t tensor_rules(const fattn_tensor *t, int r, int merge, span *sp)
 {
     uint32_t v = 0;
     const uintptr_t base = (uintptr_t)t->data;
@@ -42,8 +43,11 @@ static uint32_t tensor_rules(const fattn_tensor *t, int r, span *sp)
         v |= BIT(FATTN_ERR_NULL_POINTER);
     if (t->dtype < FATTN_DTYPE_F32 || t->dtype > FATTN_DTYPE_BOOL)
         return v | BIT(FATTN_ERR_INVALID_ENUM); /* no element size */
-    if (t->dtype == FATTN_DTYPE_BF16 || t->dtype == FATTN_DTYPE_F16)
-        v |= BIT(FATTN_ERR_UNSUPPORTED_DTYPE);
+    /* fattn_forward takes every float dtype but for the LSE; fattn_merge
+     * f32 only. */
+    if ((t->dtype == FATTN_DTYPE_BF16 || t->dtype == FATTN_DTYPE_F16) &&
+        (merge || r == FV_LSE))
+        v |= BIT(merge ? FATTN_ERR_UNSUPPORTED_DTYPE : FATTN_ERR_DTYPE_MISMATCH);
     if (t->dtype == FATTN_DTYPE_BOOL && r != FV_MASK)
         v |= BIT(FATTN_ERR_DTYPE_MISMATCH);
     int bad = 0;
@@ -223,8 +227,8 @@ uint32_t fv_oracle(const fv_case *c, uint32_t *others)
         return bad; /* nothing else can be judged without the descriptors */
 
     for (int r = FV_Q; r <= FV_V; r++)
-        bad |= tensor_rules(&c->t[r], r, &in[nin++]);
-    bad |= tensor_rules(o, FV_O, &out);
+        bad |= tensor_rules(&c->t[r], r, 0, &in[nin++]);
+    bad |= tensor_rules(o, FV_O, 0, &out);
     bad |= same(k->shape[0], q->shape[0]) | same(v->shape[0], q->shape[0]) |
            same(k->shape[3], q->shape[3]) | same(v->shape[1], k->shape[1]) |
            same(v->shape[2], k->shape[2]) | same(o->shape[0], q->shape[0]) |
@@ -235,13 +239,13 @@ uint32_t fv_oracle(const fv_case *c, uint32_t *others)
     if (p->mask) {
         const int64_t want[4] = {q->shape[0], q->shape[1], q->shape[2],
                                  k->shape[2]};
-        bad |= tensor_rules(m, FV_MASK, &in[nin++]);
+        bad |= tensor_rules(m, FV_MASK, 0, &in[nin++]);
         for (int d = 0; d < 4; d++)
             if (m->shape[d] != want[d] && m->shape[d] != 1)
                 bad |= BIT(FATTN_ERR_SHAPE_MISMATCH);
     }
     if (p->lse) {
-        bad |= tensor_rules(l, FV_LSE, &lse);
+        bad |= tensor_rules(l, FV_LSE, 0, &lse);
         bad |= same(l->shape[0], q->shape[0]) | same(l->shape[1], q->shape[1]) |
                same(l->shape[2], q->shape[2]) | same(l->shape[3], 1);
     }
@@ -279,15 +283,15 @@ uint32_t fv_merge_oracle(const fv_merge *m)
         return bad;
     const fattn_tensor *o = &m->t[FVM_O], *l = &m->t[FVM_L];
     span out = {0, 0}, lse = {0, 0}, in[2];
-    bad |= tensor_rules(o, FV_O, &out) | self_overlap(o);
+    bad |= tensor_rules(o, FV_O, 1, &out) | self_overlap(o);
     if (m->lse_present) {
-        bad |= tensor_rules(l, FV_LSE, &lse) | self_overlap(l) | same(l->shape[3], 1);
+        bad |= tensor_rules(l, FV_LSE, 1, &lse) | self_overlap(l) | same(l->shape[3], 1);
         for (int d = 0; d < 3; d++)
             bad |= same(l->shape[d], o->shape[d]);
     }
     for (int32_t k = 0; k < m->parts; k++) {
         const fattn_tensor *po = &m->outs[k], *pl = &m->lses[k];
-        bad |= tensor_rules(po, FV_O, &in[0]) | tensor_rules(pl, FV_LSE, &in[1]);
+        bad |= tensor_rules(po, FV_O, 1, &in[0]) | tensor_rules(pl, FV_LSE, 1, &in[1]);
         for (int d = 0; d < 4; d++)
             bad |= same(po->shape[d], o->shape[d]) |
                    same(pl->shape[d], d < 3 ? o->shape[d] : 1);

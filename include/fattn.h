@@ -67,7 +67,8 @@ typedef enum fattn_status {
     /* An enum-valued field holds a value outside its enum (dtype, causal mode,
      * alignment, ISA, window flag). */
     FATTN_ERR_INVALID_ENUM = 2,
-    /* A valid dtype that this version does not compute yet (bf16, f16). */
+    /* A valid dtype that this entry point does not take: fattn_merge's
+     * tensors are f32 only (fattn_forward takes every float dtype). */
     FATTN_ERR_UNSUPPORTED_DTYPE = 3,
     /* A dtype that is valid in general but not for this tensor (a bool query,
      * an f32 LSE is required, ...). */
@@ -139,10 +140,35 @@ typedef struct fattn_error {
 /* Tensors                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * Element types. The float types are the dtypes of query, key, value,
+ * output and an additive mask, in any combination: each tensor has its own
+ * (an f32 query with a bf16 or f16 KV cache and an f32 output is as valid
+ * as all bf16). The LSE is always f32; bool is for masks only.
+ *
+ * Numerics, whatever the dtypes: half-precision inputs are widened to f32
+ * exactly as they are read; scores, the softmax, the LSE and the output
+ * accumulator are f32 on every path, so a half-precision tensor costs only
+ * its own rounding. A bf16 or f16 output is the f32 result rounded once,
+ * to nearest even; NaN stays a (quiet) NaN; f16 overflows to +-inf past
+ * 65504 (as IEEE rounding says: from 65520 on), and results below f16's
+ * smallest normal become subnormals or 0.
+ *
+ * One exception, opted into by the path: FATTN_ISA_AVX512BF16 computes
+ * with vdpbf16ps when query, key and value are all bf16. Its Q.K^T products
+ * are exact (bf16 times bf16 fits f32) and summed in f32, but P.V multiplies
+ * the probabilities rounded to bf16 (8 significant bits, as PyTorch's and
+ * oneDNN's bf16 attention do) while the row sum keeps them in f32: each
+ * weight carries a relative error of up to 2^-8, so the output's error is
+ * at most 2^-8 * max|V| (3.9e-3 * max|V|), usually far less as the errors
+ * average out. FATTN_ISA_AUTO
+ * takes that path for all-bf16 inputs on CPUs that have it, never for any
+ * other dtype combination; force FATTN_ISA_AVX512 to keep P in f32.
+ */
 typedef enum fattn_dtype {
     FATTN_DTYPE_F32 = 0,  /* IEEE binary32 */
-    FATTN_DTYPE_BF16 = 1, /* reserved: FATTN_ERR_UNSUPPORTED_DTYPE for now */
-    FATTN_DTYPE_F16 = 2,  /* reserved: FATTN_ERR_UNSUPPORTED_DTYPE for now */
+    FATTN_DTYPE_BF16 = 1, /* bfloat16: the top 16 bits of a binary32 */
+    FATTN_DTYPE_F16 = 2,  /* IEEE binary16 */
     FATTN_DTYPE_BOOL = 3  /* uint8_t, 0 = false, anything else = true; masks only */
 } fattn_dtype;
 
@@ -168,8 +194,9 @@ enum {
  * and key, Dv = head_dim of value and output):
  *     query  [B, Hq,  Sq, D ]     key    [B, Hkv, Sk, D ]
  *     value  [B, Hkv, Sk, Dv]     output [B, Hq,  Sq, Dv]
- *     mask   [B|1, Hq|1, Sq|1, Sk|1]  (f32 additive, or bool keep-mask)
+ *     mask   [B|1, Hq|1, Sq|1, Sk|1]  (additive f32/bf16/f16, or bool)
  *     lse    [B, Hq, Sq, 1]       (f32)
+ * query, key, value and output may each be f32, bf16 or f16 (fattn_dtype).
  * B, Sq and Sk may be 0 (an empty problem: nothing to compute; with Sk = 0
  * every row is fully masked). Hq, Hkv, D, Dv must be >= 1, and D, Dv <=
  * FATTN_MAX_HEAD_DIM. Every dimension is at most FATTN_MAX_DIM (2^40), so
@@ -269,13 +296,18 @@ typedef enum fattn_isa {
     FATTN_ISA_AUTO = 0,   /* the best path this CPU and OS support */
     FATTN_ISA_SCALAR = 1, /* portable C, the semantic reference */
     FATTN_ISA_AVX2 = 2,   /* AVX2 + FMA */
-    FATTN_ISA_AVX512 = 3  /* AVX-512 F + BW + DQ + VL */
+    FATTN_ISA_AVX512 = 3, /* AVX-512 F + BW + DQ + VL */
+    /* FATTN_ISA_AVX512 + AVX512_BF16 (Cooper Lake, Sapphire Rapids, Zen 4
+     * and later): vdpbf16ps for all-bf16 query, key and value, with P
+     * rounded to bf16 (fattn_dtype says what that costs); every other
+     * problem runs FATTN_ISA_AVX512's kernels. */
+    FATTN_ISA_AVX512BF16 = 4
 } fattn_isa;
 
 /* Number of fattn_isa values, AUTO included: every valid isa is in
  * [0, FATTN_ISA_COUNT). Iterate paths as 1 .. FATTN_ISA_COUNT - 1 with
  * fattn_isa_name() and fattn_isa_available(); no other list is needed. */
-#define FATTN_ISA_COUNT 4
+#define FATTN_ISA_COUNT 5
 
 #define FATTN_WINDOW_UNLIMITED (-1)
 
@@ -378,8 +410,8 @@ typedef struct fattn_params {
      * subnormal cap is FATTN_ERR_INVALID_VALUE: 1/cap would overflow). */
     float softcap;
 
-    /* Optional mask, NULL = none. dtype F32: added to the scores (-inf
-     * removes a key). dtype BOOL: a keep-mask, nonzero keeps the key (as
+    /* Optional mask, NULL = none. dtype F32, BF16 or F16: added to the
+     * scores (-inf removes a key). dtype BOOL: a keep-mask, nonzero keeps the key (as
      * PyTorch's boolean attn_mask), 0 removes it. Shape [B|1, Hq|1, Sq|1,
      * Sk|1]: each dimension equals the attention size or 1 (broadcast); a
      * stride of 0 broadcasts too. A [B, 1, 1, Sk] mask is key padding. */
@@ -554,8 +586,8 @@ fattn_status fattn_workspace_size(const fattn_tensor *query,
  *      part, apart from each other (FATTN_ERR_OVERLAP).
  * "Alone" is what fattn_forward checks of a tensor: data NULL
  * (FATTN_ERR_NULL_POINTER), dtype out of range (FATTN_ERR_INVALID_ENUM),
- * bf16 or f16 (FATTN_ERR_UNSUPPORTED_DTYPE), bool
- * (FATTN_ERR_DTYPE_MISMATCH), dimensions (FATTN_ERR_INVALID_DIMENSION),
+ * bf16 or f16 (FATTN_ERR_UNSUPPORTED_DTYPE: parts, output and lse are f32
+ * only), bool (FATTN_ERR_DTYPE_MISMATCH), dimensions (FATTN_ERR_INVALID_DIMENSION),
  * negative strides (FATTN_ERR_INVALID_STRIDE), alignment
  * (FATTN_ERR_MISALIGNED), extents (FATTN_ERR_SIZE_OVERFLOW). No other
  * status is returned. Messages name the part: "fattn_merge:

@@ -22,6 +22,9 @@
  * pages a BSHD cache puts each row on). Needs unit stride along head_dim
  * in K and V (vector loads); the planner uses the lanes path otherwise.
  * Tails of D and Dv use masked loads that never touch memory past the row.
+ * bf16 and f16 K and V are widened as they are loaded, in registers (the
+ * loops are instantiated per dtype), so a half-precision cache is read at
+ * half the bytes and never copied whole.
  */
 
 #define ROWS_MAX 64      /* query rows per work item */
@@ -107,9 +110,11 @@ static inline float *rows_score(const rows_ws *rw, int r, int c)
     return rw->s + (c / TQ) * (ROWS_MAX * TQ) + r * TQ + c % TQ;
 }
 
-static inline void prefetch_row(const float *row, int64_t n)
+/* The n elements of `es` bytes that start `ahead` elements after row. */
+static inline void prefetch_row(const void *row, int64_t ahead, int64_t n,
+                                size_t es)
 {
-    const char *b = (const char *)row, *e = (const char *)(row + n);
+    const char *b = (const char *)row + (size_t)ahead * es, *e = b + (size_t)n * es;
     for (; b < e; b += 64)
         __builtin_prefetch(b, 0, 3); /* T0: T1, T2 and NTA measured no better */
 }
@@ -136,7 +141,7 @@ static void rows_pack_keys(const fattn_problem *p, const rows_ws *rw,
                     vf_store(kt + d * TQ + c0, vf_zero());
                 continue;
             }
-            const float *k0 = fattn_kv_row(keys, j0 + base);
+            const void *k0 = fattn_kv_row(keys, j0 + base);
             for (int64_t d0 = 0; d0 < dim; d0 += VW) {
                 int nd = dim - d0 < VW ? (int)(dim - d0) : VW;
                 vf blk[VW];
@@ -145,15 +150,15 @@ static void rows_pack_keys(const fattn_problem *p, const rows_ws *rw,
                         blk[c] = vf_zero();
                         continue;
                     }
-                    const float *src = k0 + c * keys->row + d0;
-                    blk[c] = nd == VW ? vf_load(src) : vf_load_n(src, nd);
+                    blk[c] = vf_load_dt_upto(k0, c * keys->row + d0, keys->dtype, nd);
                 }
                 vf_transpose(blk);
                 for (int d = 0; d < nd; d++)
                     vf_store(kt + (d0 + d) * TQ + c0, blk[d]);
             }
             for (int c = base; c < base + nc && c < pf; c++)
-                prefetch_row(fattn_kv_row(keys, j0 + c) + rw->pf_k, dim);
+                prefetch_row(fattn_kv_row(keys, j0 + c), rw->pf_k, dim,
+                             fattn_dtype_size(keys->dtype));
         }
     }
 }
@@ -169,16 +174,19 @@ static void rows_copy_values(const fattn_problem *p, const rows_ws *rw,
                              int pf)
 {
     const int64_t dv = p->head_dim_v, full = dv / VW * VW;
-    const float *v = fattn_kv_row(vals, j0);
-    for (int c = 0; c < cols; c++, v += vals->row) {
+    const int dt = vals->dtype;
+    const size_t es = fattn_dtype_size(dt);
+    const void *v0 = fattn_kv_row(vals, j0);
+    for (int c = 0; c < cols; c++) {
+        const int64_t row = c * vals->row;
         float *dst = rw->vt + c * rw->dvq;
         int64_t e = 0;
         for (; e < full; e += VW)
-            vf_store(dst + e, vf_load(v + e));
+            vf_store(dst + e, vf_load_dt(v0, row + e, dt));
         if (e < dv)
-            vf_store(dst + e, vf_load_n(v + e, (int)(dv - e)));
+            vf_store(dst + e, vf_load_dt_n(v0, row + e, dt, (int)(dv - e)));
         if (c < pf)
-            prefetch_row(v + rw->pf_v, dv);
+            prefetch_row(v0, row + rw->pf_v, dv, es);
     }
 }
 
@@ -228,39 +236,52 @@ rows_scores_r(const int R, int64_t dim, const float *q, int64_t dq,
 
 
 static inline __attribute__((always_inline)) void
-rows_dots_r(const int R, const fattn_problem *p, const rows_ws *rw, int r0,
-            const fattn_kv_view *keys, int64_t j0, int cols, int pf)
+rows_dots_r(const int R, const int KD, const fattn_problem *p,
+            const rows_ws *rw, int r0, const fattn_kv_view *keys, int64_t j0,
+            int cols, int pf)
 {
     const int64_t dim = p->head_dim, full = dim / VW * VW;
+    const size_t es = fattn_dtype_size(KD);
     const float *q = rw->q + r0 * rw->dq;
-    const float *kr = fattn_kv_row(keys, j0);
-    for (int c = 0; c < cols; c++, kr += keys->row) {
+    const void *k0 = fattn_kv_row(keys, j0);
+    for (int c = 0; c < cols; c++) {
+        const int64_t row = c * keys->row;
         vf acc[ROWS_DOT_MAX];
         for (int r = 0; r < R; r++)
             acc[r] = vf_zero();
         int64_t e = 0;
         for (; e < full; e += VW) {
-            const vf kv = vf_load(kr + e);
+            const vf kv = vf_load_dt(k0, row + e, KD);
             for (int r = 0; r < R; r++)
                 acc[r] = vf_fmadd(vf_load(q + r * rw->dq + e), kv, acc[r]);
         }
         if (e < dim) { /* q is zero-padded to dq */
-            const vf kv = vf_load_n(kr + e, (int)(dim - e));
+            const vf kv = vf_load_dt_n(k0, row + e, KD, (int)(dim - e));
             for (int r = 0; r < R; r++)
                 acc[r] = vf_fmadd(vf_load(q + r * rw->dq + e), kv, acc[r]);
         }
         for (int r = 0; r < R; r++)
             *rows_score(rw, r0 + r, c) = vf_reduce_add(acc[r]);
         if (c < pf)
-            prefetch_row(kr + rw->pf_k, dim);
+            prefetch_row(k0, row + rw->pf_k, dim, es);
     }
 }
+
+/* One instantiation per row count and K dtype. */
+#define ROWS_DT_SWITCH(dt, CASE)                                               \
+    switch (dt) {                                                              \
+    case FATTN_DTYPE_BF16: CASE(FATTN_DTYPE_BF16); break;                      \
+    case FATTN_DTYPE_F16: CASE(FATTN_DTYPE_F16); break;                        \
+    default: CASE(FATTN_DTYPE_F32); break;                                     \
+    }
 
 static void rows_dots(const fattn_problem *p, const rows_ws *rw, int r0, int n,
                       const fattn_kv_view *keys, int64_t j0, int cols, int pf)
 {
-#define ROWS_DOTS_CASE(R) rows_dots_r(R, p, rw, r0, keys, j0, cols, pf)
-    ROWS_SWITCH(n, ROWS_DOT_MAX, ROWS_DOTS_CASE)
+#define ROWS_DOTS_CASE(R) rows_dots_r(R, KD_, p, rw, r0, keys, j0, cols, pf)
+#define ROWS_DOTS_DT(KD) { enum { KD_ = KD }; ROWS_SWITCH(n, ROWS_DOT_MAX, ROWS_DOTS_CASE) }
+    ROWS_DT_SWITCH(keys->dtype, ROWS_DOTS_DT)
+#undef ROWS_DOTS_DT
 #undef ROWS_DOTS_CASE
 }
 
@@ -349,11 +370,12 @@ static void rows_pv(const rows_ws *rw, int r0, int n, int cols)
  * cost a one-thread decode a quarter of its time.
  */
 static inline __attribute__((always_inline)) void
-rows_pv_first(const int R, const int NV, const fattn_problem *p,
+rows_pv_first(const int R, const int NV, const int VD, const fattn_problem *p,
               const rows_ws *rw, int r0, const fattn_kv_view *vals,
               int64_t j0, int cols, int pf)
 {
     const int64_t dv = p->head_dim_v;
+    const size_t es = fattn_dtype_size(VD);
     const int nvec = (int)(rw->dvq / VW), tail = (int)(dv % VW);
     const row_info *rows = rw->rows + r0;
     vf acc[UK_MR][ROWS_NB];
@@ -363,19 +385,20 @@ rows_pv_first(const int R, const int NV, const fattn_problem *p,
         for (int n = 0; n < NV; n++)
             acc[r][n] = vf_mul(vf_load(o + n * VW), cr);
     }
-    const float *vr = fattn_kv_row(vals, j0);
-    for (int c = 0; c < cols; c++, vr += vals->row) {
+    const void *v0 = fattn_kv_row(vals, j0);
+    for (int c = 0; c < cols; c++) {
+        const int64_t row = c * vals->row;
         vf vv[ROWS_NB];
         for (int n = 0; n < NV; n++)
-            vv[n] = n == nvec - 1 && tail ? vf_load_n(vr + n * VW, tail)
-                                          : vf_load(vr + n * VW);
+            vv[n] = n == nvec - 1 && tail ? vf_load_dt_n(v0, row + n * VW, VD, tail)
+                                          : vf_load_dt(v0, row + n * VW, VD);
         float *dst = rw->vt + c * rw->dvq;
         for (int n = NV; n < nvec; n++)
             vf_store(dst + n * VW, n == nvec - 1 && tail
-                                       ? vf_load_n(vr + n * VW, tail)
-                                       : vf_load(vr + n * VW));
+                                       ? vf_load_dt_n(v0, row + n * VW, VD, tail)
+                                       : vf_load_dt(v0, row + n * VW, VD));
         if (c < pf)
-            prefetch_row(vr + rw->pf_v, dv);
+            prefetch_row(v0, row + rw->pf_v, dv, es);
         const float *pc = rows_score(rw, r0, c);
         for (int r = 0; r < R; r++) {
             const vf pr = vf_set1(pc[r * TQ]);
@@ -389,17 +412,17 @@ rows_pv_first(const int R, const int NV, const fattn_problem *p,
 }
 
 static inline __attribute__((always_inline)) void
-rows_pv_small_r(const int R, const fattn_problem *p, const rows_ws *rw,
-                int r0, const fattn_kv_view *vals, int64_t j0, int cols,
-                int pf)
+rows_pv_small_r(const int R, const int VD, const fattn_problem *p,
+                const rows_ws *rw, int r0, const fattn_kv_view *vals,
+                int64_t j0, int cols, int pf)
 {
     const int64_t nvec = rw->dvq / VW;
     switch (nvec < ROWS_NB ? nvec : ROWS_NB) {
-    case 1: rows_pv_first(R, 1, p, rw, r0, vals, j0, cols, pf); break;
+    case 1: rows_pv_first(R, 1, VD, p, rw, r0, vals, j0, cols, pf); break;
 #if ROWS_NB > 2
-    case 2: rows_pv_first(R, 2, p, rw, r0, vals, j0, cols, pf); break;
+    case 2: rows_pv_first(R, 2, VD, p, rw, r0, vals, j0, cols, pf); break;
 #endif
-    default: rows_pv_first(R, ROWS_NB, p, rw, r0, vals, j0, cols, pf); break;
+    default: rows_pv_first(R, ROWS_NB, VD, p, rw, r0, vals, j0, cols, pf); break;
     }
     if (nvec > ROWS_NB)
         rows_pv_from(R, rw, r0, cols, ROWS_NB * VW);
@@ -409,8 +432,10 @@ static void rows_pv_small(const fattn_problem *p, const rows_ws *rw, int r0,
                           int n, const fattn_kv_view *vals, int64_t j0,
                           int cols, int pf)
 {
-#define ROWS_PV_CASE(R) rows_pv_small_r(R, p, rw, r0, vals, j0, cols, pf)
-    ROWS_SWITCH(n, UK_MR, ROWS_PV_CASE)
+#define ROWS_PV_CASE(R) rows_pv_small_r(R, VD_, p, rw, r0, vals, j0, cols, pf)
+#define ROWS_PV_DT(VD) { enum { VD_ = VD }; ROWS_SWITCH(n, UK_MR, ROWS_PV_CASE) }
+    ROWS_DT_SWITCH(vals->dtype, ROWS_PV_DT)
+#undef ROWS_PV_DT
 #undef ROWS_PV_CASE
 }
 
@@ -480,23 +505,23 @@ static void rows_write(const fattn_problem *p, const rows_ws *rw, int R,
     const int64_t *os = p->o_stride;
     for (int r = 0; r < R; r++) {
         const row_info *ri = &rw->rows[r];
-        float *orow = fattn_o_row(p, b, ri->h, ri->i);
+        void *orow = fattn_o_row(p, b, ri->h, ri->i);
+        const int od = p->o_dtype;
         float l = ri->active ? ri->l : 0.0f; /* 0: fully masked or padding */
         float inv = l != 0.0f ? 1.0f / l : 0.0f;
         const float *src = rw->o + r * rw->dvq;
         if (os[3] == 1) {
             const vf vinv = vf_set1(inv);
             int64_t e = 0;
-            for (; e + VW <= p->head_dim_v; e += VW)
-                vf_store(orow + e, l != 0.0f ? vf_mul(vf_load(src + e), vinv)
-                                             : vf_zero());
-            if (e < p->head_dim_v)
-                vf_store_n(orow + e,
-                           l != 0.0f ? vf_mul(vf_load(src + e), vinv) : vf_zero(),
-                           (int)(p->head_dim_v - e));
+            for (; e < p->head_dim_v; e += VW) {
+                const int n = p->head_dim_v - e < VW ? (int)(p->head_dim_v - e) : VW;
+                vf_store_dt_upto(orow, e, od,
+                                 l != 0.0f ? vf_mul(vf_load(src + e), vinv) : vf_zero(),
+                                 n);
+            }
         } else {
             for (int64_t e = 0; e < p->head_dim_v; e++)
-                orow[e * os[3]] = l != 0.0f ? src[e] * inv : 0.0f;
+                fattn_store_elem(orow, e * os[3], od, l != 0.0f ? src[e] * inv : 0.0f);
         }
         fattn_store_lse(p, b, ri->h, ri->i, ri->m, l);
     }
@@ -509,7 +534,7 @@ static void rows_begin(const fattn_problem *p, const rows_ws *rw, int R,
                        int64_t *hi)
 {
     const int64_t qlen = fattn_q_len(p, b), klen = fattn_kv_len(p, b);
-    const size_t mask_elem = p->mask_kind == FATTN_MASK_KEEP ? 1 : 4;
+    const size_t mask_elem = fattn_mask_elem(p);
     const int align_br = p->align == FATTN_ALIGN_BOTTOM_RIGHT;
     const float qscale = q_pack_scale(p); /* the soft-cap may take the scale */
     *lo = INT64_MAX;
@@ -542,18 +567,19 @@ static void rows_begin(const fattn_problem *p, const rows_ws *rw, int R,
             *lo = ri->lo < *lo ? ri->lo : *lo;
             *hi = ri->hi > *hi ? ri->hi : *hi;
         }
-        const float *qr = fattn_q_row(p, b, ri->h, ri->i);
+        const void *qr = fattn_q_row(p, b, ri->h, ri->i);
+        const int qd = p->q_dtype;
         const vf vs = vf_set1(qscale);
         float *dst = rw->q + r * rw->dq;
         int64_t d = 0;
         if (p->q_stride[3] == 1) {
-            for (; d + VW <= p->head_dim; d += VW)
-                vf_store(dst + d, vf_mul(vs, vf_load(qr + d)));
-            if (d < p->head_dim)
-                vf_store(dst + d, vf_mul(vs, vf_load_n(qr + d, (int)(p->head_dim - d))));
+            for (; d < p->head_dim; d += VW) {
+                const int n = p->head_dim - d < VW ? (int)(p->head_dim - d) : VW;
+                vf_store(dst + d, vf_mul(vs, vf_load_dt_upto(qr, d, qd, n)));
+            }
         } else {
             for (; d < p->head_dim; d++)
-                dst[d] = qscale * qr[d * p->q_stride[3]];
+                dst[d] = qscale * fattn_load_elem(qr, d * p->q_stride[3], qd);
         }
     }
 }

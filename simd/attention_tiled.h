@@ -27,7 +27,8 @@
  *   Ot[e][q] = Ot[e][q] * corr[q] + sum_c V[c][e] * P[c][q]   (same
  *   microkernel, V broadcast, the rescale fused into the accumulator load).
  * K and V are read in place through their strides (broadcasts need no
- * packing). QGROUP query tiles take each key tile in turn (see QGROUP), so
+ * packing); bf16 or f16 K and V tiles are widened once into the workspace
+ * (Kc, Vc) and shared by the query tiles that take them in turn. QGROUP query tiles take each key tile in turn (see QGROUP), so
  * the workspace is St + QGROUP * (Qt + Ot + row state): O(TQ * (TILE_K +
  * QGROUP * (D + Dv))), independent of sequence length.
  *
@@ -36,6 +37,7 @@
  * stored; the output rows past q_lengths are written as 0.
  */
 #include "internal.h"
+#include "vec_dtype.h"
 
 #include <float.h>
 #include <math.h>
@@ -72,6 +74,10 @@ typedef struct tile_ws {
     float *tmax;      /* [TQ] max of the current key tile's scores */
     int64_t *lo, *hi; /* [TQ] visible key range per row */
     int32_t *midx;    /* [TQ] mask gather offsets: r * mask_stride[2] */
+    /* bf16/f16 K or V only, else NULL: the widened key tile [TILE_K][D]
+     * and value tile [TILE_K][Dv], shared, and which keys they hold. */
+    float *kc, *vc;
+    int64_t *conv; /* {j0, cols}: the tile in kc/vc, j0 = -1 for none */
 } tile_ws;
 
 static size_t round64(size_t n) { return (n + 63u) & ~(size_t)63u; }
@@ -100,10 +106,24 @@ static size_t tile_private_bytes(const fattn_problem *p)
            round64(sizeof(int32_t) * TQ);
 }
 
+/* K or V is half precision: key tiles are widened into the workspace. */
+static int lanes_widens(const fattn_problem *p)
+{
+    return p->k_dtype != FATTN_DTYPE_F32 || p->v_dtype != FATTN_DTYPE_F32;
+}
+
+static size_t widen_bytes(const fattn_problem *p)
+{
+    if (!lanes_widens(p))
+        return 0;
+    return round64(sizeof(float) * TILE_K * (size_t)p->head_dim) +
+           round64(sizeof(float) * TILE_K * (size_t)p->head_dim_v) + 64;
+}
+
 static size_t lanes_workspace(const fattn_problem *p)
 {
     return round64(sizeof(float) * TQ * TILE_K) + 2 * round64(sizeof(float) * TQ) +
-           (size_t)group_tiles(p) * tile_private_bytes(p);
+           widen_bytes(p) + (size_t)group_tiles(p) * tile_private_bytes(p);
 }
 
 /* t[0 .. group_tiles(p)): shared St, corr and tmax, the rest per tile. */
@@ -116,10 +136,23 @@ static void carve(const fattn_problem *p, void *workspace, tile_ws *t)
     w += round64(sizeof(float) * TQ);
     float *tmax = (float *)w;
     w += round64(sizeof(float) * TQ);
+    float *kc = NULL, *vc = NULL;
+    int64_t *conv = NULL;
+    if (lanes_widens(p)) {
+        kc = (float *)w;
+        w += round64(sizeof(float) * TILE_K * (size_t)p->head_dim);
+        vc = (float *)w;
+        w += round64(sizeof(float) * TILE_K * (size_t)p->head_dim_v);
+        conv = (int64_t *)w;
+        w += 64;
+    }
     for (int64_t g = 0; g < group_tiles(p); g++) {
         t[g].st = st;
         t[g].corr = corr;
         t[g].tmax = tmax;
+        t[g].kc = kc;
+        t[g].vc = vc;
+        t[g].conv = conv;
         t[g].qt = (float *)w;
         w += round64(sizeof(float) * TQ * (size_t)p->head_dim);
         t[g].ot = (float *)w;
@@ -274,9 +307,7 @@ static inline float bias_score(const fattn_problem *p, const unsigned char *mrow
         if (mrow[j * p->mask_stride[3]] == 0)
             return -INFINITY;
     } else if (p->mask_kind == FATTN_MASK_ADDITIVE) {
-        float add;
-        memcpy(&add, mrow + (size_t)(j * p->mask_stride[3]) * 4, sizeof add);
-        x += add;
+        x += fattn_load_elem(mrow, j * p->mask_stride[3], p->mask_dtype);
     }
     if (slope != 0.0f)
         x -= slope * (float)fabs(pos - (double)j);
@@ -331,7 +362,8 @@ static void pack_query(const fattn_problem *p, const fattn_head *hv,
 {
     const int64_t *qs = p->q_stride;
     const int64_t dim = p->head_dim;
-    const float *q0 = fattn_q_row(p, hv->b, hv->h, qt->i0);
+    const void *q0 = fattn_q_row(p, hv->b, hv->h, qt->i0);
+    const int qd = p->q_dtype;
     const float qscale = q_pack_scale(p);
     if (qs[3] == 1) {
         /* VW x VW blocks, transposed in registers: rows are read in order
@@ -348,8 +380,7 @@ static void pack_query(const fattn_problem *p, const fattn_head *hv,
                         blk[j] = vf_zero();
                         continue;
                     }
-                    const float *src = q0 + (r0 + j) * qs[2] + d0;
-                    blk[j] = nd == VW ? vf_load(src) : vf_load_n(src, nd);
+                    blk[j] = vf_load_dt_upto(q0, (r0 + j) * qs[2] + d0, qd, nd);
                 }
                 vf_transpose(blk);
                 for (int j = 0; j < nd; j++)
@@ -362,7 +393,7 @@ static void pack_query(const fattn_problem *p, const fattn_head *hv,
         float *row = t->qt + d * TQ;
         int r = 0;
         for (; r < qt->active; r++)
-            row[r] = qscale * q0[r * qs[2] + d * qs[3]];
+            row[r] = qscale * fattn_load_elem(q0, r * qs[2] + d * qs[3], qd);
         for (; r < TQ; r++)
             row[r] = 0.0f;
     }
@@ -396,8 +427,7 @@ static void mask_rows_lanes(const fattn_problem *p, const fattn_head *hv,
                     const unsigned char *m = hv->mask + off;
                     blk[j] = nc == VW ? vf_load_u8(m) : vf_load_u8_n(m, nc);
                 } else {
-                    const float *m = (const float *)(const void *)hv->mask + off;
-                    blk[j] = nc == VW ? vf_load(m) : vf_load_n(m, nc);
+                    blk[j] = vf_load_dt_upto(hv->mask, off, p->mask_dtype, nc);
                 }
             }
             vf_transpose(blk); /* blk[c]: key j0 + c0 + c over the rows */
@@ -441,8 +471,7 @@ static int bias_lanes(const fattn_problem *p, const fattn_head *hv,
     }
     const vf neg_slope = vf_set1(-hv->slope);
     const unsigned char *mrow =
-        hv->mask ? hv->mask + (size_t)(qt->i0 * ms[2]) *
-                                  (p->mask_kind == FATTN_MASK_KEEP ? 1 : 4)
+        hv->mask ? hv->mask + (size_t)(qt->i0 * ms[2]) * fattn_mask_elem(p)
                  : NULL;
     /* Per-row masks over contiguous keys: transposed blocks; the loop below
      * is left with the broadcast and strided masks, and ALiBi. */
@@ -460,15 +489,20 @@ static int bias_lanes(const fattn_problem *p, const fattn_head *hv,
                 vf_store(s + n * VW, vf_set1(-INFINITY));
             continue;
         }
-        const float *mcol = p->mask_kind == FATTN_MASK_ADDITIVE && !rows_done
-                                ? (const float *)(const void *)(mrow + (size_t)(j * ms[3]) * 4)
+        /* An additive mask left here is the same for every row or, f32
+         * only (mask_gather), gathered. */
+        const int add = p->mask_kind == FATTN_MASK_ADDITIVE && !rows_done;
+        const vf mrow_x = add && ms[2] == 0
+                              ? vf_set1(fattn_load_elem(mrow, j * ms[3], p->mask_dtype))
+                              : vf_zero();
+        const float *mcol = add && ms[2] != 0
+                                ? (const float *)(const void *)mrow + j * ms[3]
                                 : NULL;
         const vf dist0 = vf_set1((float)(d0 - (double)c));
         for (int n = 0; n < UK_NV; n++) {
             vf x = vf_load(s + n * VW);
-            if (mcol)
-                x = vf_add(x, ms[2] == 0 ? vf_set1(*mcol)
-                                         : vf_gather(mcol, t->midx + n * VW));
+            if (add)
+                x = vf_add(x, mcol ? vf_gather(mcol, t->midx + n * VW) : mrow_x);
             if (hv->slope != 0.0f)
                 x = vf_fmadd(neg_slope,
                              vf_abs(vf_add(dist0, vf_load(lane_index + n * VW))), x);
@@ -488,7 +522,7 @@ static void fix_scores(const fattn_problem *p, const fattn_head *hv,
                        const tile_ws *t, const qtile *qt, int64_t j0, int cols,
                        int need_range, int has_bias)
 {
-    const size_t mask_elem = p->mask_kind == FATTN_MASK_KEEP ? 1 : 4;
+    const size_t mask_elem = fattn_mask_elem(p);
     const int align_br = p->align == FATTN_ALIGN_BOTTOM_RIGHT;
     int skip_lo = cols, skip_hi = cols; /* columns every row sees */
     if (!has_bias) {
@@ -564,23 +598,68 @@ static void softmax_tile(const tile_ws *t, int cols, int have_max)
     }
 }
 
+/* Keys [j0, j0 + cols) of K and V as f32 rows from key j0 on, walked with
+ * their row and element strides: in place, or widened into Kc and Vc
+ * unless they hold that tile already (the query tiles of a group take the
+ * same key tiles in turn). */
+typedef struct tile_rows {
+    const float *k, *v;
+    int64_t krow, kel, vrow, vel;
+} tile_rows;
+
+static tile_rows tile_kv(const fattn_problem *p, const fattn_head *hv,
+                         const tile_ws *t, int64_t j0, int cols)
+{
+    tile_rows r = {NULL, NULL, hv->k.row, hv->k.elem, hv->v.row, hv->v.elem};
+    if (hv->k.dtype == FATTN_DTYPE_F32)
+        r.k = fattn_kv_row(&hv->k, j0);
+    if (hv->v.dtype == FATTN_DTYPE_F32)
+        r.v = fattn_kv_row(&hv->v, j0);
+    if (!t->kc)
+        return r;
+    if (t->conv[0] != j0 || t->conv[1] != cols) {
+        if (!r.k)
+            vf_widen_tile(t->kc, p->head_dim, fattn_kv_row(&hv->k, j0),
+                          hv->k.row, hv->k.elem, hv->k.dtype, cols, p->head_dim);
+        if (!r.v)
+            vf_widen_tile(t->vc, p->head_dim_v, fattn_kv_row(&hv->v, j0),
+                          hv->v.row, hv->v.elem, hv->v.dtype, cols,
+                          p->head_dim_v);
+        t->conv[0] = j0;
+        t->conv[1] = cols;
+    }
+    if (!r.k) {
+        r.k = t->kc;
+        r.krow = p->head_dim;
+        r.kel = 1;
+    }
+    if (!r.v) {
+        r.v = t->vc;
+        r.vrow = p->head_dim_v;
+        r.vel = 1;
+    }
+    return r;
+}
+
 static void key_tile(const fattn_problem *p, const fattn_head *hv,
                      const tile_ws *t, const qtile *qt, int64_t j0, int cols)
 {
-    const int64_t krow = hv->k.row, kel = hv->k.elem;
-    const int64_t vrow_s = hv->v.row, vel = hv->v.elem;
+    PHASE_START();
+    const tile_rows kv = tile_kv(p, hv, t, j0, cols);
+    PHASE_END(FATTN_PHASE_EDGES);
+    const int64_t krow = kv.krow, kel = kv.kel;
+    const int64_t vrow_s = kv.vrow, vel = kv.vel;
     const int interior = j0 >= qt->max_lo && j0 + cols <= qt->min_hi;
     const int has_bias = p->mask_kind != FATTN_MASK_NONE || hv->slope != 0.0f;
     /* The max can be taken in the microkernel when nothing edits the scores
      * after it. */
     const int fused_max = interior && !has_bias && p->softcap == 0.0f;
-    PHASE_START();
     if (fused_max)
         for (int n = 0; n < UK_NV; n++)
             vf_store(t->tmax + n * VW, vf_set1(-INFINITY));
     for (int c0 = 0; c0 < cols; c0 += UK_MR) {
         int mvalid = cols - c0 < UK_MR ? cols - c0 : UK_MR;
-        const float *kb = fattn_kv_row(&hv->k, j0 + c0);
+        const float *kb = kv.k + c0 * krow;
         if (mvalid == UK_MR && kel == 1) {
             if (fused_max)
                 uk_scores_max(p->head_dim, kb, krow, t->qt, t->st + c0 * TQ,
@@ -603,7 +682,7 @@ static void key_tile(const fattn_problem *p, const fattn_head *hv,
     PHASE_END(FATTN_PHASE_MASKS);
     softmax_tile(t, cols, fused_max);
     PHASE_END(FATTN_PHASE_SOFTMAX);
-    const float *vrow = fattn_kv_row(&hv->v, j0);
+    const float *vrow = kv.v;
     for (int64_t e0 = 0; e0 < p->head_dim_v; e0 += UK_MR) {
         int64_t left = p->head_dim_v - e0;
         int mvalid = left < UK_MR ? (int)left : UK_MR;
@@ -643,21 +722,19 @@ static void write_rows(const fattn_problem *p, const fattn_head *hv,
                     blk[j] = j < ne ? vf_load(t->ot + (e0 + j) * TQ + r0) : vf_zero();
                 vf_transpose(blk);
                 for (int j = 0; j < nr; j++) {
-                    float *orow = fattn_o_row(p, hv->b, hv->h, qt->i0 + r0 + j) + e0;
+                    void *orow = fattn_o_row(p, hv->b, hv->h, qt->i0 + r0 + j);
                     vf x = zero[r0 + j] ? vf_zero() : vf_mul(blk[j], vf_set1(inv[r0 + j]));
-                    if (ne == VW)
-                        vf_store(orow, x);
-                    else
-                        vf_store_n(orow, x, ne);
+                    vf_store_dt_upto(orow, e0, p->o_dtype, x, ne);
                 }
             }
         }
         return;
     }
     for (int r = 0; r < qt->rows; r++) {
-        float *orow = fattn_o_row(p, hv->b, hv->h, qt->i0 + r);
+        void *orow = fattn_o_row(p, hv->b, hv->h, qt->i0 + r);
         for (int64_t e = 0; e < dv; e++)
-            orow[e * os[3]] = zero[r] ? 0.0f : t->ot[e * TQ + r] * inv[r];
+            fattn_store_elem(orow, e * os[3], p->o_dtype,
+                             zero[r] ? 0.0f : t->ot[e * TQ + r] * inv[r]);
     }
 }
 
@@ -677,7 +754,8 @@ static void query_begin(const fattn_problem *p, const fattn_head *hv,
     /* Gather offsets of the mask rows, when int32 holds them all; only an
      * additive per-row mask with strided keys is gathered (bias_lanes). */
     const int64_t *ms = p->mask_stride;
-    qt->mask_gather = p->mask_kind == FATTN_MASK_ADDITIVE && ms[2] != 0 &&
+    qt->mask_gather = p->mask_kind == FATTN_MASK_ADDITIVE &&
+                      p->mask_dtype == FATTN_DTYPE_F32 && ms[2] != 0 &&
                       ms[3] != 1 && ms[2] <= INT32_MAX / TQ;
     if (qt->mask_gather)
         for (int r = 0; r < TQ; r++)
@@ -738,6 +816,8 @@ static void lanes_run(const fattn_problem *p, const fattn_item *it,
     const int64_t ng = group_tiles(p);
     fattn_head hv;
     fattn_head_init(p, it, it->h, &hv);
+    if (t[0].conv)
+        t[0].conv[0] = -1; /* a new head: nothing widened yet */
     for (int64_t i0 = it->i0; i0 < it->i1; i0 += ng * TQ) {
         int64_t left = (it->i1 - i0 + TQ - 1) / TQ;
         query_group(p, &hv, t, i0, left < ng ? left : ng);
@@ -752,13 +832,13 @@ static void lanes_run(const fattn_problem *p, const fattn_item *it,
 /* The path's variants, decode first: the planner takes the first that fits
  * (fattn_variant). */
 static const fattn_variant variants[] = {
-    {FATTN_STR_(KERNEL_NAME) "_rows", 1, ROWS_MAX, 1, NULL, 0, rows_workspace,
-     rows_run_item},
-    {FATTN_STR_(KERNEL_NAME) "_lanes", 0, 0, 0, lanes_block_rows, TQ,
+    {FATTN_STR_(KERNEL_NAME) "_rows", NULL, 1, ROWS_MAX, 1, NULL, 0,
+     rows_workspace, rows_run_item},
+    {FATTN_STR_(KERNEL_NAME) "_lanes", NULL, 0, 0, 0, lanes_block_rows, TQ,
      lanes_workspace, lanes_run},
 };
 
 const fattn_kernel KERNEL_TABLE = {
-    variants, (int)(sizeof variants / sizeof variants[0]),
+    variants, (int)(sizeof variants / sizeof variants[0]), NULL, NULL,
     VEC_EXP, VEC_EXP2, VEC_TANH, FMA_PEAK,
 };

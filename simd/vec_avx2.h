@@ -86,6 +86,79 @@ static inline float vf_reduce_add(vf x)
     return _mm_cvtss_f32(s);
 }
 
+/*
+ * bf16 and f16 lanes (n of them, 0 < n < VW, for _n; memory past them is
+ * never touched, through a copy on the stack: AVX2 has no 16-bit masked
+ * loads, and tails are rare): widening is exact; narrowing rounds to
+ * nearest even and keeps NaN a quiet NaN, as src/half.h does element by
+ * element (bf16 in integer arithmetic, f16 by F16C's vcvtps2ph).
+ */
+static inline vf vf_widen_bf16(__m128i h)
+{
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+static inline __m128i vf_load_u16_n(const uint16_t *p, int n)
+{
+    uint16_t b[VW] = {0};
+    memcpy(b, p, sizeof(uint16_t) * (size_t)n);
+    return _mm_loadu_si128((const __m128i *)(const void *)b);
+}
+static inline vf vf_load_bf16(const uint16_t *p)
+{
+    return vf_widen_bf16(_mm_loadu_si128((const __m128i *)(const void *)p));
+}
+static inline vf vf_load_bf16_n(const uint16_t *p, int n)
+{
+    return vf_widen_bf16(vf_load_u16_n(p, n));
+}
+static inline vf vf_load_f16(const uint16_t *p)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
+}
+static inline vf vf_load_f16_n(const uint16_t *p, int n)
+{
+    return _mm256_cvtph_ps(vf_load_u16_n(p, n));
+}
+/* x's bf16 bits as 8 uint16 lanes. */
+static inline __m128i vf_bf16_bits(vf x)
+{
+    const __m256i b = _mm256_castps_si256(x);
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(1));
+    const __m256i r = _mm256_add_epi32(_mm256_add_epi32(b, _mm256_set1_epi32(0x7fff)), lsb);
+    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+    const __m256i q = _mm256_or_si256(b, _mm256_set1_epi32(0x400000));
+    const __m256i h = _mm256_srli_epi32(_mm256_blendv_epi8(r, q, nan), 16);
+    /* packus works per 128-bit lane: pack, then take qwords 0 and 2. */
+    return _mm256_castsi256_si128(
+        _mm256_permute4x64_epi64(_mm256_packus_epi32(h, h), 0x08));
+}
+static inline __m128i vf_f16_bits(vf x)
+{
+    return _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+static inline void vf_store_u16_n(uint16_t *p, __m128i h, int n)
+{
+    uint16_t b[VW];
+    _mm_storeu_si128((__m128i *)(void *)b, h);
+    memcpy(p, b, sizeof(uint16_t) * (size_t)n);
+}
+static inline void vf_store_bf16(uint16_t *p, vf x)
+{
+    _mm_storeu_si128((__m128i *)(void *)p, vf_bf16_bits(x));
+}
+static inline void vf_store_bf16_n(uint16_t *p, vf x, int n)
+{
+    vf_store_u16_n(p, vf_bf16_bits(x), n);
+}
+static inline void vf_store_f16(uint16_t *p, vf x)
+{
+    _mm_storeu_si128((__m128i *)(void *)p, vf_f16_bits(x));
+}
+static inline void vf_store_f16_n(uint16_t *p, vf x, int n)
+{
+    vf_store_u16_n(p, vf_f16_bits(x), n);
+}
+
 /* VW bytes (n of them, 0 < n < VW, for _n), zero-extended into the lanes'
  * bits: a keep-mask row as lanes. */
 static inline vf vf_load_u8(const unsigned char *p)

@@ -75,6 +75,62 @@ static inline void vf_store_n(float *p, vf x, int n)
 }
 static inline float vf_reduce_add(vf x) { return _mm512_reduce_add_ps(x); }
 
+/*
+ * bf16 and f16 lanes (n of them, 0 < n < VW, for _n; memory past them is
+ * never touched): widening is exact; narrowing rounds to nearest even and
+ * keeps NaN a quiet NaN, as src/half.h does element by element (bf16 in
+ * integer arithmetic, f16 by vcvtps2ph, which raises no flag here).
+ */
+static inline __mmask16 vf_mask_n(int n) { return (__mmask16)((1u << n) - 1u); }
+static inline vf vf_widen_bf16(__m256i h)
+{
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+static inline vf vf_load_bf16(const uint16_t *p)
+{
+    return vf_widen_bf16(_mm256_loadu_si256((const __m256i *)(const void *)p));
+}
+static inline vf vf_load_bf16_n(const uint16_t *p, int n)
+{
+    return vf_widen_bf16(_mm256_maskz_loadu_epi16(vf_mask_n(n), p));
+}
+static inline vf vf_load_f16(const uint16_t *p)
+{
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)p));
+}
+static inline vf vf_load_f16_n(const uint16_t *p, int n)
+{
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(vf_mask_n(n), p));
+}
+/* The bf16 bits of x in the low half of each 32-bit lane. */
+static inline __m512i vf_bf16_bits(vf x)
+{
+    const __m512i b = _mm512_castps_si512(x);
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+    const __m512i r = _mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7fff)), lsb);
+    const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    return _mm512_srli_epi32(
+        _mm512_mask_or_epi32(r, nan, b, _mm512_set1_epi32(0x400000)), 16);
+}
+static inline void vf_store_bf16(uint16_t *p, vf x)
+{
+    _mm256_storeu_si256((__m256i *)(void *)p, _mm512_cvtepi32_epi16(vf_bf16_bits(x)));
+}
+static inline void vf_store_bf16_n(uint16_t *p, vf x, int n)
+{
+    _mm512_mask_cvtepi32_storeu_epi16(p, vf_mask_n(n), vf_bf16_bits(x));
+}
+static inline void vf_store_f16(uint16_t *p, vf x)
+{
+    _mm256_storeu_si256((__m256i *)(void *)p,
+                        _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+static inline void vf_store_f16_n(uint16_t *p, vf x, int n)
+{
+    _mm256_mask_storeu_epi16(p, vf_mask_n(n),
+                             _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
 /* VW bytes (n of them, 0 < n < VW, for _n), zero-extended into the lanes'
  * bits: a keep-mask row as lanes. */
 static inline vf vf_load_u8(const unsigned char *p)

@@ -58,20 +58,21 @@ static tile_state carve(const fattn_problem *p, void *workspace)
     return t;
 }
 
-static float dot(const float *a, int64_t sa, const float *b, int64_t sb,
-                 int64_t n)
+/* sum_d a[d * sa] * b[d * sb] in f32, a and b of dtypes ta and tb. */
+static float dot(const void *a, int ta, int64_t sa, const void *b, int tb,
+                 int64_t sb, int64_t n)
 {
     float sum = 0.0f;
-    if (sa == 1 && sb == 1) {
+    if (ta == FATTN_DTYPE_F32 && tb == FATTN_DTYPE_F32) {
+        const float *x = a, *y = b;
         for (int64_t d = 0; d < n; d++)
-            sum += a[d] * b[d];
-    } else {
-        for (int64_t d = 0; d < n; d++)
-            sum += a[d * sa] * b[d * sb];
+            sum += x[d * sa] * y[d * sb];
+        return sum;
     }
+    for (int64_t d = 0; d < n; d++)
+        sum += fattn_load_elem(a, d * sa, ta) * fattn_load_elem(b, d * sb, tb);
     return sum;
 }
-
 
 /* S for rows [0, rows) of the query tile starting at i0, keys [j0, j0+cols). */
 static void tile_scores(const fattn_problem *p, const fattn_head *hv,
@@ -79,7 +80,7 @@ static void tile_scores(const fattn_problem *p, const fattn_head *hv,
                         int cols)
 {
     const int64_t *qs = p->q_stride, *ms = p->mask_stride;
-    const size_t mask_elem = p->mask_kind == FATTN_MASK_KEEP ? 1 : 4;
+    const size_t mask_elem = fattn_mask_elem(p);
     const int align_br = p->align == FATTN_ALIGN_BOTTOM_RIGHT;
     /* |x| beyond it has tanh(x / softcap) = 1 in float (it is from 9.02 on);
      * FLT_MAX for a cap so large that x / softcap cannot overflow (no
@@ -88,7 +89,7 @@ static void tile_scores(const fattn_problem *p, const fattn_head *hv,
     for (int r = 0; r < rows; r++) {
         float *s = t->s + r * TILE_K;
         int64_t i = i0 + r;
-        const float *qrow = fattn_q_row(p, hv->b, hv->h, i);
+        const void *qrow = fattn_q_row(p, hv->b, hv->h, i);
         double pos = (double)fattn_query_pos(align_br, hv->qlen, hv->klen, i);
         for (int c = 0; c < cols; c++) {
             int64_t j = j0 + c;
@@ -96,7 +97,8 @@ static void tile_scores(const fattn_problem *p, const fattn_head *hv,
                 s[c] = -INFINITY;
                 continue;
             }
-            float x = p->scale * dot(qrow, qs[3], fattn_kv_row(&hv->k, j),
+            float x = p->scale * dot(qrow, p->q_dtype, qs[3],
+                                     fattn_kv_row(&hv->k, j), hv->k.dtype,
                                      hv->k.elem, p->head_dim);
             if (p->softcap > 0.0f) {
                 /* x / softcap overflows for a small cap; tanh is 1 long
@@ -111,9 +113,7 @@ static void tile_scores(const fattn_problem *p, const fattn_head *hv,
                     if (*mp == 0)
                         x = -INFINITY;
                 } else {
-                    float add;
-                    memcpy(&add, mp, sizeof add);
-                    x += add;
+                    x += fattn_load_elem(mp, 0, p->mask_dtype);
                 }
             }
             if (hv->slope != 0.0f)
@@ -170,13 +170,14 @@ static void tile_update(const fattn_problem *p, const fattn_head *hv,
         for (int c = 0; c < cols; c++) {
             if (s[c] == 0.0f)
                 continue;
-            const float *vrow = fattn_kv_row(&hv->v, j0 + c);
-            if (ve == 1) {
+            const void *vrow = fattn_kv_row(&hv->v, j0 + c);
+            if (hv->v.dtype == FATTN_DTYPE_F32) {
+                const float *vf = vrow;
                 for (int64_t d = 0; d < dv; d++)
-                    acc[d] += s[c] * vrow[d];
+                    acc[d] += s[c] * vf[d * ve];
             } else {
                 for (int64_t d = 0; d < dv; d++)
-                    acc[d] += s[c] * vrow[d * ve];
+                    acc[d] += s[c] * fattn_load_elem(vrow, d * ve, hv->v.dtype);
             }
         }
     }
@@ -189,12 +190,12 @@ static void write_rows(const fattn_problem *p, const fattn_head *hv,
     const int64_t dv = p->head_dim_v;
     for (int r = 0; r < rows; r++) {
         int64_t i = i0 + r;
-        float *orow = fattn_o_row(p, hv->b, hv->h, i);
+        void *orow = fattn_o_row(p, hv->b, hv->h, i);
         float l = t->l[r]; /* 0: a fully masked row; NaN: a NaN input */
         float inv = l != 0.0f ? 1.0f / l : 0.0f;
         const float *acc = t->acc + r * dv;
         for (int64_t d = 0; d < dv; d++)
-            orow[d * os[3]] = acc[d] * inv;
+            fattn_store_elem(orow, d * os[3], p->o_dtype, acc[d] * inv);
         fattn_store_lse(p, hv->b, hv->h, i, t->m[r], l);
     }
 }
@@ -240,10 +241,10 @@ static void scalar_run(const fattn_problem *p, const fattn_item *it,
 }
 
 static const fattn_variant scalar_variants[] = {
-    {"scalar_tiles", 0, 0, 0, scalar_block_rows, TILE_Q, scalar_workspace,
-     scalar_run},
+    {"scalar_tiles", NULL, 0, 0, 0, scalar_block_rows, TILE_Q,
+     scalar_workspace, scalar_run},
 };
 
 const fattn_kernel fattn_kernel_scalar = {
-    scalar_variants, 1, NULL, NULL, NULL, NULL,
+    scalar_variants, 1, NULL, NULL, NULL, NULL, NULL, NULL,
 };

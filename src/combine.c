@@ -16,7 +16,7 @@
 
 void fattn_combine_row(int64_t parts, const float *const *o,
                        const int64_t *elem, const double *lse, int64_t dv,
-                       double *acc, float *out, int64_t out_elem,
+                       double *acc, void *out, int out_dtype, int64_t out_elem,
                        float *lse_out)
 {
     double m = -INFINITY;
@@ -33,7 +33,7 @@ void fattn_combine_row(int64_t parts, const float *const *o,
          * writes it. A NaN LSE poisons the row, as a NaN score would. */
         const float fill = bad ? NAN : 0.0f;
         for (int64_t e = 0; e < dv; e++)
-            out[e * out_elem] = fill;
+            fattn_store_elem(out, e * out_elem, out_dtype, fill);
         if (lse_out)
             *lse_out = bad ? NAN : -INFINITY;
         return;
@@ -51,7 +51,7 @@ void fattn_combine_row(int64_t parts, const float *const *o,
             acc[e] += w * (double)ok[e * elem[k]];
     }
     for (int64_t e = 0; e < dv; e++)
-        out[e * out_elem] = (float)(acc[e] / wsum);
+        fattn_store_elem(out, e * out_elem, out_dtype, (float)(acc[e] / wsum));
     if (lse_out)
         *lse_out = (float)(m + log(wsum));
 }

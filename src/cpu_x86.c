@@ -25,7 +25,8 @@ uint32_t fattn_cpu_detect(void)
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d))
         return 0;
-    const int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+    const int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1,
+              f16c = (c >> 29) & 1;
     if (!osxsave || !avx)
         return 0;
     const uint64_t xcr0 = read_xcr0();
@@ -37,12 +38,21 @@ uint32_t fattn_cpu_detect(void)
     const int avx2 = (b >> 5) & 1;
     const int f = (b >> 16) & 1, dq = (b >> 17) & 1, bw = (b >> 30) & 1,
               vl = (b >> 31) & 1;
+    const unsigned max_sub7 = a; /* leaf 7's highest subleaf */
+    int bf16 = 0;
+    if (max_sub7 >= 1) {
+        unsigned a1, b1, c1, d1;
+        __cpuid_count(7, 1, a1, b1, c1, d1);
+        bf16 = (a1 >> 5) & 1;
+    }
 
     uint32_t flags = 0;
-    if (ymm_state && avx2 && fma)
+    if (ymm_state && avx2 && fma && f16c)
         flags |= FATTN_CPU_AVX2;
     if ((flags & FATTN_CPU_AVX2) && zmm_state && f && bw && dq && vl)
         flags |= FATTN_CPU_AVX512;
+    if ((flags & FATTN_CPU_AVX512) && bf16)
+        flags |= FATTN_CPU_AVX512BF16;
     return flags;
 }
 #else

@@ -74,6 +74,7 @@ int fattn_isa_available(int isa)
 
 static pthread_once_t auto_once = PTHREAD_ONCE_INIT;
 static fattn_isa auto_isa;
+static int auto_forced; /* FATTN_ISA named the path */
 static char auto_error[FATTN_ERROR_MESSAGE_SIZE];
 
 static void choose_auto(void)
@@ -92,6 +93,7 @@ static void choose_auto(void)
             }
             if (isa != FATTN_ISA_AUTO) {
                 auto_isa = (fattn_isa)isa;
+                auto_forced = 1;
                 return;
             }
             break; /* "auto": the best available */
@@ -111,10 +113,11 @@ static void choose_auto(void)
             return;
         }
     }
-    /* The table lists paths from the most portable to the fastest. */
+    /* The table lists paths from the most portable to the fastest; a path
+     * for some dtypes only (auto_for) is not the general choice. */
     auto_isa = FATTN_ISA_SCALAR;
     for (int isa = FATTN_ISA_COUNT - 1; isa > FATTN_ISA_SCALAR; isa--)
-        if (fattn_isa_available(isa)) {
+        if (fattn_isa_available(isa) && !paths[isa].kernel->auto_for) {
             auto_isa = (fattn_isa)isa;
             break;
         }
@@ -142,7 +145,8 @@ double fattn_fma_peak_gflops(int isa, double seconds)
     return k && k->fma_peak ? k->fma_peak(seconds) : 0.0;
 }
 
-fattn_status fattn_resolve_isa(const char *fn, int want, fattn_isa *isa,
+fattn_status fattn_resolve_isa(const char *fn, int want,
+                               const fattn_problem *p, fattn_isa *isa,
                                fattn_error *err)
 {
     if (want == FATTN_ISA_AUTO) {
@@ -155,6 +159,14 @@ fattn_status fattn_resolve_isa(const char *fn, int want, fattn_isa *isa,
                               reason ? reason + 1 : why.message);
         }
         *isa = got;
+        /* Unless FATTN_ISA forced one: a faster path made for this
+         * problem's dtypes (auto_for) wins over the general one. */
+        for (int i = FATTN_ISA_COUNT - 1; i > (int)got && !auto_forced; i--)
+            if (fattn_isa_available(i) && paths[i].kernel->auto_for &&
+                paths[i].kernel->auto_for(p)) {
+                *isa = (fattn_isa)i;
+                break;
+            }
         return FATTN_OK;
     }
     if (!fattn_isa_available(want))

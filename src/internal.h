@@ -10,6 +10,7 @@
 
 #include "cpu.h"
 #include "fattn.h"
+#include "half.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -18,16 +19,42 @@
 
 enum fattn_mask_kind {
     FATTN_MASK_NONE = 0,
-    FATTN_MASK_ADDITIVE = 1, /* const float *, added to the scores */
+    FATTN_MASK_ADDITIVE = 1, /* f32, bf16 or f16 (mask_dtype), added */
     FATTN_MASK_KEEP = 2      /* const uint8_t *, nonzero keeps the key */
 };
 
+/* Bytes per element of a fattn_dtype (validated). */
+static inline size_t fattn_dtype_size(int dtype)
+{
+    return dtype == FATTN_DTYPE_F32 ? 4 : dtype == FATTN_DTYPE_BOOL ? 1 : 2;
+}
+
+/* Element idx of a float tensor of dtype dt at base, as f32 (exact). */
+static inline float fattn_load_elem(const void *base, int64_t idx, int dt)
+{
+    if (dt == FATTN_DTYPE_F32)
+        return ((const float *)base)[idx];
+    const uint16_t h = ((const uint16_t *)base)[idx];
+    return dt == FATTN_DTYPE_BF16 ? fattn_bf16_to_f32(h) : fattn_f16_to_f32(h);
+}
+
+/* x rounded to dtype dt (fattn_dtype's rule) into element idx at base. */
+static inline void fattn_store_elem(void *base, int64_t idx, int dt, float x)
+{
+    if (dt == FATTN_DTYPE_F32)
+        ((float *)base)[idx] = x;
+    else
+        ((uint16_t *)base)[idx] = dt == FATTN_DTYPE_BF16 ? fattn_f32_to_bf16(x)
+                                                         : fattn_f32_to_f16(x);
+}
+
 /*
- * A validated problem. Data pointers are untyped plus a dtype (f32 is the
- * only one computed today): kernels reach rows only through the accessors
- * below, never by open-coded pointer arithmetic, so a new dtype or a new K/V
- * layout (a paged cache, a packed varlen batch) changes those, not every
- * kernel. Strides are in elements; a broadcast dimension (size 1 in the
+ * A validated problem. Data pointers are untyped plus a dtype per tensor
+ * (f32, bf16 or f16, in any combination): kernels reach rows only through
+ * the accessors below, never by open-coded pointer arithmetic, so a new
+ * K/V layout (a paged cache, a packed varlen batch) changes those, not
+ * every kernel, and a kernel widens or narrows each element as it loads or
+ * stores it (fattn_load_elem, fattn_store_elem, or simd/'s vector forms). Strides are in elements; a broadcast dimension (size 1 in the
  * descriptor) has stride 0 here, so element (b, h, i, j) of the mask is
  * always mask + b*s[0] + h*s[1] + i*s[2] + j*s[3]. Every stride of an empty
  * tensor (a dimension of size 0) is 0 too: pointer arithmetic with it stays
@@ -37,7 +64,7 @@ enum fattn_mask_kind {
 typedef struct fattn_problem {
     const void *q, *k, *v;
     void *o;
-    int dtype; /* fattn_dtype of q, k, v and o: FATTN_DTYPE_F32 */
+    int q_dtype, k_dtype, v_dtype, o_dtype; /* fattn_dtype: F32, BF16, F16 */
     int64_t batch, heads_q, heads_kv, seq_q, seq_k, head_dim, head_dim_v;
     int64_t q_stride[4], k_stride[4], v_stride[4], o_stride[4];
 
@@ -49,7 +76,8 @@ typedef struct fattn_problem {
     int64_t window_left, window_right; /* >= 0, or FATTN_WINDOW_UNLIMITED */
     int align; /* enum fattn_align for window and ALiBi, as resolved */
 
-    int mask_kind; /* enum fattn_mask_kind */
+    int mask_kind;  /* enum fattn_mask_kind */
+    int mask_dtype; /* its fattn_dtype: a float type, or BOOL for KEEP */
     const void *mask;
     int64_t mask_stride[4];
 
@@ -85,20 +113,30 @@ static inline void fattn_store_lse(const fattn_problem *p, int64_t b,
         p->lse_max[off] = max;
 }
 
-/* Row i of query head h of batch b (f32). */
-static inline const float *fattn_q_row(const fattn_problem *p, int64_t b,
-                                       int64_t h, int64_t i)
+/* Row i of query head h of batch b, elements of p->q_dtype. */
+static inline const void *fattn_q_row(const fattn_problem *p, int64_t b,
+                                      int64_t h, int64_t i)
 {
-    return (const float *)p->q + b * p->q_stride[0] + h * p->q_stride[1] +
-           i * p->q_stride[2];
+    return (const char *)p->q +
+           (size_t)(b * p->q_stride[0] + h * p->q_stride[1] +
+                    i * p->q_stride[2]) *
+               fattn_dtype_size(p->q_dtype);
 }
 
-/* Row i of query head h of batch b in the output (f32). */
-static inline float *fattn_o_row(const fattn_problem *p, int64_t b, int64_t h,
-                                 int64_t i)
+/* Row i of query head h of batch b in the output, elements of o_dtype. */
+static inline void *fattn_o_row(const fattn_problem *p, int64_t b, int64_t h,
+                                int64_t i)
 {
-    return (float *)p->o + b * p->o_stride[0] + h * p->o_stride[1] +
-           i * p->o_stride[2];
+    return (char *)p->o +
+           (size_t)(b * p->o_stride[0] + h * p->o_stride[1] +
+                    i * p->o_stride[2]) *
+               fattn_dtype_size(p->o_dtype);
+}
+
+/* Bytes per element of the additive mask, or 1 for a keep-mask. */
+static inline size_t fattn_mask_elem(const fattn_problem *p)
+{
+    return fattn_dtype_size(p->mask_dtype);
 }
 
 /*
@@ -112,13 +150,16 @@ static inline float *fattn_o_row(const fattn_problem *p, int64_t b, int64_t h,
  * by one fattn_kv_row() and the strides. Today's layouts are one strided
  * block, so any run is. A paged cache would return the page's row and
  * require pages to be a multiple of the key tile; a packed varlen batch
- * would add its sequence's offset in fattn_kv_view_of(); a half-precision
- * cache would hand out converted tiles through the same call. Kernels never
- * add j * row to a pointer themselves except inside such a run.
+ * would add its sequence's offset in fattn_kv_view_of(). Elements are of
+ * `dtype`, widened to f32 by the kernel as it loads them (exact), so a
+ * half-precision cache is read once, in place, at half the bytes; a kernel
+ * that wants f32 rows widens a tile into its workspace. Kernels never add
+ * j * row to a pointer themselves except inside such a run.
  */
 typedef struct fattn_kv_view {
-    const float *base; /* key 0 of this (batch, KV head) */
-    int64_t row, elem;
+    const void *base;  /* key 0 of this (batch, KV head) */
+    int64_t row, elem; /* in elements */
+    int dtype;         /* fattn_dtype: F32, BF16 or F16 */
 } fattn_kv_view;
 
 enum { FATTN_KV_KEY = 0, FATTN_KV_VALUE = 1 };
@@ -127,14 +168,18 @@ static inline fattn_kv_view fattn_kv_view_of(const fattn_problem *p, int which,
                                              int64_t b, int64_t g)
 {
     const int64_t *s = which == FATTN_KV_KEY ? p->k_stride : p->v_stride;
-    const float *data = (const float *)(which == FATTN_KV_KEY ? p->k : p->v);
-    fattn_kv_view v = {data + b * s[0] + g * s[1], s[2], s[3]};
+    const int dt = which == FATTN_KV_KEY ? p->k_dtype : p->v_dtype;
+    const char *data = (const char *)(which == FATTN_KV_KEY ? p->k : p->v);
+    fattn_kv_view v = {data + (size_t)(b * s[0] + g * s[1]) * fattn_dtype_size(dt),
+                       s[2], s[3], dt};
     return v;
 }
 
-static inline const float *fattn_kv_row(const fattn_kv_view *v, int64_t j)
+/* Key j's row: elements of v->dtype, v->elem apart. */
+static inline const void *fattn_kv_row(const fattn_kv_view *v, int64_t j)
 {
-    return v->base + j * v->row;
+    return (const char *)v->base +
+           (size_t)(j * v->row) * fattn_dtype_size(v->dtype);
 }
 
 /*
@@ -171,6 +216,8 @@ typedef struct fattn_item {
  */
 typedef struct fattn_variant {
     const char *name; /* "<isa>_<variant>", as fattn_plan_kernel() shows */
+    /* NULL: any problem; else the problems it computes (dtypes, strides). */
+    int (*accepts)(const fattn_problem *p);
     int decode;
     int max_rows;
     int unit_kv;
@@ -183,13 +230,21 @@ typedef struct fattn_variant {
 
 /*
  * A path's table (dav1d's DSP context): its variants in order of
- * preference, the prefill variant last, and for SIMD paths the vector math the accuracy tests read
- * (n a multiple of the vector width) and the FMA peak meter; NULL for the
- * scalar path.
+ * preference (decode variants before prefill ones; each table, with its
+ * fallback, has a prefill variant for every problem), and for SIMD paths
+ * the vector math the accuracy tests read (n a multiple of the vector
+ * width) and the FMA peak meter; NULL for the scalar path.
  */
 typedef struct fattn_kernel {
     const fattn_variant *variants;
     int nvariants;
+    /* Variants tried after these (NULL: none): a path made for some
+     * dtypes runs the others through its base path's kernels. */
+    const struct fattn_kernel *fallback;
+    /* NULL: a general path, which FATTN_ISA_AUTO takes when it is the
+     * best available. Else AUTO takes this path only for the problems it
+     * accepts (and fattn_isa_auto() never names it). */
+    int (*auto_for)(const fattn_problem *p);
     void (*vec_exp)(const float *in, float *out, size_t n);
     void (*vec_exp2)(const float *in, float *out, size_t n);
     void (*vec_tanh)(const float *in, float *out, size_t n);
@@ -263,9 +318,11 @@ static inline int64_t fattn_query_pos(int align_bottom_right, int64_t qlen,
  * (or not a path). fattn_isa_available() adds the CPU/OS check. */
 const fattn_kernel *fattn_kernel_for(int isa);
 
-/* Resolve a requested isa (AUTO included) to an available path, or fail
- * with FATTN_ERR_ISA_UNAVAILABLE naming `fn`. */
-fattn_status fattn_resolve_isa(const char *fn, int want, fattn_isa *isa,
+/* Resolve a requested isa (AUTO included) to an available path for
+ * problem *p (its dtypes are read: fattn_kernel.auto_for), or fail with
+ * FATTN_ERR_ISA_UNAVAILABLE naming `fn`. */
+fattn_status fattn_resolve_isa(const char *fn, int want,
+                               const fattn_problem *p, fattn_isa *isa,
                                fattn_error *err);
 
 /*
@@ -329,12 +386,14 @@ fattn_status fattn_check_overlaps(const char *fn, const fattn_checked *c,
  * words. A role names the tensor in messages ("query", "outputs[2]") and
  * its four dimensions, and says what it allows: head_dims, shape[1] and
  * shape[3] >= 1 and shape[3] <= FATTN_MAX_HEAD_DIM (query, key, value,
- * output); bool_ok, a bool dtype (masks).
+ * output); bool_ok, a bool dtype (masks); f32_only, no bf16 or f16 (an
+ * LSE, fattn_merge's tensors).
  */
 typedef struct fattn_tensor_role {
     const char *name;
     const char *const *dims; /* 4 names */
     int head_dims, bool_ok;
+    int f32_only; /* 0, or the status a bf16/f16 tensor gets */
 } fattn_tensor_role;
 
 /* One tensor alone: data, dtype, shape, strides, alignment, extent; *sp
@@ -443,11 +502,12 @@ void fattn_plan_execute(const fattn_plan *pl, const fattn_problem *p,
  * of two floats, see lse_max). A part with LSE -inf (fully masked)
  * contributes nothing and its row is not read; all of them -inf gives 0
  * and -inf; a NaN or +inf LSE gives NaN. acc: dv doubles of scratch. The
- * sums run in the parts' order, in double.
+ * sums run in the parts' order, in double; out holds out_dtype elements
+ * (rounded once, fattn_store_elem).
  */
 void fattn_combine_row(int64_t parts, const float *const *o,
                        const int64_t *elem, const double *lse, int64_t dv,
-                       double *acc, float *out, int64_t out_elem,
+                       double *acc, void *out, int out_dtype, int64_t out_elem,
                        float *lse_out);
 
 /* Pool (pool.c): run fn(arg, i) for i in [0, tasks) on the pool's threads

@@ -36,8 +36,10 @@ static const char *const dims_out[4] = {"batch", "heads", "seq", "head_dim_v"};
 static const char *const dims_lse[4] = {"batch", "heads", "seq", "one"};
 
 /* As fattn_forward's output and lse: heads and head_dim_v >= 1, f32. */
-static const fattn_tensor_role out_role = {"output", dims_out, 1, 0};
-static const fattn_tensor_role lse_role = {"lse", dims_lse, 0, 0};
+static const fattn_tensor_role out_role = {"output", dims_out, 1, 0,
+                                           FATTN_ERR_UNSUPPORTED_DTYPE};
+static const fattn_tensor_role lse_role = {"lse", dims_lse, 0, 0,
+                                           FATTN_ERR_UNSUPPORTED_DTYPE};
 
 /* outputs[k] and lses[k]: the roles of output and lse under their own
  * names. */
@@ -120,7 +122,8 @@ static void merge_rows(int32_t parts, const fattn_tensor *outputs,
                     for (int32_t k = 0; k < parts; k++)
                         o[k] = at(&outputs[k], b, h, i, e0);
                     fattn_combine_row(parts, o, elem, l, n, acc,
-                                      out + e0 * out_elem, out_elem,
+                                      out + e0 * out_elem, FATTN_DTYPE_F32,
+                                      out_elem,
                                       e0 == 0 ? lse_out : NULL);
                 }
             }

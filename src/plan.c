@@ -53,18 +53,26 @@ static int64_t ceil_div(int64_t a, int64_t b) { return a / b + (a % b != 0); }
 static const fattn_variant *choose_variant(const fattn_kernel *k,
                                            const fattn_problem *p)
 {
+    /* The candidates: the path's variants that take the problem, then its
+     * fallback's. The decode/prefill crossover is the first prefill
+     * candidate's query tile. */
+    const fattn_variant *cand[16];
+    int n = 0;
+    for (const fattn_kernel *t = k; t; t = t->fallback)
+        for (int i = 0; i < t->nvariants && n < 16; i++)
+            if (!t->variants[i].accepts || t->variants[i].accepts(p))
+                cand[n++] = &t->variants[i];
+    const fattn_variant *prefill = NULL;
+    for (int i = 0; i < n && !prefill; i++)
+        if (!cand[i]->decode)
+            prefill = cand[i];
     const int unit = p->k_stride[3] == 1 && p->v_stride[3] == 1;
-    const fattn_variant *prefill = &k->variants[k->nvariants - 1];
     const int64_t tq = prefill->row_granule;
     const int idle_tile = p->seq_q < tq || (p->seq_q > tq && 2 * p->seq_q < 3 * tq);
-    for (int i = 0; i < k->nvariants; i++) {
-        const fattn_variant *v = &k->variants[i];
-        if (!v->decode)
-            return v;
-        if (idle_tile && (!v->unit_kv || unit))
-            return v;
-    }
-    return NULL; /* every table ends with a prefill variant */
+    for (int i = 0; i < n && idle_tile; i++)
+        if (cand[i]->decode && (!cand[i]->unit_kv || unit))
+            return cand[i];
+    return prefill; /* every path has a prefill variant for every problem */
 }
 
 /* Split the keys when the row items alone are too few to keep a pool busy
@@ -266,7 +274,8 @@ static void split_combine(const fattn_plan *pl, const fattn_problem *p,
                                       h * p->lse_stride[1] + i * p->lse_stride[2]
                                 : NULL;
         fattn_combine_row(pl->chunks, o, elem, lse, dv, acc,
-                          fattn_o_row(p, it->b, h, i), p->o_stride[3], lse_out);
+                          fattn_o_row(p, it->b, h, i), p->o_dtype,
+                          p->o_stride[3], lse_out);
     }
 }
 
@@ -285,6 +294,7 @@ static void run_item(const fattn_plan *pl, const fattn_problem *p, char *ws,
     const int64_t chunk = t % pl->chunks;
     fattn_problem part = *p;
     part.o = s.o + chunk * s.rows * p->head_dim_v;
+    part.o_dtype = FATTN_DTYPE_F32; /* partials stay f32 until combined */
     part.o_stride[0] = p->heads_q * p->seq_q * p->head_dim_v;
     part.o_stride[1] = p->seq_q * p->head_dim_v;
     part.o_stride[2] = p->head_dim_v;

@@ -37,7 +37,7 @@ void fattn_head_init(const fattn_problem *p, const fattn_item *it, int64_t h,
                      fattn_head *hd)
 {
     const int64_t b = it->b, g = h / (p->heads_q / p->heads_kv);
-    const size_t mask_elem = p->mask_kind == FATTN_MASK_KEEP ? 1 : 4;
+    const size_t mask_elem = fattn_mask_elem(p);
     hd->b = b;
     hd->h = h;
     hd->qlen = fattn_q_len(p, b);

@@ -33,12 +33,12 @@ static const char *const dims_mask[4] = {"batch", "heads", "seq_q", "seq_k"};
 static const char *const dims_lse[4] = {"batch", "heads", "seq_q", "one"};
 
 static const fattn_tensor_role roles[R_COUNT] = {
-    [R_QUERY] = {"query", dims_query, 1, 0},
-    [R_KEY] = {"key", dims_key, 1, 0},
-    [R_VALUE] = {"value", dims_value, 1, 0},
-    [R_OUTPUT] = {"output", dims_output, 1, 0},
-    [R_MASK] = {"mask", dims_mask, 0, 1},
-    [R_LSE] = {"lse", dims_lse, 0, 0},
+    [R_QUERY] = {"query", dims_query, 1, 0, 0},
+    [R_KEY] = {"key", dims_key, 1, 0, 0},
+    [R_VALUE] = {"value", dims_value, 1, 0, 0},
+    [R_OUTPUT] = {"output", dims_output, 1, 0, 0},
+    [R_MASK] = {"mask", dims_mask, 0, 1, 0},
+    [R_LSE] = {"lse", dims_lse, 0, 0, FATTN_ERR_DTYPE_MISMATCH},
 };
 
 static const char *const dtype_name[] = {"f32", "bf16", "f16", "bool"};
@@ -50,10 +50,7 @@ typedef struct vctx {
 
 typedef fattn_extent span;
 
-static size_t dtype_size(int dtype)
-{
-    return dtype == FATTN_DTYPE_F32 ? 4 : dtype == FATTN_DTYPE_BOOL ? 1 : 2;
-}
+#define dtype_size fattn_dtype_size
 
 /* Step 3 for one tensor. Fills *sp with the bytes it addresses. */
 fattn_status fattn_check_tensor(const char *fn, const fattn_tensor_role *r,
@@ -69,14 +66,15 @@ fattn_status fattn_check_tensor(const char *fn, const fattn_tensor_role *r,
         return fattn_fail(err, FATTN_ERR_INVALID_ENUM, fn,
                           "%s.dtype = %" PRId32 ": not a fattn_dtype (0..3)", n,
                           t->dtype);
-    if (t->dtype == FATTN_DTYPE_BF16 || t->dtype == FATTN_DTYPE_F16)
-        return fattn_fail(err, FATTN_ERR_UNSUPPORTED_DTYPE, fn,
-                          "%s.dtype = %s: not supported yet (use f32)", n,
-                          dtype_name[t->dtype]);
+    if ((t->dtype == FATTN_DTYPE_BF16 || t->dtype == FATTN_DTYPE_F16) &&
+        r->f32_only)
+        return fattn_fail(err, (fattn_status)r->f32_only, fn,
+                          "%s.dtype = %s: %s must be f32", n,
+                          dtype_name[t->dtype], n);
     if (t->dtype == FATTN_DTYPE_BOOL && !r->bool_ok)
         return fattn_fail(err, FATTN_ERR_DTYPE_MISMATCH, fn,
-                          "%s.dtype = bool: %s must be f32 (bool is for masks)",
-                          n, n);
+                          "%s.dtype = bool: %s must be %s (bool is for masks)",
+                          n, n, r->f32_only ? "f32" : "f32, bf16 or f16");
     for (int d = 0; d < 4; d++) {
         int64_t v = t->shape[d];
         int positive = (r->head_dims && (d == 1 || d == 3));
@@ -600,13 +598,14 @@ fattn_status fattn_validate(const char *fn, const fattn_tensor *q,
         FATTN_TRY(fattn_check_self_overlap(fn, &roles[R_LSE], pr->lse, err));
     FATTN_TRY(fattn_check_overlaps(fn, ck, err));
 
-    FATTN_TRY(fattn_resolve_isa(fn, pr->isa, isa, err));
-
     p->q = q->data;
     p->k = k->data;
     p->v = v->data;
     p->o = o->data;
-    p->dtype = q->dtype;
+    p->q_dtype = q->dtype;
+    p->k_dtype = k->dtype;
+    p->v_dtype = v->dtype;
+    p->o_dtype = o->dtype;
     p->batch = q->shape[0];
     p->heads_q = q->shape[1];
     p->heads_kv = k->shape[1];
@@ -622,6 +621,7 @@ fattn_status fattn_validate(const char *fn, const fattn_tensor *q,
         p->mask_kind = pr->mask->dtype == FATTN_DTYPE_BOOL ? FATTN_MASK_KEEP
                                                            : FATTN_MASK_ADDITIVE;
         p->mask = pr->mask->data;
+        p->mask_dtype = pr->mask->dtype;
         copy_strides(p->mask_stride, pr->mask);
     }
     if (pr->lse) {
@@ -630,6 +630,7 @@ fattn_status fattn_validate(const char *fn, const fattn_tensor *q,
         p->lse = pr->lse->data;
         memcpy(p->lse_stride, ls, sizeof p->lse_stride);
     }
+    FATTN_TRY(fattn_resolve_isa(fn, pr->isa, p, isa, err));
     fattn_ok(err);
     return FATTN_OK;
 }

@@ -562,7 +562,7 @@ static void b_null_query(fattn_ref_problem *p, fattn_params *pr, fattn_tensor **
 static void b_head_dim(fattn_ref_problem *p, fattn_params *pr, fattn_tensor **t)
 { (void)pr; (void)t; p->key.shape[3] = 25; }
 static void b_dtype(fattn_ref_problem *p, fattn_params *pr, fattn_tensor **t)
-{ (void)pr; (void)t; p->value.dtype = FATTN_DTYPE_BF16; }
+{ (void)pr; (void)t; p->value.dtype = FATTN_DTYPE_BOOL; }
 static void b_stride(fattn_ref_problem *p, fattn_params *pr, fattn_tensor **t)
 { (void)pr; (void)t; p->query.stride[1] = -1; }
 static void b_overlap(fattn_ref_problem *p, fattn_params *pr, fattn_tensor **t)
@@ -590,7 +590,7 @@ static void test_create(void)
         breaker fn;
     } cases[] = {
         {"NULL query", b_null_query},  {"key head_dim", b_head_dim},
-        {"bf16 value", b_dtype},        {"negative stride", b_stride},
+        {"bool value", b_dtype},        {"negative stride", b_stride},
         {"output on value", b_overlap}, {"kv_lengths > Sk", b_lengths},
         {"params.version + 1", b_version}, {"bottom-right ALiBi, top-left causal", b_align},
         {"isa out of range", b_isa},    {"half an allocator", b_half_allocator},
