@@ -814,8 +814,8 @@ struct fattn_executor {
 /* Kernel paths                                                             */
 /* ------------------------------------------------------------------------ */
 
-/* Static lower-case name: "auto", "scalar", "avx2", "avx512";
- * "unknown_isa" otherwise. */
+/* Static lower-case name: "auto", "scalar", "avx2", "avx512",
+ * "avx512bf16"; "unknown_isa" otherwise. */
 const char *fattn_isa_name(int isa);
 
 /* 1 if `isa` is compiled in and supported by this CPU and OS, else 0.
@@ -825,8 +825,10 @@ int fattn_isa_available(int isa);
 
 /*
  * The path FATTN_ISA_AUTO resolves to: the FATTN_ISA environment variable
- * ("scalar", "avx2", "avx512") if set and non-empty, else the best available
- * path. Decided once, thread-safely, on first use. If FATTN_ISA names an
+ * ("scalar", "avx2", "avx512", "avx512bf16") if set and non-empty, else the
+ * best available general path (never FATTN_ISA_AVX512BF16, which AUTO takes
+ * on its own only for all-bf16 query, key and value; FATTN_ISA set to a
+ * path makes AUTO take that path for every problem). Decided once, thread-safely, on first use. If FATTN_ISA names an
  * unknown or unavailable path, this returns FATTN_ISA_AUTO and every call
  * with isa = AUTO fails with FATTN_ERR_ISA_UNAVAILABLE (never a silent
  * fallback); `err` (may be NULL) gets the reason.
@@ -843,6 +845,15 @@ fattn_isa fattn_isa_auto(fattn_error *err);
  * `fattn bench` prints; measure both in the same process and run.
  */
 double fattn_fma_peak_gflops(int isa, double seconds);
+
+/*
+ * The same for bf16 dot products: this core's vdpbf16ps throughput (each
+ * instruction 2 products and a sum per f32 lane, counted as 4 FLOP, as
+ * two FMAs would be), the peak of FATTN_ISA_AVX512BF16's kernels. 0 when
+ * that path is not built in or the CPU lacks AVX512_BF16, or for a bad
+ * `seconds`.
+ */
+double fattn_bf16_peak_gflops(double seconds);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,8 @@
 #define VEC_EXP fattn_exp_avx2
 #define VEC_EXP2 fattn_exp2_avx2
 #define VEC_TANH fattn_tanh_avx2
+#define VEC_WIDEN fattn_widen_avx2
+#define VEC_NARROW fattn_narrow_avx2
 #include "vec_hooks.h"
 
 #define KERNEL_NAME avx2

@@ -23,6 +23,8 @@
 #define VEC_EXP fattn_exp_avx512
 #define VEC_EXP2 fattn_exp2_avx512
 #define VEC_TANH fattn_tanh_avx512
+#define VEC_WIDEN fattn_widen_avx512
+#define VEC_NARROW fattn_narrow_avx512
 #include "vec_hooks.h"
 
 #define KERNEL_NAME avx512

@@ -840,5 +840,5 @@ static const fattn_variant variants[] = {
 
 const fattn_kernel KERNEL_TABLE = {
     variants, (int)(sizeof variants / sizeof variants[0]), NULL, NULL,
-    VEC_EXP, VEC_EXP2, VEC_TANH, FMA_PEAK,
+    VEC_EXP, VEC_EXP2, VEC_TANH, FMA_PEAK, VEC_WIDEN, VEC_NARROW, NULL,
 };

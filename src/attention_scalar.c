@@ -246,5 +246,5 @@ static const fattn_variant scalar_variants[] = {
 };
 
 const fattn_kernel fattn_kernel_scalar = {
-    scalar_variants, 1, NULL, NULL, NULL, NULL, NULL, NULL,
+    scalar_variants, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
 };

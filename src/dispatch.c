@@ -145,6 +145,18 @@ double fattn_fma_peak_gflops(int isa, double seconds)
     return k && k->fma_peak ? k->fma_peak(seconds) : 0.0;
 }
 
+double fattn_bf16_peak_gflops(double seconds)
+{
+    if (!(seconds > 0.0) || seconds > 60.0)
+        return 0.0;
+    for (int isa = FATTN_ISA_COUNT - 1; isa > FATTN_ISA_AUTO; isa--) {
+        const fattn_kernel *k = fattn_kernel_for(isa);
+        if (k && k->bf16_peak && fattn_isa_available(isa))
+            return k->bf16_peak(seconds);
+    }
+    return 0.0;
+}
+
 fattn_status fattn_resolve_isa(const char *fn, int want,
                                const fattn_problem *p, fattn_isa *isa,
                                fattn_error *err)

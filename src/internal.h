@@ -249,6 +249,13 @@ typedef struct fattn_kernel {
     void (*vec_exp2)(const float *in, float *out, size_t n);
     void (*vec_tanh)(const float *in, float *out, size_t n);
     double (*fma_peak)(double seconds); /* GFLOP/s */
+    /* n bf16/f16 elements (dtype) to f32 and back, as the kernels load and
+     * store them, any n: for the conversion tests. NULL for scalar. */
+    void (*vec_widen)(int dtype, const uint16_t *in, float *out, size_t n);
+    void (*vec_narrow)(int dtype, const float *in, uint16_t *out, size_t n);
+    /* bf16 dot-product (vdpbf16ps) throughput meter, GFLOP/s counting a
+     * product and its sum as 2; NULL where the path has none. */
+    double (*bf16_peak)(double seconds);
 } fattn_kernel;
 
 /* Valid lengths of batch b. */

@@ -38,11 +38,80 @@ static int64_t ref_pos(int bottom_right, int64_t qlen, int64_t klen, int64_t i)
     return bottom_right ? i + klen - qlen : i;
 }
 
-static const float *ref_f32_at(const fattn_tensor *t, int64_t n, int64_t h,
-                               int64_t s, int64_t d)
+/*
+ * Half precision, written from the formats' definitions in double
+ * arithmetic, independently of the library's bit tricks (src/half.h,
+ * simd/), so that tests can check those against these.
+ */
+double fattn_ref_half_to_double(uint16_t h, int dtype)
 {
-    return (const float *)t->data + n * t->stride[0] + h * t->stride[1] +
-           s * t->stride[2] + d * t->stride[3];
+    if (dtype == FATTN_DTYPE_BF16) {
+        const uint32_t bits = (uint32_t)h << 16;
+        float f;
+        memcpy(&f, &bits, sizeof f);
+        return (double)f;
+    }
+    const int sign = h >> 15, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    double v;
+    if (e == 0x1f)
+        v = m ? NAN : INFINITY;
+    else if (e == 0)
+        v = ldexp((double)m, -24);
+    else
+        v = ldexp((double)(m + 1024), e - 25);
+    return sign ? -v : v;
+}
+
+uint16_t fattn_ref_double_to_half(double x, int dtype)
+{
+    /* bf16: 8 significant bits, exponents as f32; f16: 11 bits, normal
+     * exponents -14 .. 15, subnormals down to 2^-24. */
+    const int bits = dtype == FATTN_DTYPE_BF16 ? 8 : 11;
+    const int emin = dtype == FATTN_DTYPE_BF16 ? -126 : -14;
+    const double maxv = dtype == FATTN_DTYPE_BF16 ? ldexp(255.0, 120) : 65504.0;
+    const uint16_t inf = dtype == FATTN_DTYPE_BF16 ? 0x7f80 : 0x7c00;
+    const uint16_t sign = signbit(x) ? 0x8000 : 0;
+    if (isnan(x))
+        return dtype == FATTN_DTYPE_BF16 ? 0x7fc0 : 0x7e00;
+    double a = fabs(x);
+    if (isinf(a))
+        return sign | inf;
+    int e;
+    frexp(a, &e); /* a = f * 2^e, f in [0.5, 1): a in [2^(e-1), 2^e) */
+    int exp = e - 1 < emin ? emin : e - 1;
+    /* The spacing of representable values at a's binade. */
+    const double ulp = ldexp(1.0, exp - (bits - 1));
+    double r = nearbyint(a / ulp) * ulp; /* the default mode: to even */
+    if (r > maxv) {
+        /* Rounds past the largest finite value: inf from halfway on. */
+        const double half_ulp_max = ldexp(1.0, (dtype == FATTN_DTYPE_BF16 ? 127 : 15) - bits);
+        if (a >= maxv + half_ulp_max)
+            return sign | inf;
+        r = maxv;
+    }
+    if (r == 0.0)
+        return sign;
+    /* Encode r. */
+    int re;
+    frexp(r, &re);
+    int rexp = re - 1;
+    const int mbits = bits - 1, bias = dtype == FATTN_DTYPE_BF16 ? 127 : 15;
+    if (rexp < emin) { /* subnormal */
+        const uint32_t mant = (uint32_t)ldexp(r, -(emin - mbits));
+        return (uint16_t)(sign | mant);
+    }
+    const uint32_t mant = (uint32_t)(ldexp(r, -(rexp - mbits)) - ldexp(1.0, mbits));
+    return (uint16_t)(sign | (uint32_t)(rexp + bias) << mbits | mant);
+}
+
+double fattn_ref_elem(const fattn_tensor *t, int64_t n, int64_t h, int64_t s,
+                      int64_t d)
+{
+    const int64_t off = n * t->stride[0] + h * t->stride[1] + s * t->stride[2] +
+                        d * t->stride[3];
+    if (t->dtype == FATTN_DTYPE_BF16 || t->dtype == FATTN_DTYPE_F16)
+        return fattn_ref_half_to_double(((const uint16_t *)t->data)[off], t->dtype);
+    return (double)((const float *)t->data)[off];
 }
 
 /* Mask element (b, h, i, j): a dimension of size 1 broadcasts. */
@@ -148,13 +217,18 @@ static void ref_row_scratch(const fattn_tensor *query, const fattn_tensor *key,
 
         double dot = 0.0;
         for (int64_t d = 0; d < D; d++)
-            dot += (double)*ref_f32_at(query, b, h, i, d) *
-                   (double)*ref_f32_at(key, b, g, j, d);
+            dot += fattn_ref_elem(query, b, h, i, d) *
+                   fattn_ref_elem(key, b, g, j, d);
         double x = scale * dot;
         if (softcap > 0.0)
             x = softcap * tanh(x / softcap);
-        if (mask && mask->dtype == FATTN_DTYPE_F32)
-            x += (double)((const float *)mask->data)[ref_mask_offset(mask, b, h, i, j)];
+        if (mask && mask->dtype != FATTN_DTYPE_BOOL) {
+            const int64_t off = ref_mask_offset(mask, b, h, i, j);
+            x += mask->dtype == FATTN_DTYPE_F32
+                     ? (double)((const float *)mask->data)[off]
+                     : fattn_ref_half_to_double(((const uint16_t *)mask->data)[off],
+                                                mask->dtype);
+        }
         if (slopes) {
             const int64_t dist = pos_align > j ? pos_align - j : j - pos_align;
             x -= (double)slopes[h] * (double)dist;
@@ -194,7 +268,7 @@ static void ref_row_scratch(const fattn_tensor *query, const fattn_tensor *key,
             continue;
         const double p = s[j] / sum;
         for (int64_t d = 0; d < Dv; d++)
-            out_row[d] += p * (double)*ref_f32_at(value, b, g, j, d);
+            out_row[d] += p * fattn_ref_elem(value, b, g, j, d);
     }
     lse = max + log(sum);
     if (lse_out)
@@ -305,12 +379,12 @@ void fattn_ref_compare_row(fattn_ref_report *r, fattn_ref_report *lse_report,
     const int exact = ref_lse == -INFINITY;
 
     for (int64_t d = 0; d < Dv; d++)
-        fattn_ref_report_add(r, (double)*ref_f32_at(output, b, h, i, d),
+        fattn_ref_report_add(r, fattn_ref_elem(output, b, h, i, d),
                              ref_row[d], exact ? 0.0 : atol,
                              exact ? 0.0 : rtol, b, h, i, d);
     if (lse)
         fattn_ref_report_add(lse_report ? lse_report : r,
-                             (double)*ref_f32_at(lse, b, h, i, 0), ref_lse,
+                             fattn_ref_elem(lse, b, h, i, 0), ref_lse,
                              atol, rtol, b, h, i, -1);
 }
 

@@ -33,6 +33,16 @@ void fattn_ref_row(const fattn_tensor *query, const fattn_tensor *key,
                    int64_t b, int64_t h, int64_t i, double *out_row,
                    double *lse);
 
+/* Element (n, h, s, d) of an f32, bf16 or f16 tensor, in double (exact). */
+double fattn_ref_elem(const fattn_tensor *t, int64_t n, int64_t h, int64_t s,
+                      int64_t d);
+
+/* bf16 or f16 bits to double (exact; NaN for any NaN), and double to the
+ * nearest bf16 or f16, ties to even (NaN to the canonical quiet NaN),
+ * written from the formats' definitions, apart from the library's code. */
+double fattn_ref_half_to_double(uint16_t h, int dtype);
+uint16_t fattn_ref_double_to_half(double x, int dtype);
+
 /* Result of comparing a computed output (and LSE) with the reference. */
 typedef struct fattn_ref_report {
     double max_abs_err;    /* max |x - ref| over checked elements */
