@@ -15,6 +15,7 @@
 #define UK_MR 8
 #define UK_NV 3
 #define TILE_K 128
+#define ROWS_WIDE 1
 
 #define FMA_PEAK fattn_fma_peak_avx512
 #define PEAK_CHAINS 16 /* 16 chains + 2 constants of 32 zmm registers */

@@ -33,6 +33,9 @@
 #ifndef ROWS_NB
 #define ROWS_NB 3 /* output vectors per row held in registers at once */
 #endif
+#ifndef ROWS_WIDE
+#define ROWS_WIDE 0 /* 32 registers: whole rows of P.V for few rows */
+#endif
 
 /* CASE(R) with R = n for n < max, R = max for n >= max (max 4 or 8): one
  * register-allocated instantiation per row count. */
@@ -235,36 +238,90 @@ rows_scores_r(const int R, int64_t dim, const float *q, int64_t dq,
 
 
 
+/* Keys per block of the dot products: R rows x KB keys of accumulators
+ * (at most 16), so each Q vector loaded serves KB keys and each K vector
+ * R rows, and one reduction tree (vf_reduce_add4) sums four of them. Row
+ * after row with a key at a time, the Q loads and the horizontal sums cost
+ * more than the FMAs once a bf16 cache halved the bytes. */
+#define ROWS_KB(R) ((R) == 1 ? 8 : (R) <= 4 ? 4 : 2)
+
 static inline __attribute__((always_inline)) void
-rows_dots_r(const int R, const int KD, const fattn_problem *p,
-            const rows_ws *rw, int r0, const fattn_kv_view *keys, int64_t j0,
-            int cols, int pf)
+rows_dots_block(const int R, const int KB, const int KD, const fattn_problem *p,
+                const rows_ws *rw, int r0, const void *k0, int64_t krow,
+                const fattn_kv_view *vals, int c, int pf)
 {
     const int64_t dim = p->head_dim, full = dim / VW * VW;
-    const size_t es = fattn_dtype_size(KD);
     const float *q = rw->q + r0 * rw->dq;
-    const void *k0 = fattn_kv_row(keys, j0);
-    for (int c = 0; c < cols; c++) {
-        const int64_t row = c * keys->row;
-        vf acc[ROWS_DOT_MAX];
-        for (int r = 0; r < R; r++)
-            acc[r] = vf_zero();
-        int64_t e = 0;
-        for (; e < full; e += VW) {
-            const vf kv = vf_load_dt(k0, row + e, KD);
-            for (int r = 0; r < R; r++)
-                acc[r] = vf_fmadd(vf_load(q + r * rw->dq + e), kv, acc[r]);
+    vf acc[ROWS_DOT_MAX * 2];
+    for (int a = 0; a < R * KB; a++)
+        acc[a] = vf_zero();
+    int64_t e = 0;
+    for (; e < full; e += VW) {
+        vf kv[8];
+        for (int kb = 0; kb < KB; kb++)
+            kv[kb] = vf_load_dt(k0, (c + kb) * krow + e, KD);
+        for (int r = 0; r < R; r++) {
+            const vf qv = vf_load(q + r * rw->dq + e);
+            for (int kb = 0; kb < KB; kb++)
+                acc[r * KB + kb] = vf_fmadd(qv, kv[kb], acc[r * KB + kb]);
         }
-        if (e < dim) { /* q is zero-padded to dq */
-            const vf kv = vf_load_dt_n(k0, row + e, KD, (int)(dim - e));
-            for (int r = 0; r < R; r++)
-                acc[r] = vf_fmadd(vf_load(q + r * rw->dq + e), kv, acc[r]);
-        }
-        for (int r = 0; r < R; r++)
-            *rows_score(rw, r0 + r, c) = vf_reduce_add(acc[r]);
-        if (c < pf)
-            prefetch_row(k0, row + rw->pf_k, dim, es);
     }
+    if (e < dim) { /* q is zero-padded to dq */
+        vf kv[8];
+        for (int kb = 0; kb < KB; kb++)
+            kv[kb] = vf_load_dt_n(k0, (c + kb) * krow + e, KD, (int)(dim - e));
+        for (int r = 0; r < R; r++) {
+            const vf qv = vf_load(q + r * rw->dq + e);
+            for (int kb = 0; kb < KB; kb++)
+                acc[r * KB + kb] = vf_fmadd(qv, kv[kb], acc[r * KB + kb]);
+        }
+    }
+    /* c is a multiple of KB, which divides TQ: the block's keys are
+     * consecutive in each row's scores. */
+    float *srow = rows_score(rw, r0, c);
+    if (KB % 4 == 0) {
+        for (int r = 0; r < R; r++)
+            for (int kb = 0; kb < KB; kb += 4)
+                vf_reduce_add4(acc[r * KB + kb], acc[r * KB + kb + 1],
+                               acc[r * KB + kb + 2], acc[r * KB + kb + 3],
+                               srow + r * TQ + kb);
+    } else {
+        float sums[ROWS_DOT_MAX * 2 + 4];
+        int a = 0;
+        for (; a + 4 <= R * KB; a += 4)
+            vf_reduce_add4(acc[a], acc[a + 1], acc[a + 2], acc[a + 3], sums + a);
+        for (; a < R * KB; a++)
+            sums[a] = vf_reduce_add(acc[a]);
+        for (int r = 0; r < R; r++)
+            for (int kb = 0; kb < KB; kb++)
+                srow[r * TQ + kb] = sums[r * KB + kb];
+    }
+    const size_t es = fattn_dtype_size(KD);
+    for (int kb = 0; kb < KB; kb++)
+        if (c + kb < pf) {
+            prefetch_row(k0, (c + kb) * krow + rw->pf_k, dim, es);
+            if (vals) /* the P.V pass has no loop to spare for it */
+                prefetch_row(vals->base, (c + kb) * vals->row + rw->pf_v,
+                             p->head_dim_v, fattn_dtype_size(vals->dtype));
+        }
+}
+
+/* vals: also prefetch the value rows (pf_v on), else NULL. */
+static inline __attribute__((always_inline)) void
+rows_dots_r(const int R, const int KD, const fattn_problem *p,
+            const rows_ws *rw, int r0, const fattn_kv_view *keys,
+            const fattn_kv_view *vals, int64_t j0, int cols, int pf)
+{
+    const void *k0 = fattn_kv_row(keys, j0);
+    fattn_kv_view v = vals ? *vals : *keys;
+    v.base = vals ? fattn_kv_row(vals, j0) : NULL;
+    const fattn_kv_view *vp = vals ? &v : NULL;
+    const int KB = ROWS_KB(R);
+    int c = 0;
+    for (; c + KB <= cols; c += KB)
+        rows_dots_block(R, KB, KD, p, rw, r0, k0, keys->row, vp, c, pf);
+    for (; c < cols; c++)
+        rows_dots_block(R, 1, KD, p, rw, r0, k0, keys->row, vp, c, pf);
 }
 
 /* One instantiation per row count and K dtype. */
@@ -276,9 +333,10 @@ rows_dots_r(const int R, const int KD, const fattn_problem *p,
     }
 
 static void rows_dots(const fattn_problem *p, const rows_ws *rw, int r0, int n,
-                      const fattn_kv_view *keys, int64_t j0, int cols, int pf)
+                      const fattn_kv_view *keys, const fattn_kv_view *vals,
+                      int64_t j0, int cols, int pf)
 {
-#define ROWS_DOTS_CASE(R) rows_dots_r(R, KD_, p, rw, r0, keys, j0, cols, pf)
+#define ROWS_DOTS_CASE(R) rows_dots_r(R, KD_, p, rw, r0, keys, vals, j0, cols, pf)
 #define ROWS_DOTS_DT(KD) { enum { KD_ = KD }; ROWS_SWITCH(n, ROWS_DOT_MAX, ROWS_DOTS_CASE) }
     ROWS_DT_SWITCH(keys->dtype, ROWS_DOTS_DT)
 #undef ROWS_DOTS_DT
@@ -372,13 +430,12 @@ static void rows_pv(const rows_ws *rw, int r0, int n, int cols)
 static inline __attribute__((always_inline)) void
 rows_pv_first(const int R, const int NV, const int VD, const fattn_problem *p,
               const rows_ws *rw, int r0, const fattn_kv_view *vals,
-              int64_t j0, int cols, int pf)
+              int64_t j0, int cols)
 {
     const int64_t dv = p->head_dim_v;
-    const size_t es = fattn_dtype_size(VD);
     const int nvec = (int)(rw->dvq / VW), tail = (int)(dv % VW);
     const row_info *rows = rw->rows + r0;
-    vf acc[UK_MR][ROWS_NB];
+    vf acc[UK_MR][8];
     for (int r = 0; r < R; r++) {
         const vf cr = vf_set1(rows[r].corr);
         const float *o = rw->o + (r0 + r) * rw->dvq;
@@ -388,7 +445,7 @@ rows_pv_first(const int R, const int NV, const int VD, const fattn_problem *p,
     const void *v0 = fattn_kv_row(vals, j0);
     for (int c = 0; c < cols; c++) {
         const int64_t row = c * vals->row;
-        vf vv[ROWS_NB];
+        vf vv[8];
         for (int n = 0; n < NV; n++)
             vv[n] = n == nvec - 1 && tail ? vf_load_dt_n(v0, row + n * VW, VD, tail)
                                           : vf_load_dt(v0, row + n * VW, VD);
@@ -397,8 +454,6 @@ rows_pv_first(const int R, const int NV, const int VD, const fattn_problem *p,
             vf_store(dst + n * VW, n == nvec - 1 && tail
                                        ? vf_load_dt_n(v0, row + n * VW, VD, tail)
                                        : vf_load_dt(v0, row + n * VW, VD));
-        if (c < pf)
-            prefetch_row(v0, row + rw->pf_v, dv, es);
         const float *pc = rows_score(rw, r0, c);
         for (int r = 0; r < R; r++) {
             const vf pr = vf_set1(pc[r * TQ]);
@@ -411,18 +466,90 @@ rows_pv_first(const int R, const int NV, const int VD, const fattn_problem *p,
             vf_store(rw->o + (r0 + r) * rw->dvq + n * VW, acc[r][n]);
 }
 
+/*
+ * The same for Dv a multiple of VW, NVEC vectors: NV of them accumulate in
+ * registers, the next NC (= NVEC - NV) are copied to Vt, all counts
+ * constant. No loop or branch of a runtime count inside the key loop (the
+ * generic form above has the tail and copy loops there, and its 24
+ * accumulators went through the stack on every key: half the decode time
+ * once a bf16 cache made it compute-bound); V's prefetch is in the dot
+ * products for that reason.
+ */
+static inline __attribute__((always_inline)) void
+rows_pv_first_full(const int R, const int NV, const int NC, const int VD,
+                   const rows_ws *rw, int r0, const fattn_kv_view *vals,
+                   int64_t j0, int cols)
+{
+    const row_info *rows = rw->rows + r0;
+    vf acc[UK_MR][8];
+    for (int r = 0; r < R; r++) {
+        const vf cr = vf_set1(rows[r].corr);
+        const float *o = rw->o + (r0 + r) * rw->dvq;
+        for (int n = 0; n < NV; n++)
+            acc[r][n] = vf_mul(vf_load(o + n * VW), cr);
+    }
+    const void *v0 = fattn_kv_row(vals, j0);
+    const int64_t vrow = vals->row;
+    for (int c0 = 0; c0 < cols; c0 += TQ) {
+        const float *pc = rw->s + (c0 / TQ) * (ROWS_MAX * TQ) + r0 * TQ;
+        const int n_c = cols - c0 < TQ ? cols - c0 : TQ;
+        for (int c = 0; c < n_c; c++) {
+            const int64_t row = (c0 + c) * vrow;
+            float *dst = rw->vt + (c0 + c) * rw->dvq + NV * VW;
+            for (int n = 0; n < NC; n++)
+                vf_store(dst + n * VW, vf_load_dt(v0, row + (NV + n) * VW, VD));
+            vf vv[8];
+            for (int n = 0; n < NV; n++)
+                vv[n] = vf_load_dt(v0, row + n * VW, VD);
+            for (int r = 0; r < R; r++) {
+                const vf pr = vf_set1(pc[r * TQ + c]);
+                for (int n = 0; n < NV; n++)
+                    acc[r][n] = vf_fmadd(pr, vv[n], acc[r][n]);
+            }
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < NV; n++)
+            vf_store(rw->o + (r0 + r) * rw->dvq + n * VW, acc[r][n]);
+}
+
+/* Vectors per row the first pass holds, of NVEC: R * NV accumulators. */
+#if ROWS_WIDE
+#define ROWS_FIRST_NV(R, NVEC) ((R) <= 3 ? 8 : (R) == 4 ? 6 : (R) <= 6 ? 4 : 3)
+#else
+#define ROWS_FIRST_NV(R, NVEC) ROWS_NB
+#endif
+#define ROWS_MIN(a, b) ((a) < (b) ? (a) : (b))
+
 static inline __attribute__((always_inline)) void
 rows_pv_small_r(const int R, const int VD, const fattn_problem *p,
                 const rows_ws *rw, int r0, const fattn_kv_view *vals,
-                int64_t j0, int cols, int pf)
+                int64_t j0, int cols)
 {
     const int64_t nvec = rw->dvq / VW;
+    if (p->head_dim_v % VW == 0 && (nvec == 4 || nvec == 8 || nvec == 16)) {
+#define ROWS_FULL(NVEC)                                                        \
+    do {                                                                       \
+        const int NV_ = ROWS_MIN(NVEC, ROWS_FIRST_NV(R, NVEC));                \
+        rows_pv_first_full(R, NV_, NVEC - NV_, VD, rw, r0, vals, j0, cols);    \
+        if (NV_ < NVEC)                                                        \
+            rows_pv_from(R, rw, r0, cols, NV_ * VW);                           \
+    } while (0)
+        if (nvec == 4)
+            ROWS_FULL(4);
+        else if (nvec == 8)
+            ROWS_FULL(8);
+        else
+            ROWS_FULL(16);
+#undef ROWS_FULL
+        return;
+    }
     switch (nvec < ROWS_NB ? nvec : ROWS_NB) {
-    case 1: rows_pv_first(R, 1, VD, p, rw, r0, vals, j0, cols, pf); break;
+    case 1: rows_pv_first(R, 1, VD, p, rw, r0, vals, j0, cols); break;
 #if ROWS_NB > 2
-    case 2: rows_pv_first(R, 2, VD, p, rw, r0, vals, j0, cols, pf); break;
+    case 2: rows_pv_first(R, 2, VD, p, rw, r0, vals, j0, cols); break;
 #endif
-    default: rows_pv_first(R, ROWS_NB, VD, p, rw, r0, vals, j0, cols, pf); break;
+    default: rows_pv_first(R, ROWS_NB, VD, p, rw, r0, vals, j0, cols); break;
     }
     if (nvec > ROWS_NB)
         rows_pv_from(R, rw, r0, cols, ROWS_NB * VW);
@@ -430,9 +557,9 @@ rows_pv_small_r(const int R, const int VD, const fattn_problem *p,
 
 static void rows_pv_small(const fattn_problem *p, const rows_ws *rw, int r0,
                           int n, const fattn_kv_view *vals, int64_t j0,
-                          int cols, int pf)
+                          int cols)
 {
-#define ROWS_PV_CASE(R) rows_pv_small_r(R, VD_, p, rw, r0, vals, j0, cols, pf)
+#define ROWS_PV_CASE(R) rows_pv_small_r(R, VD_, p, rw, r0, vals, j0, cols)
 #define ROWS_PV_DT(VD) { enum { VD_ = VD }; ROWS_SWITCH(n, UK_MR, ROWS_PV_CASE) }
     ROWS_DT_SWITCH(vals->dtype, ROWS_PV_DT)
 #undef ROWS_PV_DT
@@ -595,7 +722,8 @@ static void rows_tile(const fattn_problem *p, const rows_ws *rw, int r0,
     if (r1 - r0 <= ROWS_DOT_LIMIT) {
         for (int r = r0; r < r1; r += ROWS_DOT_MAX)
             rows_dots(p, rw, r, r1 - r < ROWS_DOT_MAX ? r1 - r : ROWS_DOT_MAX,
-                      &kv, j0, cols, r == r0 ? pf : 0);
+                      &kv, r1 - r0 <= UK_MR ? &vv : NULL, j0, cols,
+                      r == r0 ? pf : 0);
     } else {
         rows_pack_keys(p, rw, &kv, j0, cols, pf);
         PHASE_END(FATTN_PHASE_EDGES);
@@ -617,7 +745,7 @@ static void rows_tile(const fattn_problem *p, const rows_ws *rw, int r0,
     rows_softmax(p, rw, r0, r1, j0, cols);
     PHASE_END(FATTN_PHASE_SOFTMAX);
     if (r1 - r0 <= UK_MR) {
-        rows_pv_small(p, rw, r0, r1 - r0, &vv, j0, cols, pf);
+        rows_pv_small(p, rw, r0, r1 - r0, &vv, j0, cols);
     } else {
         rows_copy_values(p, rw, &vv, j0, cols, pf);
         for (int r = r0; r < r1; r += UK_MR)

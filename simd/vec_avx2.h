@@ -159,6 +159,14 @@ static inline void vf_store_f16_n(uint16_t *p, vf x, int n)
     vf_store_u16_n(p, vf_f16_bits(x), n);
 }
 
+/* out[k] = the sum of x[k]'s lanes, k < 4: one reduction tree for four
+ * vectors. */
+static inline void vf_reduce_add4(vf a, vf b, vf c, vf d, float *out)
+{
+    const __m256 x = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1)));
+}
+
 /* VW bytes (n of them, 0 < n < VW, for _n), zero-extended into the lanes'
  * bits: a keep-mask row as lanes. */
 static inline vf vf_load_u8(const unsigned char *p)
