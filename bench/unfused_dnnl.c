@@ -28,9 +28,10 @@
  * the probabilities P in bf16 (f16) for the P.V matmul, which writes the
  * output in its dtype (f32 under an f32 query). An f32 query is first
  * converted by a reorder primitive into a scratch buffer, as oneDNN's
- * matmul needs both operands in one precision. f16 matmuls exist in
- * oneDNN 2.6 only on CPUs with AVX512_FP16; elsewhere primitive creation
- * fails and the cases say so.
+ * matmul needs both operands in one precision. f16 is asked for the same
+ * way; Debian 12's oneDNN 2.6.3 creates no f16 matmul on an AVX-512 BF16
+ * CPU (measured: max ISA avx512_core_bf16), so those cases report the
+ * failed primitive creation instead of a time.
  *
  * Masks, ALiBi, causal and window are applied by the option pass
  * (unfused.c) as a step of their own between the matmul and the softmax:
@@ -497,8 +498,8 @@ unfused_dnnl *unfused_dnnl_create(const fattn_ref_problem *p, int threads,
         if (s == d->nsets) {
             d->nsets++;
             if (make_set(d, &d->sets[s], j->m, j->n, j->c) != 0) {
-                /* f16: oneDNN 2.6 has f16 matmuls only with
-                 * AVX512_FP16; say what was asked for and what it has. */
+                /* f16 on a CPU where oneDNN has no f16 matmul: say what
+                 * was asked for and which oneDNN and ISA refused. */
                 snprintf(why, size,
                          "onednn: cannot create the %s matmul/softmax "
                          "primitives for %lld groups of M=%lld N=%lld (%s)",
