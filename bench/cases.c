@@ -14,15 +14,22 @@
  * Counters (Google Benchmark's JSON and console):
  *   FLOPS       rate: FLOP per call / time (4*B*H*Sq*Sk*D; only the
  *               visible pairs for causal, window and ragged lengths)
- *   peak_pct    GFLOP/s as % of the FMA peak of the vector width the
- *               implementation runs at, measured at start-up on as many
- *               cores as the case has threads (none for the scalar path)
- *   kv_read     decode: rate of K/V bytes read; bw_pct: % of the read
- *               bandwidth measured with the case's thread count
+ *   peak_pct    GFLOP/s as % of the peak the implementation's arithmetic
+ *               runs at, measured at start-up on as many cores as the
+ *               case has threads: the fp32 FMA peak of its vector width
+ *               (none for the scalar path), or the bf16 dot-product peak
+ *               (fattn_bf16_peak_gflops) for fattn's avx512bf16 path on
+ *               bf16 Q, K and V and for oneDNN's bf16 matmuls on a CPU
+ *               with AVX512_BF16 (the label then starts "% of bf16 dot
+ *               peak"; none while that peak is unavailable)
+ *   kv_read     decode: rate of K/V bytes read (2 bytes an element for a
+ *               bf16/f16 cache); bw_pct: % of the read bandwidth
+ *               measured with the case's thread count
  *   roof_pct    decode: FLOPS as % of the roofline at the case's thread
- *               count, min(peak, read bandwidth * r/2), r = (Hq/Hkv)*Sq
- *               query rows per K/V row (r/2 FLOP per byte of f32 K/V);
- *               none where peak_pct is none
+ *               count, min(peak, read bandwidth * 2r/E), r = (Hq/Hkv)*Sq
+ *               query rows per K/V row, E bytes per K/V element (r/2
+ *               FLOP per byte of f32 K/V, r of bf16/f16); none where
+ *               peak_pct is none
  *   x_blas, x_onednn, x_scalar
  *               fattn cases: speed-up over that baseline on the same
  *               shape at the same thread count in the same run (baseline
@@ -42,6 +49,7 @@
 
 #include "cases.h"
 
+#include "dtypes.h"
 #include "prepare.h"
 #include "shim.h"
 #include "unfused.h"
@@ -89,6 +97,19 @@ static const bench_machine *g_machine;
 
 #define V(x) (1u << (x))
 
+/* The precisions of a row: query and output, key and value. */
+enum { DT_F32, DT_BF16, DT_F16, DT_KV_BF16, DT_KV_F16, DT_COUNT };
+static const int dt_q[DT_COUNT] = {FATTN_DTYPE_F32, FATTN_DTYPE_BF16,
+                                   FATTN_DTYPE_F16, FATTN_DTYPE_F32,
+                                   FATTN_DTYPE_F32};
+static const int dt_kv[DT_COUNT] = {FATTN_DTYPE_F32, FATTN_DTYPE_BF16,
+                                    FATTN_DTYPE_F16, FATTN_DTYPE_BF16,
+                                    FATTN_DTYPE_F16};
+#define D(x) (1u << (x))
+#define HALF_ALL (D(DT_BF16) | D(DT_F16))
+#define HALF_KV (D(DT_BF16) | D(DT_F16) | D(DT_KV_BF16) | D(DT_KV_F16))
+#define F32 D(DT_F32)
+
 typedef struct shape_row {
     const char *group;
     int64_t batch, heads, kv_heads, seq_q, seq_k, dim;
@@ -97,6 +118,7 @@ typedef struct shape_row {
     /* 1: only with limits.decode_grid (--fattn_full), and without the
      * scalar path, whose calls there take seconds each. */
     int full_only;
+    unsigned dtypes; /* D(DT_...) bits: the precisions registered */
 } shape_row;
 
 static const unsigned all_variants =
@@ -114,6 +136,10 @@ static const int64_t sweep[] = {128, 256, 512, 1024, 2048, 4096, 8192};
 static const int64_t decode_groups[] = {1, 2, 4, 8, 16, 32};
 static const int64_t decode_sq[] = {1, 2, 4, 8, 16};
 static const int64_t decode_sk[] = {1024, 4096, 8192, 16384, 65536};
+
+/* The bf16/f16 decode rows (Hkv = 8); the first of each is the default. */
+static const int64_t half_decode_sq[] = {1, 4, 16};
+static const int64_t half_decode_sk[] = {8192, 65536};
 
 #define COUNT(a) (sizeof a / sizeof *a)
 
@@ -139,15 +165,15 @@ static size_t table(shape_row *rows, size_t cap)
     } while (0)
 
     /* Short context, where CPU flash kernels often lose to unfused. */
-    ROW("prefill", 1, 8, 8, 128, 128, 64, V(BENCH_PLAIN), 1, 0);
-    ROW("prefill", 1, 8, 8, 1024, 1024, 64, V(BENCH_PLAIN), 1, 0);
+    ROW("prefill", 1, 8, 8, 128, 128, 64, V(BENCH_PLAIN), 1, 0, F32);
+    ROW("prefill", 1, 8, 8, 1024, 1024, 64, V(BENCH_PLAIN), 1, 0, F32);
     for (size_t k = 0; k < COUNT(sweep); k++)
         ROW("prefill", 1, 8, 8, sweep[k], sweep[k], 128,
             sweep[k] == 2048 ? V(BENCH_PLAIN) | V(BENCH_CAUSAL) : V(BENCH_PLAIN),
-            sweep[k] == 2048, 0);
-    ROW("prefill", 4, 16, 16, 512, 512, 64, V(BENCH_PLAIN), 1, 0);
-    ROW("variant", 4, 16, 16, 512, 512, 64, all_variants | V(BENCH_RAGGED), 0, 0);
-    ROW("variant", 1, 8, 8, 2048, 2048, 128, all_variants, 0, 0);
+            sweep[k] == 2048, 0, F32);
+    ROW("prefill", 4, 16, 16, 512, 512, 64, V(BENCH_PLAIN), 1, 0, F32);
+    ROW("variant", 4, 16, 16, 512, 512, 64, all_variants | V(BENCH_RAGGED), 0, 0, F32);
+    ROW("variant", 1, 8, 8, 2048, 2048, 128, all_variants, 0, 0, F32);
     for (size_t g = 0; g < COUNT(decode_groups); g++)
         for (size_t q = 0; q < COUNT(decode_sq); q++)
             for (size_t k = 0; k < COUNT(decode_sk); k++) {
@@ -155,13 +181,29 @@ static size_t table(shape_row *rows, size_t cap)
                               sk = decode_sk[k];
 
                 ROW("decode", 1, 32, 32 / group, sq, sk, 128, V(BENCH_PLAIN), 1,
-                    !decode_default(group, sq, sk));
+                    !decode_default(group, sq, sk), F32);
             }
-    ROW("decode", 1, 32, 8, 1, 8192, 64, V(BENCH_PLAIN), 1, 1);
-    ROW("decode", 1, 32, 8, 1, 8192, 256, V(BENCH_PLAIN), 1, 1);
+    ROW("decode", 1, 32, 8, 1, 8192, 64, V(BENCH_PLAIN), 1, 1, F32);
+    ROW("decode", 1, 32, 8, 1, 8192, 256, V(BENCH_PLAIN), 1, 1, F32);
     /* The cache layouts, next to the plain rows above (time_vs_plain). */
-    ROW("decode", 1, 32, 8, 1, 8192, 128, V(BENCH_STRIDED) | V(BENCH_BSHD), 1, 0);
-    ROW("decode", 1, 32, 8, 1, 65536, 128, V(BENCH_STRIDED) | V(BENCH_BSHD), 1, 1);
+    ROW("decode", 1, 32, 8, 1, 8192, 128, V(BENCH_STRIDED) | V(BENCH_BSHD), 1, 0, F32);
+    ROW("decode", 1, 32, 8, 1, 65536, 128, V(BENCH_STRIDED) | V(BENCH_BSHD), 1, 1, F32);
+    /* bf16 and f16 beside the f32 rows above (their keys add q: and kv:).
+     * Prefill: all-half Q, K, V and output; the default run has the
+     * headline S=2048 D=128, --fattn_full the other headline shapes, the
+     * causal one and S=4096. Decode: a half K/V cache under an f32 query
+     * (f32 output) and all-half, at the headline Hkv=8; the default run
+     * has Sq=1 Sk=8192, --fattn_full Sq 4 and 16 and Sk=65536. */
+    ROW("prefill", 1, 8, 8, 2048, 2048, 128, V(BENCH_PLAIN), 1, 0, HALF_ALL);
+    ROW("prefill", 1, 8, 8, 2048, 2048, 128, V(BENCH_CAUSAL), 1, 1, HALF_ALL);
+    ROW("prefill", 1, 8, 8, 128, 128, 64, V(BENCH_PLAIN), 1, 1, HALF_ALL);
+    ROW("prefill", 1, 8, 8, 1024, 1024, 64, V(BENCH_PLAIN), 1, 1, HALF_ALL);
+    ROW("prefill", 4, 16, 16, 512, 512, 64, V(BENCH_PLAIN), 1, 1, HALF_ALL);
+    ROW("prefill", 1, 8, 8, 4096, 4096, 128, V(BENCH_PLAIN), 0, 1, HALF_ALL);
+    for (size_t q = 0; q < COUNT(half_decode_sq); q++)
+        for (size_t k = 0; k < COUNT(half_decode_sk); k++)
+            ROW("decode", 1, 32, 8, half_decode_sq[q], half_decode_sk[k], 128,
+                V(BENCH_PLAIN), 1, q != 0 || k != 0, HALF_KV);
 #undef ROW
     return n;
 }
@@ -184,7 +226,7 @@ static int within_limits(int impl, const bench_shape *s,
     return work <= limits->simd_gflop;
 }
 
-/* <group>/B:../H:..[/Hkv:..]/S:..|Sq:../Sk:../D:../<variant> */
+/* <group>/B:../H:..[/Hkv:..]/S:..|Sq:../Sk:../D:..[/q:..][/kv:..]/<variant> */
 static void make_shape_key(char *key, size_t size, const char *group,
                            const bench_shape *s)
 {
@@ -200,8 +242,15 @@ static void make_shape_key(char *key, size_t size, const char *group,
     else
         len += snprintf(key + len, size - (size_t)len, "/Sq:%lld/Sk:%lld",
                         (long long)s->seq_q, (long long)s->seq_k);
-    snprintf(key + len, size - (size_t)len, "/D:%lld/%s", (long long)s->dim,
-             bench_variant_name(s->variant));
+    len += snprintf(key + len, size - (size_t)len, "/D:%lld", (long long)s->dim);
+    /* The precisions, left out for f32 (as Hkv is when it is H). */
+    if (s->q_dtype != FATTN_DTYPE_F32)
+        len += snprintf(key + len, size - (size_t)len, "/q:%s",
+                        bench_dtype_name(s->q_dtype));
+    if (s->kv_dtype != FATTN_DTYPE_F32)
+        len += snprintf(key + len, size - (size_t)len, "/kv:%s",
+                        bench_dtype_name(s->kv_dtype));
+    snprintf(key + len, size - (size_t)len, "/%s", bench_variant_name(s->variant));
 }
 
 /* ---- Timing records ------------------------------------------------- */
@@ -310,6 +359,36 @@ static int peak_isa(int impl)
     }
 }
 
+/* 1 if the case's arithmetic is bf16 dot products, whose peak applies:
+ * fattn's avx512bf16 path on bf16 Q, K and V (it runs avx512's kernels on
+ * anything else), oneDNN's bf16 matmuls where its ISA has AVX512_BF16
+ * (elsewhere it emulates them in f32 FMAs). */
+static int bf16_dot(const bench_case *c)
+{
+    const int bf16 = c->shape.kv_dtype == FATTN_DTYPE_BF16;
+
+    if (c->impl == BENCH_ONEDNN)
+        return bf16 && unfused_dnnl_bf16_native();
+    return bf16 && c->shape.q_dtype == FATTN_DTYPE_BF16 &&
+           bench_impl_fattn_isa(c->impl) == FATTN_ISA_AVX512BF16;
+}
+
+/* The peak of a case's arithmetic at its thread count, GFLOP/s, 0 if none
+ * (or not measurable here: an unavailable bf16 peak gives no peak_pct,
+ * not 0 %). */
+static double case_peak(const bench_case *c)
+{
+    int isa;
+
+    if (bf16_dot(c))
+        return g_machine->bf16_peak_gflops[c->level];
+    isa = peak_isa(c->impl);
+    /* avx512bf16's FMAs are avx512's: the same width, the same meter. */
+    if (isa == FATTN_ISA_AVX512BF16)
+        isa = FATTN_ISA_AVX512;
+    return isa >= 0 ? g_machine->peak_gflops[c->level][isa] : 0.0;
+}
+
 /* ---- The case body -------------------------------------------------- */
 
 static void set_counters(fb_state *st, bench_case *c, bench_prepared *pp,
@@ -317,9 +396,9 @@ static void set_counters(fb_state *st, bench_case *c, bench_prepared *pp,
 {
     static const int baselines[] = {BENCH_BLAS, BENCH_ONEDNN, BENCH_SCALAR};
     const double flops = bench_flops(pp);
-    const int isa = peak_isa(c->impl);
-    const double peak = isa >= 0 ? g_machine->peak_gflops[c->level][isa] : 0.0;
+    const double peak = case_peak(c);
     const double read_gbps = g_machine->read_gbps[c->level];
+    char label[320];
 
     fb_counter(st, "FLOPS", flops, FB_COUNTER_RATE);
     if (peak > 0.0 && seconds > 0.0)
@@ -333,9 +412,9 @@ static void set_counters(fb_state *st, bench_case *c, bench_prepared *pp,
             fb_counter(st, "bw_pct", 100.0 * bytes / seconds * 1e-9 / read_gbps,
                        FB_COUNTER_VALUE);
         if (peak > 0.0 && read_gbps > 0.0 && seconds > 0.0) {
-            /* Each K/V row, 4 * (D + Dv) bytes, serves r query rows of
-             * 2 * (D + Dv) FLOP each: r/2 FLOP per byte. */
-            const double memory = read_gbps * 0.5 * bench_rows_per_kv(pp);
+            /* Each K/V row, E * (D + Dv) bytes, serves r query rows of
+             * 2 * (D + Dv) FLOP each: 2r/E FLOP per byte. */
+            const double memory = read_gbps * bench_flop_per_kv_byte(pp);
             const double roof = memory < peak ? memory : peak;
 
             fb_counter(st, "roof_pct", 100.0 * flops / seconds * 1e-9 / roof,
@@ -371,7 +450,13 @@ static void set_counters(fb_state *st, bench_case *c, bench_prepared *pp,
                    FB_COUNTER_VALUE);
     fb_counter(st, "extra_mem", bench_extra_bytes(pp, c->impl, c->level),
                FB_COUNTER_BYTES);
-    fb_set_label(st, bench_verify_summary(pp, c->impl, c->level));
+    /* Say which peak peak_pct is of where it is not the FMA peak. */
+    snprintf(label, sizeof label, "%s%s",
+             !bf16_dot(c) ? ""
+             : peak > 0.0 ? "% of bf16 dot peak; "
+                          : "bf16 dot peak unavailable; ",
+             bench_verify_summary(pp, c->impl, c->level));
+    fb_set_label(st, label);
 }
 
 static void run_case(fb_state *st, const void *arg)
@@ -441,8 +526,9 @@ void bench_cases_register(const bench_machine *machine,
         return;
     table(rows, nrows);
     for (size_t r = 0; r < nrows; r++)
-        cap += (size_t)count_bits(rows[r].variants) * BENCH_IMPL_COUNT *
-               BENCH_MAX_LEVELS;
+        cap += (size_t)count_bits(rows[r].variants) *
+               (size_t)count_bits(rows[r].dtypes) *
+               BENCH_IMPL_COUNT * BENCH_MAX_LEVELS;
     g_cases = calloc(cap, sizeof *g_cases);
     if (g_cases == NULL) {
         free(rows);
@@ -451,13 +537,17 @@ void bench_cases_register(const bench_machine *machine,
     for (size_t r = 0; r < nrows; r++) {
         if (rows[r].full_only && !limits->decode_grid)
             continue;
-        for (int v = 0; v < BENCH_VARIANT_COUNT; v++) {
+        /* Every variant in every precision of the row. */
+        for (int v = 0; v < BENCH_VARIANT_COUNT; v++)
+        for (int dt = 0; dt < DT_COUNT; dt++) {
+            const unsigned dtypes = rows[r].dtypes;
             const bench_shape s = {rows[r].batch, rows[r].heads, rows[r].kv_heads,
-                                   rows[r].seq_q, rows[r].seq_k, rows[r].dim, v};
+                                   rows[r].seq_q, rows[r].seq_k, rows[r].dim, v,
+                                   dt_q[dt], dt_kv[dt]};
             char shape_key[160], plain_shape[160];
             bench_shape plain = s;
 
-            if (!(rows[r].variants & V(v)))
+            if (!(rows[r].variants & V(v)) || !(dtypes & D(dt)))
                 continue;
             plain.variant = BENCH_PLAIN;
             make_shape_key(shape_key, sizeof shape_key, rows[r].group, &s);

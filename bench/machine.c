@@ -84,6 +84,8 @@ void bench_machine_measure(bench_machine *m, double seconds)
             if (fattn_isa_available(isa))
                 m->peak_gflops[level][isa] = cli_fma_peak_gflops_threads(
                     isa, m->threads[level], seconds, NULL);
+        m->bf16_peak_gflops[level] = cli_bf16_peak_gflops_threads(
+            m->threads[level], seconds, NULL);
         m->read_gbps[level] = cli_read_gbps_threads(m->threads[level], NULL, NULL);
     }
 }
@@ -110,6 +112,12 @@ void bench_machine_report(const bench_machine *m)
                 snprintf(text, sizeof text, "n/a (path not available)");
             fb_add_context(key, text);
         }
+        snprintf(key, sizeof key, "bf16_peak_gflops%s", suffix);
+        if (m->bf16_peak_gflops[level] > 0.0)
+            snprintf(text, sizeof text, "%.1f", m->bf16_peak_gflops[level]);
+        else
+            snprintf(text, sizeof text, "n/a (no avx512bf16 path or AVX512_BF16)");
+        fb_add_context(key, text);
         snprintf(key, sizeof key, "mem_read_gbps%s", suffix);
         snprintf(text, sizeof text, "%.2f", m->read_gbps[level]);
         fb_add_context(key, text);

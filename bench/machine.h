@@ -1,8 +1,8 @@
 /*
  * machine.h - what the benchmark measures about the machine once, at
  * start-up, in the same process as the cases, at each thread count of the
- * suite: the fp32 FMA peak of each kernel path's vector width and the
- * memory read bandwidth. Also the threads themselves: a fattn pool and a
+ * suite: the fp32 FMA peak of each kernel path's vector width, the bf16
+ * dot-product peak and the memory read bandwidth. Also the threads themselves: a fattn pool and a
  * worker pool for the OpenBLAS baseline per thread count above one, and
  * the libraries' thread settings in the report's context.
  */
@@ -23,6 +23,10 @@ typedef struct bench_machine {
     /* GFLOP/s by level and fattn_isa, N cores at once for level 1
      * (src/cli/peak.h); 0: no peak (scalar, unavailable). */
     double peak_gflops[BENCH_MAX_LEVELS][FATTN_ISA_COUNT];
+    /* bf16 dot products (vdpbf16ps) by level, the same way
+     * (cli_bf16_peak_gflops_threads); 0: unavailable (the avx512bf16 path
+     * not built in, or no AVX512_BF16). */
+    double bf16_peak_gflops[BENCH_MAX_LEVELS];
     /* Streaming read of one buffer split among the level's threads
      * (cli_read_gbps_threads, the meter of `fattn bench`), GB/s
      * (1e9 bytes per second). */

@@ -11,12 +11,14 @@
  * At start-up, in this process: the thread counts of the run (1, and N =
  * --fattn_threads, default the CPUs this process may run on; N = 1 runs
  * everything on one thread) with their fattn pool and worker threads; each
- * kernel path's FMA peak and the memory read bandwidth at each count; the
+ * kernel path's FMA peak, the bf16 dot-product peak and the memory read
+ * bandwidth at each count; the
  * libraries' thread settings; all of it goes into the report's context.
  * --fattn_full raises the size limits (cases.h): by default one call of
  * the scalar path stays under about 2 s and one of the others under about
  * 1.5 s; with --fattn_full under about 6 s. It also adds the whole decode
- * grid (cases.c) to the few decode rows of the default run.
+ * grid (cases.c) to the few decode rows of the default run, and the
+ * bf16/f16 grid to the default run's half-precision rows.
  */
 #include "cases.h"
 #include "machine.h"
@@ -49,7 +51,10 @@ static void help(void)
            "S=8192 sweep point;\n"
            "                 and the whole decode grid (groups 1..32, Sq 1..16, "
            "Sk 1K..64K,\n"
-           "                 D 64/256, cache layouts) besides its default rows\n\n",
+           "                 D 64/256, cache layouts) besides its default rows, and\n"
+           "                 the bf16/f16 grid (the other headline prefill shapes,\n"
+           "                 causal, S=4096; decode Sq 4/16, Sk=65536) besides\n"
+           "                 prefill S=2048 D=128 and decode Sq=1 Sk=8192\n\n",
            full_limits.scalar_gflop, full_limits.baseline_gflop,
            default_limits.scalar_gflop, default_limits.baseline_gflop);
     printf("  --fattn_threads=N\n"

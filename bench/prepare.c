@@ -4,6 +4,7 @@
  */
 #include "prepare.h"
 
+#include "dtypes.h"
 #include "fattn.h"
 #include "reference.h"
 #include "unfused.h"
@@ -15,7 +16,9 @@
 #include <string.h>
 
 /* Accuracy bound of the check, the same as `fattn bench`:
- * |x - ref| <= ATOL + RTOL * |ref| on every sampled element. */
+ * |x - ref| <= ATOL + RTOL * |ref| on every sampled element, for f32
+ * computations with an f32 output (verify_bound adds what half outputs
+ * and bf16 arithmetic may cost). */
 #define VERIFY_ATOL 1e-5
 #define VERIFY_RTOL 1e-5
 
@@ -50,6 +53,10 @@ struct bench_prepared {
     char summary[BENCH_IMPL_COUNT][BENCH_MAX_LEVELS][SUMMARY_SIZE];
     /* FNV-1a of each fattn path's output on one thread (when verified). */
     uint64_t digest[BENCH_IMPL_COUNT];
+    /* The half buffers of query, key, value and output (dtypes.h), NULL
+     * for f32 ones; max|V| (the scale of bf16 arithmetic's error bound). */
+    void *half[4];
+    double max_v;
 };
 
 static bench_prepared *g_prepared;
@@ -137,6 +144,8 @@ void bench_prepare_release(void)
     free(pp->rows);
     free(pp->ref_out);
     free(pp->ref_lse);
+    for (int k = 0; k < 4; k++)
+        free(pp->half[k]);
     fattn_ref_problem_free(&pp->copy);
     fattn_ref_problem_free(&pp->p);
     free(pp);
@@ -312,6 +321,39 @@ static int sample_reference(bench_prepared *pp)
     return 0;
 }
 
+/* The shape's dtypes: half buffers for query and output (q_dtype), key
+ * and value (kv_dtype); and max|V| over the f32 values (NaN cache rows
+ * skipped), which rounding to half moves by at most 2^-8 of itself. 0 or
+ * -1 without memory. */
+static int make_dtypes(bench_prepared *pp, const bench_shape *shape)
+{
+    fattn_ref_problem *p = &pp->p;
+
+    pp->max_v = 0.0;
+    for (size_t k = 0; k < p->v_elems; k++)
+        if (fabsf(p->v_buf[k]) > pp->max_v) /* false for NaN */
+            pp->max_v = fabsf(p->v_buf[k]);
+    return bench_to_half(&p->query, p->q_buf, p->q_elems, shape->q_dtype,
+                         &pp->half[0]) != 0 ||
+                   bench_to_half(&p->key, p->k_buf, p->k_elems, shape->kv_dtype,
+                                 &pp->half[1]) != 0 ||
+                   bench_to_half(&p->value, p->v_buf, p->v_elems,
+                                 shape->kv_dtype, &pp->half[2]) != 0 ||
+                   bench_to_half(&p->output, p->out_buf, p->out_elems,
+                                 shape->q_dtype, &pp->half[3]) != 0
+               ? -1
+               : 0;
+}
+
+/* Back to "nothing written": the builder's sentinel, NaN in a half
+ * output. */
+static void reset_output(bench_prepared *pp, fattn_ref_problem *p)
+{
+    fattn_ref_problem_reset_output(p);
+    if (p == &pp->p && pp->half[3] != NULL)
+        bench_half_fill_nan(pp->half[3], p->out_elems, p->output.dtype);
+}
+
 bench_prepared *bench_prepare(const char *key, const bench_shape *shape,
                               char *why, size_t size)
 {
@@ -353,6 +395,11 @@ bench_prepared *bench_prepare(const char *key, const bench_shape *shape,
         }
     pp->flops = count_flops(&pp->p);
     g_prepared = pp;
+    if (make_dtypes(pp, shape) != 0) {
+        bench_prepare_release();
+        snprintf(why, size, "out of memory for the bf16/f16 buffers");
+        return NULL;
+    }
     if (sample_reference(pp) != 0) {
         bench_prepare_release();
         snprintf(why, size, "out of memory for the reference sample");
@@ -370,9 +417,15 @@ double bench_kv_bytes(const bench_prepared *pp)
 {
     const fattn_ref_problem *p = &pp->p;
 
-    return 4.0 * (double)p->key.shape[0] * (double)p->key.shape[1] *
-           (double)p->key.shape[2] *
+    return (double)bench_dtype_size(p->key.dtype) * (double)p->key.shape[0] *
+           (double)p->key.shape[1] * (double)p->key.shape[2] *
            (double)(p->key.shape[3] + p->value.shape[3]);
+}
+
+double bench_flop_per_kv_byte(const bench_prepared *pp)
+{
+    return 2.0 * bench_rows_per_kv(pp) /
+           (double)bench_dtype_size(pp->p.key.dtype);
 }
 
 double bench_rows_per_kv(const bench_prepared *pp)
@@ -412,6 +465,10 @@ static fattn_ref_problem *baseline_problem(bench_prepared *pp)
         pp->base = &pp->p;
         return pp->base;
     }
+    /* The copy is built in f32 from the config: a half problem has no
+     * such copy (its cases are BHSD, read in place). */
+    if (pp->p.query.dtype != FATTN_DTYPE_F32 || pp->p.key.dtype != FATTN_DTYPE_F32)
+        return NULL;
     cfg.layout = FATTN_REF_LAYOUT_BHSD;
     if (fattn_ref_problem_init(&pp->copy, &cfg) != 0 ||
         align_problem(&pp->copy) != 0) {
@@ -498,13 +555,18 @@ int bench_run(bench_prepared *pp, int impl, int level)
     }
 }
 
-/* 64-bit FNV-1a of the whole output buffer. */
-static uint64_t output_digest(const fattn_ref_problem *p)
+/* 64-bit FNV-1a of the whole output buffer (the half one for a half
+ * output). */
+static uint64_t output_digest(const bench_prepared *pp)
 {
-    const unsigned char *b = (const unsigned char *)p->out_buf;
+    const fattn_ref_problem *p = &pp->p;
+    const unsigned char *b = pp->half[3] != NULL
+                                 ? (const unsigned char *)pp->half[3]
+                                 : (const unsigned char *)p->out_buf;
+    const size_t bytes = p->out_elems * bench_dtype_size(p->output.dtype);
     uint64_t h = 0xcbf29ce484222325ull;
 
-    for (size_t k = 0; k < p->out_elems * sizeof(float); k++) {
+    for (size_t k = 0; k < bytes; k++) {
         h ^= b[k];
         h *= 0x100000001b3ull;
     }
@@ -517,6 +579,34 @@ static fattn_ref_problem *problem_of(bench_prepared *pp, int impl)
     return bench_impl_fattn_isa(impl) < 0 && pp->base != NULL ? pp->base : &pp->p;
 }
 
+/* The check's bound for `impl` on this problem: BENCH's f32 bound, plus
+ *   - a bf16 or f16 output's one rounding, at most u*|x| (u = 2^-8 for
+ *     bf16's 8 significant bits, 2^-11 for f16's 11), to rtol;
+ *   - fattn's avx512bf16 path with bf16 Q, K and V: its documented cost
+ *     of P in bf16, 2^-8 * max|V| (fattn.h), to atol;
+ *   - oneDNN in bf16 (a bf16 K/V cache): P in bf16 the same way, and with
+ *     an f32 query that it must round to bf16 for its matmul, that
+ *     rounding too, which the reference (reading the f32 query) does not
+ *     see: 2^-6 * max|V| then, a sanity bound, not a tight one. */
+static void verify_bound(const bench_prepared *pp, int impl, double *atol,
+                         double *rtol)
+{
+    const fattn_ref_problem *p = &pp->p;
+    const int q = p->query.dtype, kv = p->key.dtype, out = p->output.dtype;
+
+    *atol = VERIFY_ATOL;
+    *rtol = VERIFY_RTOL;
+    if (out == FATTN_DTYPE_BF16)
+        *rtol += ldexp(1.0, -8);
+    else if (out == FATTN_DTYPE_F16)
+        *rtol += ldexp(1.0, -11);
+    if (bench_impl_fattn_isa(impl) == FATTN_ISA_AVX512BF16 &&
+        q == FATTN_DTYPE_BF16 && kv == FATTN_DTYPE_BF16)
+        *atol += ldexp(1.0, -8) * pp->max_v;
+    if (impl == BENCH_ONEDNN && kv != FATTN_DTYPE_F32)
+        *atol += ldexp(1.0, q == kv ? -8 : -6) * pp->max_v;
+}
+
 static int compare_sample(bench_prepared *pp, int impl, int level, char *why,
                           size_t size)
 {
@@ -525,14 +615,16 @@ static int compare_sample(bench_prepared *pp, int impl, int level, char *why,
     const int64_t H = p->query.shape[1], sq = p->query.shape[2];
     const int64_t dv = p->value.shape[3];
     fattn_ref_report rep;
+    double atol, rtol;
 
+    verify_bound(pp, impl, &atol, &rtol);
     fattn_ref_report_init(&rep);
     for (int64_t k = 0; k < pp->nrows; k++) {
         const int64_t r = pp->rows[k];
 
         fattn_ref_compare_row(&rep, NULL, &p->output, NULL, r / (H * sq),
                               (r / sq) % H, r % sq, pp->ref_out + k * dv,
-                              pp->ref_lse[k], VERIFY_ATOL, VERIFY_RTOL);
+                              pp->ref_lse[k], atol, rtol);
     }
     snprintf(pp->summary[impl][level], SUMMARY_SIZE,
              "%s%s%smax err %.1e vs fp64 (%lld of %lld rows)",
@@ -550,7 +642,7 @@ static int compare_sample(bench_prepared *pp, int impl, int level, char *why,
              "|x-ref| <= %g + %g*|ref|; worst at b=%lld h=%lld i=%lld d=%lld: "
              "got %.9g, fp64 reference %.9g",
              bench_impl_name(impl), (long long)rep.violations,
-             (long long)rep.checked, VERIFY_ATOL, VERIFY_RTOL,
+             (long long)rep.checked, atol, rtol,
              (long long)rep.worst[0], (long long)rep.worst[1],
              (long long)rep.worst[2], (long long)rep.worst[3], rep.worst_got,
              rep.worst_ref);
@@ -561,7 +653,7 @@ static int compare_sample(bench_prepared *pp, int impl, int level, char *why,
 static int same_bits(bench_prepared *pp, int impl, int level, char *why,
                      size_t size)
 {
-    const uint64_t h = output_digest(&pp->p);
+    const uint64_t h = output_digest(pp);
 
     if (h == pp->digest[impl])
         return 0;
@@ -593,9 +685,9 @@ int bench_verify(bench_prepared *pp, int impl, int level, char *why, size_t size
     }
     pp->verified[impl][level] = -1;
     why[0] = '\0';
-    fattn_ref_problem_reset_output(&pp->p);
+    reset_output(pp, &pp->p);
     if (pp->base == &pp->copy)
-        fattn_ref_problem_reset_output(&pp->copy);
+        reset_output(pp, &pp->copy);
     if (fattn) {
         memset(&err, 0, sizeof err);
         if (run_fattn(pp, impl, level, &err) != FATTN_OK) {
@@ -622,7 +714,7 @@ int bench_verify(bench_prepared *pp, int impl, int level, char *why, size_t size
         return -1;
     }
     if (fattn && level == 0)
-        pp->digest[impl] = output_digest(&pp->p);
+        pp->digest[impl] = output_digest(pp);
     pp->verified[impl][level] = 1;
     return 0;
 }

@@ -10,6 +10,11 @@
  * counts, repetitions); only the first call of a shape pays for set-up.
  * One shape is held at a time.
  *
+ * Precision: a shape has the dtype of its query and output (q_dtype) and
+ * of its key and value (kv_dtype), f32, bf16 or f16; half tensors are the
+ * f32 problem's values rounded to nearest even (dtypes.h), which the fp64
+ * reference reads as they are.
+ *
  * The baselines read contiguous BHSD rows: a strided cache they read in
  * place (their GEMMs take the head stride), a BSHD problem from a
  * contiguous BHSD copy with the same values, made on their first use
@@ -28,8 +33,9 @@
  * library's list (fattn_isa 1 .. FATTN_ISA_COUNT - 1, forced per call),
  * named by fattn_isa_name: a new path is benchmarked without an edit here. */
 typedef enum bench_impl {
-    BENCH_BLAS = 0,   /* unfused: OpenBLAS sgemm + softmax + sgemm */
-    BENCH_ONEDNN = 1, /* unfused: oneDNN matmul + softmax + matmul */
+    BENCH_BLAS = 0,   /* unfused: OpenBLAS sgemm + softmax + sgemm (f32) */
+    BENCH_ONEDNN = 1, /* unfused: oneDNN matmul + softmax + matmul (f32,
+                       * bf16) */
     BENCH_FIRST_PATH = 2,
     /* The scalar path: its own size limit and the x_scalar counter. */
     BENCH_SCALAR = BENCH_FIRST_PATH + FATTN_ISA_SCALAR - 1,
@@ -54,6 +60,8 @@ typedef enum bench_variant {
 typedef struct bench_shape {
     int64_t batch, heads, kv_heads, seq_q, seq_k, dim;
     int variant; /* bench_variant */
+    /* fattn_dtype of query and output, and of key and value (0 = f32). */
+    int q_dtype, kv_dtype;
 } bench_shape;
 
 const char *bench_impl_name(int impl);
@@ -91,13 +99,16 @@ int bench_run(bench_prepared *pp, int impl, int level);
  * the visible pairs, 2*(D+Dv) each. */
 double bench_flops(const bench_prepared *pp);
 
-/* Bytes of K and V one call reads: B*Hkv*Sk*(D+Dv)*4 (Sk, not the cache's
- * capacity). */
+/* Bytes of K and V one call reads: B*Hkv*Sk*(D+Dv)*E, E the K/V element
+ * size (4 for f32, 2 for bf16 and f16; Sk, not the cache's capacity). */
 double bench_kv_bytes(const bench_prepared *pp);
 
-/* Query rows per K/V row, r = (Hq/Hkv)*Sq: a call does r/2 FLOP per byte
- * of f32 K/V. */
+/* Query rows per K/V row, r = (Hq/Hkv)*Sq. */
 double bench_rows_per_kv(const bench_prepared *pp);
+
+/* FLOP per byte of K/V a call does: r rows of 2*(D+Dv) FLOP per K/V row
+ * of (D+Dv)*E bytes, 2r/E (r/2 for f32, r for a bf16/f16 cache). */
+double bench_flop_per_kv_byte(const bench_prepared *pp);
 
 /* Extra memory of `impl` at the level: fattn's workspace
  * (fattn_workspace_size, one buffer reused by every call, every task's

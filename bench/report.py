@@ -7,7 +7,9 @@ Writes into OUT_DIR:
   perf.json   the results, aggregates only, without host name or paths
   perf.md     tables: headline shapes at each thread count of the run, their
               thread scaling, the decode grid at each thread count, the
-              variants (medians)
+              variants (medians); each headline and decode row names its
+              precision (Dtype: f32, bf16, f16 for Q, K, V and output, or
+              "f32, bf16 kv" for an f32 query and output over a bf16 cache)
   perf.dat    the sequence-length sweep for bench/perf.gp (gnuplot)
 and prints perf.md. Each case's value is its median over the repetitions
 (Google Benchmark's "median" aggregate), or the single run without
@@ -46,6 +48,32 @@ HEADLINE = [
     ("decode B=1 H=32 Hkv=8 Sk=8192 D=128", "decode/B:1/H:32/Hkv:8/Sq:1/Sk:8192/D:128/plain"),
     ("decode B=1 H=32 Hkv=8 Sk=65536 D=128", "decode/B:1/H:32/Hkv:8/Sq:1/Sk:65536/D:128/plain"),
 ]
+# The precisions of the suite (bench/cases.c), in table order: (query and
+# output, key and value). A case's key names them after D as q:<dt> and
+# kv:<dt>, each left out when f32.
+DTYPES = [("f32", "f32"), ("bf16", "bf16"), ("f16", "f16"), ("f32", "bf16"),
+          ("f32", "f16")]
+
+
+def dtype_title(q, kv):
+    return q if q == kv else "%s, %s kv" % (q, kv)
+
+
+def with_dtype(shape, q, kv):
+    """'prefill/B:1/H:8/S:2048/D:128/plain' with q and kv ->
+    'prefill/B:1/H:8/S:2048/D:128/q:bf16/kv:bf16/plain'."""
+    head, variant = shape.rsplit("/", 1)
+    tags = ("/q:" + q if q != "f32" else "") + ("/kv:" + kv if kv != "f32" else "")
+    return head + tags + "/" + variant
+
+
+def peak_pct(b):
+    """peak_pct, marked when it is of the bf16 dot-product peak (the case's
+    label says so), not the FMA peak."""
+    v = fmt(b.get("peak_pct"), ".1f")
+    return v + " (bf16)" if v != "-" and b.get("label", "").startswith("% of bf16 dot peak") else v
+
+
 VARIANT_HOSTS = ["variant/B:4/H:16/S:512/D:64", "variant/B:1/H:8/S:2048/D:128"]
 VARIANTS = ["plain", "mask_f32", "mask_bool", "window", "alibi", "softcap", "ragged"]
 SWEEP = "prefill/B:1/H:8/S:{}/D:128/plain/threads:1"
@@ -141,24 +169,25 @@ def headline_table(runs, threads):
     """One table per thread count: every counter is against the baselines,
     the peak and the bandwidth at that same count."""
     scaled = threads > 1
-    out = ["| Shape | Impl | ms | GFLOP/s | % of peak | x over blas | x over oneDNN | K/V GB/s | % of mem BW |"
+    out = ["| Shape | Dtype | Impl | ms | GFLOP/s | % of peak | x over blas | x over oneDNN | K/V GB/s | % of mem BW |"
            + (" scaling | cores busy |" if scaled else ""),
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+           "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
            + (" ---: | ---: |" if scaled else "")]
-    for title, shape in HEADLINE:
-        key = key_of(shape, threads)
+    for (title, base), (q, kv) in ((h, d) for h in HEADLINE for d in DTYPES):
+        key = key_of(with_dtype(base, q, kv), threads)
+        dt = dtype_title(q, kv)
         for impl in IMPLS:
             b = cell(runs, key, impl)
             if b is None:
                 continue
             if "error" in b:
-                out.append(f"| {title} | {impl} | {b['error']} | | | | | | |"
+                out.append(f"| {title} | {dt} | {impl} | {b['error']} | | | | | | |"
                            + (" | |" if scaled else ""))
                 continue
-            row = "| {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
-                title, impl, fmt(ms(b), ".1f" if ms(b) >= 1 else ".3f"),
+            row = "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                title, dt, impl, fmt(ms(b), ".1f" if ms(b) >= 1 else ".3f"),
                 fmt(b.get("FLOPS", 0) * 1e-9, ".1f"),
-                fmt(b.get("peak_pct"), ".1f"), fmt(b.get("x_blas"), ".2f"),
+                peak_pct(b), fmt(b.get("x_blas"), ".2f"),
                 fmt(b.get("x_onednn"), ".2f"),
                 fmt(b["kv_read"] * 1e-9 if "kv_read" in b else None, ".2f"),
                 fmt(b.get("bw_pct"), ".1f"))
@@ -174,10 +203,11 @@ def scaling_table(runs, levels):
     and the speed-up of the largest count over one thread (wall over wall,
     the scaling counter)."""
     top = levels[-1]
-    out = ["| Shape | Impl | " + " | ".join("ms, %d thread%s" % (t, "" if t == 1 else "s")
-                                          for t in levels) + " | scaling |",
-           "| --- | --- |" + " ---: |" * (len(levels) + 1)]
-    for title, shape in HEADLINE:
+    out = ["| Shape | Dtype | Impl | " + " | ".join("ms, %d thread%s" % (t, "" if t == 1 else "s")
+                                                  for t in levels) + " | scaling |",
+           "| --- | --- | --- |" + " ---: |" * (len(levels) + 1)]
+    for (title, base), (q, kv) in ((h, d) for h in HEADLINE for d in DTYPES):
+        shape = with_dtype(base, q, kv)
         for impl in IMPLS:
             cells = [cell(runs, key_of(shape, t), impl) for t in levels]
             if cells[-1] is None:
@@ -186,7 +216,8 @@ def scaling_table(runs, levels):
                      if b is not None and "error" not in b else "-" for b in cells]
             b = cells[-1]
             x = fmt(b.get("scaling"), ".2f") if "error" not in b else "-"
-            out.append(f"| {title} | {impl} | " + " | ".join(times) + f" | {x} |")
+            out.append(f"| {title} | {dtype_title(q, kv)} | {impl} | " + " | ".join(times)
+                       + f" | {x} |")
     return out if top > 1 else []
 
 
@@ -220,17 +251,20 @@ DECODE_LAYOUTS = {"plain": "bhsd", "strided": "bhsd, cache 2xSk", "bshd": "bshd"
 
 
 def shape_fields(key):
-    """'decode/B:1/H:32/Hkv:8/Sq:1/Sk:8192/D:128/plain/threads:2' ->
+    """'decode/B:1/H:32/Hkv:8/Sq:1/Sk:8192/D:128/kv:bf16/plain/threads:2' ->
     ({'B': 1, 'H': 32, 'Hkv': 8, 'Sq': 1, 'Sk': 8192, 'D': 128,
-      'threads': 2}, 'plain'); Hkv defaults to H, Sq and Sk to S."""
+      'q': 'f32', 'kv': 'bf16', 'threads': 2}, 'plain'); Hkv defaults to H,
+    Sq and Sk to S, q and kv to f32."""
     fields, words = {}, []
     for part in key.split("/")[1:]:
         name, sep, value = part.partition(":")
         if sep:
-            fields[name] = int(value)
+            fields[name] = int(value) if value.isdigit() else value
         else:
             words.append(part)
     fields.setdefault("Hkv", fields.get("H"))
+    fields.setdefault("q", "f32")
+    fields.setdefault("kv", "f32")
     if "S" in fields:
         fields.setdefault("Sq", fields["S"])
         fields.setdefault("Sk", fields["S"])
@@ -247,15 +281,18 @@ def decode_table(runs, threads, fattn):
             continue
         f, variant = shape_fields(key)
         order = list(DECODE_LAYOUTS).index(variant) if variant in DECODE_LAYOUTS else 99
-        rows.append(((f["H"] // f["Hkv"], f["Sq"], f["Sk"], f["D"], order), f, variant, b))
+        dt = (f["q"], f["kv"])
+        dt_order = DTYPES.index(dt) if dt in DTYPES else 99
+        rows.append(((f["H"] // f["Hkv"], f["Sq"], f["Sk"], f["D"], order, dt_order),
+                     f, variant, b))
     if not rows:
         return []
-    out = ["| group | Sq | Sk | D | layout | %s ms | GB/s | %% BW | %% roofline | "
+    out = ["| group | Sq | Sk | D | layout | Dtype | %s ms | GB/s | %% BW | %% roofline | "
            "x_onednn | x_blas | x_scalar |" % fattn,
-           "| ---: | ---: | ---: | ---: | --- |" + " ---: |" * 7]
+           "| ---: | ---: | ---: | ---: | --- | --- |" + " ---: |" * 7]
     for _, f, variant, b in sorted(rows, key=lambda r: r[0]):
         cells = [str(f["H"] // f["Hkv"]), str(f["Sq"]), str(f["Sk"]), str(f["D"]),
-                 DECODE_LAYOUTS.get(variant, variant)]
+                 DECODE_LAYOUTS.get(variant, variant), dtype_title(f["q"], f["kv"])]
         if "error" in b:
             out.append("| " + " | ".join(cells) + " | %s |" % b["error"] + " |" * 6)
             continue
@@ -309,9 +346,12 @@ def main():
     machine = []
     for t in levels:
         suffix = "" if t == 1 else "_threads%d" % t
-        machine.append("{} thread{}: FMA peak AVX2 {} / AVX-512 {} GFLOP/s, read {} GB/s".format(
+        bf16 = ctx.get("bf16_peak_gflops" + suffix)
+        machine.append("{} thread{}: FMA peak AVX2 {} / AVX-512 {} GFLOP/s{}, read {} GB/s".format(
             t, "" if t == 1 else "s", ctx.get("fma_peak_gflops_avx2" + suffix, "?"),
             ctx.get("fma_peak_gflops_avx512" + suffix, "?"),
+            ", bf16 dot peak " + (bf16 + " GFLOP/s" if bf16[:1].isdigit() else bf16)
+            if bf16 else "",
             ctx.get("mem_read_gbps" + suffix, "?")))
     lines = ["# fattn benchmark results", "",
              "Generated by `scripts/bench.sh` from `perf.json` (medians; one-thread cases "
@@ -322,10 +362,17 @@ def main():
              "Threads: {} ({}).".format(", ".join(str(t) for t in levels),
                                         ctx.get("threads_how", "?")),
              "OpenBLAS: {}. oneDNN: {}.".format(ctx.get("openblas", "?"), ctx.get("onednn", "?"))]
+    lines += ["", "Dtype: of Q, K, V and the output (\"f32, bf16 kv\": an f32 query and "
+                  "output over a bf16 K/V cache); the baselines in the same precision "
+                  "where their library has it (oneDNN: bf16 matmuls, f16 where it can "
+                  "create an f16 matmul, the row says why not; OpenBLAS: f32 only here, "
+                  "its bf16 cblas_sbgemm is not in Debian 12's build). % of peak: of the fp32 FMA peak, or of the bf16 "
+                  "dot-product peak where marked (bf16): fattn's avx512bf16 path on bf16 "
+                  "Q, K and V, oneDNN's bf16 matmuls on a CPU with AVX512_BF16."]
     for t in levels:
         lines += ["", "## Headline shapes, {} thread{}".format(t, "" if t == 1 else "s"), ""]
         if t > 1:
-            lines += ["Every ratio is against the baselines, the FMA peak and the read "
+            lines += ["Every ratio is against the baselines, the peak and the read "
                       "bandwidth at {} threads; scaling = the same implementation's wall "
                       "time on 1 thread / on {}; cores busy = process CPU time / wall "
                       "time.".format(t, t), ""]
@@ -340,12 +387,13 @@ def main():
             continue
         lines += ["", "## Decode, {} thread{}".format(t, "" if t == 1 else "s"), "",
                   "B=1 H=32, group = H/Hkv query heads per K/V head. GB/s: K and V "
-                  "bytes read (B*Hkv*Sk*(D+Dv)*4) over the time; % BW: of the read "
-                  "bandwidth at {t} thread{s}; % roofline: GFLOP/s over min(FMA peak, "
-                  "read bandwidth * r/2) at {t} thread{s}, r = group*Sq query rows per "
-                  "K/V row; x_*: {f}'s speed-up over that implementation, same shape "
-                  "and threads. Layouts: a BHSD cache of 2*Sk rows (the first Sk used), "
-                  "and BSHD, which the baselines read from a contiguous BHSD copy."
+                  "bytes read (B*Hkv*Sk*(D+Dv)*E, E = 4 bytes per f32 element, 2 per "
+                  "bf16/f16) over the time; % BW: of the read "
+                  "bandwidth at {t} thread{s}; % roofline: GFLOP/s over min(peak, "
+                  "read bandwidth * 2r/E) at {t} thread{s}, r = group*Sq query rows per "
+                  "K/V row; x_*: {f}'s speed-up over that implementation, same shape, "
+                  "precision and threads. Layouts: a BHSD cache of 2*Sk rows (the first "
+                  "Sk used), and BSHD, which the baselines read from a contiguous BHSD copy."
                   .format(t=t, s="" if t == 1 else "s", f=fattn), ""]
         lines += table
     lines += ["", "## Variants (each next to the plain case of its shape; 1 thread)"]

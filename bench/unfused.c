@@ -5,6 +5,8 @@
  */
 #include "unfused.h"
 
+#include "dtypes.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,25 +189,33 @@ void unfused_group_data(const fattn_ref_problem *p, int64_t b, int64_t g,
     const int64_t d = p->query.shape[3], dv = p->value.shape[3];
     const int64_t first_head = b * Hq + g * group_size(p);
 
-    grp->q = (float *)p->query.data + first_head * sq * d;
-    grp->k = (float *)p->key.data + (b * Hkv + g) * p->key.stride[1];
-    grp->v = (float *)p->value.data + (b * Hkv + g) * p->value.stride[1];
-    grp->o = (float *)p->output.data + first_head * sq * dv;
+    /* Offsets in elements of each tensor's own size. */
+    grp->q = (char *)p->query.data +
+             (size_t)(first_head * sq * d) * bench_dtype_size(p->query.dtype);
+    grp->k = (char *)p->key.data +
+             (size_t)((b * Hkv + g) * p->key.stride[1]) * bench_dtype_size(p->key.dtype);
+    grp->v = (char *)p->value.data + (size_t)((b * Hkv + g) * p->value.stride[1]) *
+                                         bench_dtype_size(p->value.dtype);
+    grp->o = (char *)p->output.data +
+             (size_t)(first_head * sq * dv) * bench_dtype_size(p->output.dtype);
 }
 
 void unfused_finish_group(const fattn_ref_problem *p, int64_t b, int64_t g,
                           int64_t m, int64_t n)
 {
     const int64_t sq = p->query.shape[2], dv = p->value.shape[3];
+    const size_t es = bench_dtype_size(p->output.dtype);
     unfused_group grp;
 
     unfused_group_data(p, b, g, &grp);
+    /* Zero bits are +0 in f32, bf16 and f16 alike. */
     if (n == 0 && m > 0) /* no keys: every row is fully masked */
-        memset(grp.o, 0, (size_t)(m * dv) * sizeof *grp.o);
+        memset(grp.o, 0, (size_t)(m * dv) * es);
     /* Rows past q_lengths[b]: only with one query head per group
      * (unfused_supported), where the group's rows are one head's. */
     if (m < sq)
-        memset(grp.o + m * dv, 0, (size_t)((sq - m) * dv) * sizeof *grp.o);
+        memset((char *)grp.o + (size_t)(m * dv) * es, 0,
+               (size_t)((sq - m) * dv) * es);
 }
 
 typedef void (*softmax_fn)(float *, int64_t, int64_t, int64_t);

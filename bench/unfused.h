@@ -69,9 +69,10 @@ const char *unfused_softmax_isa(void);
 
 /* Group (b, g)'s data in the BHSD buffers: its [G * Sq, D] query rows,
  * [Sk, D] keys, [Sk, Dv] values (rows D and Dv apart; the group's first
- * row at its head stride) and [G * Sq, Dv] output rows. */
+ * row at its head stride) and [G * Sq, Dv] output rows, each in its
+ * tensor's dtype (f32 for OpenBLAS; bf16 too for oneDNN). */
 typedef struct unfused_group {
-    float *q, *k, *v, *o;
+    void *q, *k, *v, *o;
 } unfused_group;
 void unfused_group_data(const fattn_ref_problem *p, int64_t b, int64_t g,
                         unfused_group *grp);
@@ -88,6 +89,9 @@ struct bench_workers;
 
 /* 1 if built with OpenBLAS. */
 int unfused_blas_built(void);
+/* 1 if the problem's precision is one OpenBLAS can compute here (f32;
+ * bf16 would need cblas_sbgemm), else 0 and the reason in why. */
+int unfused_blas_dtypes(const fattn_ref_problem *p, char *why, size_t size);
 /* One thread; returns OpenBLAS's core name ("SkylakeX", ...) or NULL. */
 const char *unfused_blas_setup(void);
 /* The fattn_isa whose FMA peak applies to OpenBLAS's kernels here. */
@@ -117,6 +121,9 @@ int unfused_dnnl_built(void);
 const char *unfused_dnnl_describe(void);
 /* The fattn_isa whose FMA peak applies to oneDNN's kernels here. */
 int unfused_dnnl_isa(void);
+/* 1 if oneDNN's bf16 matmuls run in bf16 dot products here (its ISA has
+ * AVX512_BF16), so their peak is the bf16 one; 0: emulated in f32. */
+int unfused_dnnl_bf16_native(void);
 /* Set oneDNN's thread count (its OpenMP runtime's); 0 on success, -1 if
  * this build's runtime cannot be told (then it runs as it likes). */
 int unfused_dnnl_set_threads(int threads);

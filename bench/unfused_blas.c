@@ -13,14 +13,27 @@
  * groups run one after another and OpenBLAS threads each GEMM itself
  * (openblas_set_num_threads(T)), the softmax on the calling thread.
  *
+ * Precision: f32 only. OpenBLAS's one bf16 GEMM is cblas_sbgemm (bf16
+ * inputs, f32 output), which exists only in builds with BUILD_BFLOAT16;
+ * Debian 12's libopenblas 0.3.21 is not one (`nm -D` shows no sbgemm, only
+ * its support_avx512_bf16 helper), though cblas.h declares it, and
+ * OpenBLAS has no f16 GEMM at all. So bf16 and f16 cases report why they
+ * have no OpenBLAS time (unfused_blas_dtypes), looked up at run time: a
+ * link-time reference to cblas_sbgemm would not even load here. A library
+ * that does export it is named in the reason, but this baseline does not
+ * call it: it could not be tested on the Debian build it is made for.
+ *
  * Without OpenBLAS at configure time, unfused_blas_built() returns 0 and
  * the cases report that instead of a time.
  */
+#define _GNU_SOURCE /* RTLD_DEFAULT */
+
 #include "unfused.h"
 
 #include "fattn.h"
 #include "workers.h"
 
+#include <dlfcn.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -44,6 +57,29 @@ struct unfused_blas {
 int unfused_blas_built(void)
 {
     return 1;
+}
+
+int unfused_blas_dtypes(const fattn_ref_problem *p, char *why, size_t size)
+{
+    const int bf16 = p->query.dtype == FATTN_DTYPE_BF16 ||
+                     p->key.dtype == FATTN_DTYPE_BF16;
+
+    if (p->query.dtype == FATTN_DTYPE_F32 && p->key.dtype == FATTN_DTYPE_F32 &&
+        p->output.dtype == FATTN_DTYPE_F32)
+        return 1;
+    if (!bf16)
+        snprintf(why, size, "blas: OpenBLAS has no f16 GEMM (f32 and, with "
+                            "BUILD_BFLOAT16, bf16 cblas_sbgemm only)");
+    else if (dlsym(RTLD_DEFAULT, "cblas_sbgemm") == NULL)
+        snprintf(why, size, "blas: this libopenblas (%s) does not export "
+                            "cblas_sbgemm, its only bf16 GEMM (built without "
+                            "BUILD_BFLOAT16, as Debian 12's 0.3.21 is)",
+                 openblas_get_config());
+    else
+        snprintf(why, size, "blas: this libopenblas exports cblas_sbgemm, but "
+                            "the baseline has no bf16 version (Debian 12's "
+                            "build, which it is made for, lacks sbgemm)");
+    return 0;
 }
 
 const char *unfused_blas_setup(void)
@@ -131,8 +167,11 @@ unfused_blas *unfused_blas_create(const fattn_ref_problem *p, int threads,
                                   size_t size)
 {
     const int64_t groups = groups_of(p);
-    unfused_blas *u = calloc(1, sizeof *u);
+    unfused_blas *u;
 
+    if (!unfused_blas_dtypes(p, why, size))
+        return NULL;
+    u = calloc(1, sizeof *u);
     if (u == NULL) {
         snprintf(why, size, "blas: out of memory");
         return NULL;
@@ -202,6 +241,13 @@ struct unfused_blas {
 
 int unfused_blas_built(void)
 {
+    return 0;
+}
+
+int unfused_blas_dtypes(const fattn_ref_problem *p, char *why, size_t size)
+{
+    (void)p;
+    snprintf(why, size, "blas: not built (libopenblas-dev was not found)");
     return 0;
 }
 

@@ -22,6 +22,17 @@
  * on one thread: batching groups whose scores together overflow the L2 is
  * slower than one group per call, not faster.)
  *
+ * Precision: f32 throughout, or with a bf16 (f16) K/V cache the way a
+ * oneDNN user runs it: both matmuls in bf16 (f16) with f32 accumulation,
+ * Q.K^T writing f32 scores, the softmax reading them in f32 and writing
+ * the probabilities P in bf16 (f16) for the P.V matmul, which writes the
+ * output in its dtype (f32 under an f32 query). An f32 query is first
+ * converted by a reorder primitive into a scratch buffer, as oneDNN's
+ * matmul needs both operands in one precision. f16 is asked for the same
+ * way; Debian 12's oneDNN 2.6.3 creates no f16 matmul on an AVX-512 BF16
+ * CPU (measured: max ISA avx512_core_bf16), so those cases report the
+ * failed primitive creation instead of a time.
+ *
  * Masks, ALiBi, causal and window are applied by the option pass
  * (unfused.c) as a step of their own between the matmul and the softmax:
  * oneDNN 2.6 falls back to a slow reference matmul when a mask is fused as
@@ -66,6 +77,10 @@ typedef struct dnnl_set {
     int64_t m, n, c;
     dnnl_primitive_t qk, softmax, pv;
     dnnl_memory_t q, k, s, v, o;
+    /* A half K/V cache: P in its dtype (p; s itself for f32), and for an
+     * f32 query its reorder into the half scratch buffer (qh). */
+    dnnl_primitive_t qcvt;
+    dnnl_memory_t p, qh;
     char impl[64];
 } dnnl_set;
 
@@ -80,6 +95,11 @@ struct unfused_dnnl {
     int threads;
     float *scores;
     size_t scores_bytes;
+    /* oneDNN data types: of Q as the matmul reads it, of K and V, of P,
+     * of the output; the half scratch buffers of P and of a converted Q. */
+    dnnl_data_type_t qdt, kvdt, pdt, odt;
+    void *probs, *qh;
+    size_t probs_bytes, qh_bytes;
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     int64_t nsets, njobs;
@@ -143,6 +163,26 @@ int unfused_dnnl_isa(void)
     return FATTN_ISA_SCALAR;
 }
 
+int unfused_dnnl_bf16_native(void)
+{
+    const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    const unsigned bf16 = (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+
+    return (isa & bf16) == bf16;
+}
+
+static dnnl_data_type_t dnnl_dt(int dtype)
+{
+    return dtype == FATTN_DTYPE_BF16 ? dnnl_bf16
+           : dtype == FATTN_DTYPE_F16 ? dnnl_f16
+                                      : dnnl_f32;
+}
+
+static size_t dt_size(dnnl_data_type_t dt)
+{
+    return dt == dnnl_f32 ? 4 : 2;
+}
+
 int unfused_dnnl_set_threads(int threads)
 {
     static void (*omp_set)(int);
@@ -186,17 +226,33 @@ static int make_primitive(dnnl_primitive_t *prim, const void *op_desc,
     return st == dnnl_success ? 0 : -1;
 }
 
-/* A [c, rows, cols] f32 descriptor with the given strides. */
-static int md3(dnnl_memory_desc_t *md, int64_t c, int64_t rows, int64_t cols,
-               int64_t s0, int64_t s1, int64_t s2)
+/* A [c, rows, cols] descriptor of type dt with the given strides. */
+static int md3(dnnl_memory_desc_t *md, dnnl_data_type_t dt, int64_t c,
+               int64_t rows, int64_t cols, int64_t s0, int64_t s1, int64_t s2)
 {
     const dnnl_dims_t dims = {c, rows, cols};
     const dnnl_dims_t strides = {s0, s1, s2};
 
-    return dnnl_memory_desc_init_by_strides(md, 3, dims, dnnl_f32, strides) ==
+    return dnnl_memory_desc_init_by_strides(md, 3, dims, dt, strides) ==
                    dnnl_success
                ? 0
                : -1;
+}
+
+/* A reorder primitive from src to dst (both on d's engine); 0 or -1. */
+static int make_reorder(unfused_dnnl *d, dnnl_primitive_t *prim,
+                        const dnnl_memory_desc_t *src,
+                        const dnnl_memory_desc_t *dst)
+{
+    dnnl_primitive_desc_t pd;
+    dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, src, d->engine,
+                                                          dst, d->engine, NULL);
+
+    if (st != dnnl_success)
+        return -1;
+    st = dnnl_primitive_create(prim, pd);
+    dnnl_primitive_desc_destroy(pd);
+    return st == dnnl_success ? 0 : -1;
 }
 
 static int make_set(unfused_dnnl *d, dnnl_set *set, int64_t m, int64_t n,
@@ -209,7 +265,8 @@ static int make_set(unfused_dnnl *d, dnnl_set *set, int64_t m, int64_t n,
     const float cap = p->params.softcap;
     float scale = p->params.scale > 0.0f ? p->params.scale
                                          : 1.0f / sqrtf((float)dim);
-    dnnl_memory_desc_t q_md, k_md, s_md, v_md, o_md;
+    const int f32_query = p->query.dtype == FATTN_DTYPE_F32 && d->qdt != dnnl_f32;
+    dnnl_memory_desc_t q_md, qh_md, k_md, s_md, p_md, v_md, o_md;
     dnnl_matmul_desc_t qk_desc, pv_desc;
     dnnl_softmax_v2_desc_t sm_desc;
     dnnl_primitive_attr_t attr = NULL;
@@ -223,11 +280,16 @@ static int make_set(unfused_dnnl *d, dnnl_set *set, int64_t m, int64_t n,
      * their head stride, Sk rows or a larger cache's); per-batch lengths
      * use the leading m rows and n keys of each. K is [n, dim] row-major
      * per group: K^T by strides. */
-    if (md3(&q_md, c, m, dim, G * sq * dim, dim, 1) != 0 ||
-        md3(&k_md, c, dim, n, p->key.stride[1], 1, dim) != 0 ||
-        md3(&s_md, c, m, n, m * n, n, 1) != 0 ||
-        md3(&v_md, c, n, dv, p->value.stride[1], dv, 1) != 0 ||
-        md3(&o_md, c, m, dv, G * sq * dv, dv, 1) != 0)
+    if (md3(&q_md, f32_query ? dnnl_f32 : d->qdt, c, m, dim, G * sq * dim, dim,
+            1) != 0 ||
+        md3(&qh_md, d->qdt, c, m, dim, m * dim, dim, 1) != 0 ||
+        md3(&k_md, d->kvdt, c, dim, n, p->key.stride[1], 1, dim) != 0 ||
+        md3(&s_md, dnnl_f32, c, m, n, m * n, n, 1) != 0 ||
+        md3(&p_md, d->pdt, c, m, n, m * n, n, 1) != 0 ||
+        md3(&v_md, d->kvdt, c, n, dv, p->value.stride[1], dv, 1) != 0 ||
+        md3(&o_md, d->odt, c, m, dv, G * sq * dv, dv, 1) != 0)
+        return -1;
+    if (f32_query && make_reorder(d, &set->qcvt, &q_md, &qh_md) != 0)
         return -1;
 
     if (dnnl_primitive_attr_create(&attr) != dnnl_success)
@@ -245,23 +307,29 @@ static int make_set(unfused_dnnl *d, dnnl_set *set, int64_t m, int64_t n,
     }
     if (dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale) != dnnl_success)
         goto done;
-    if (dnnl_matmul_desc_init(&qk_desc, &q_md, &k_md, NULL, &s_md) != dnnl_success ||
+    if (dnnl_matmul_desc_init(&qk_desc, f32_query ? &qh_md : &q_md, &k_md, NULL,
+                              &s_md) != dnnl_success ||
         make_primitive(&set->qk, &qk_desc, attr, d->engine, set->impl,
                        sizeof set->impl) != 0)
         goto done;
+    /* f32 scores in, P out in the matmul's precision (in place for f32). */
     if (dnnl_softmax_v2_forward_desc_init(&sm_desc, dnnl_forward_inference,
-                                          dnnl_softmax_accurate, &s_md, &s_md,
+                                          dnnl_softmax_accurate, &s_md, &p_md,
                                           2) != dnnl_success ||
         make_primitive(&set->softmax, &sm_desc, NULL, d->engine, NULL, 0) != 0)
         goto done;
-    if (dnnl_matmul_desc_init(&pv_desc, &s_md, &v_md, NULL, &o_md) != dnnl_success ||
+    if (dnnl_matmul_desc_init(&pv_desc, &p_md, &v_md, NULL, &o_md) != dnnl_success ||
         make_primitive(&set->pv, &pv_desc, NULL, d->engine, NULL, 0) != 0)
         goto done;
     if (dnnl_memory_create(&set->q, &q_md, d->engine, DNNL_MEMORY_NONE) != dnnl_success ||
         dnnl_memory_create(&set->k, &k_md, d->engine, DNNL_MEMORY_NONE) != dnnl_success ||
         dnnl_memory_create(&set->s, &s_md, d->engine, d->scores) != dnnl_success ||
         dnnl_memory_create(&set->v, &v_md, d->engine, DNNL_MEMORY_NONE) != dnnl_success ||
-        dnnl_memory_create(&set->o, &o_md, d->engine, DNNL_MEMORY_NONE) != dnnl_success)
+        dnnl_memory_create(&set->o, &o_md, d->engine, DNNL_MEMORY_NONE) != dnnl_success ||
+        (d->pdt != dnnl_f32 &&
+         dnnl_memory_create(&set->p, &p_md, d->engine, d->probs) != dnnl_success) ||
+        (f32_query &&
+         dnnl_memory_create(&set->qh, &qh_md, d->engine, d->qh) != dnnl_success))
         goto done;
     rc = 0;
 done:
@@ -274,13 +342,14 @@ done:
 
 static void free_set(dnnl_set *set)
 {
-    dnnl_primitive_t prims[3] = {set->qk, set->softmax, set->pv};
-    dnnl_memory_t mems[5] = {set->q, set->k, set->s, set->v, set->o};
+    dnnl_primitive_t prims[4] = {set->qk, set->softmax, set->pv, set->qcvt};
+    dnnl_memory_t mems[7] = {set->q, set->k, set->s, set->v, set->o, set->p,
+                             set->qh};
 
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 4; k++)
         if (prims[k] != NULL)
             dnnl_primitive_destroy(prims[k]);
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < 7; k++)
         if (mems[k] != NULL)
             dnnl_memory_destroy(mems[k]);
 }
@@ -294,6 +363,8 @@ void unfused_dnnl_free(unfused_dnnl *d)
     free(d->sets);
     free(d->jobs);
     free(d->scores);
+    free(d->probs);
+    free(d->qh);
     if (d->stream != NULL)
         dnnl_stream_destroy(d->stream);
     if (d->engine != NULL)
@@ -356,6 +427,21 @@ unfused_dnnl *unfused_dnnl_create(const fattn_ref_problem *p, int threads,
     }
     d->p = p;
     d->threads = threads;
+    /* One precision per matmul: Q in K's (converted if f32), P in V's. */
+    d->kvdt = dnnl_dt(p->key.dtype);
+    d->qdt = d->kvdt;
+    d->pdt = d->kvdt;
+    d->odt = dnnl_dt(p->output.dtype);
+    if (p->key.dtype != p->value.dtype ||
+        (p->query.dtype != FATTN_DTYPE_F32 && p->query.dtype != p->key.dtype)) {
+        snprintf(why, size, "onednn: a %s query with a %s/%s K/V cache is not "
+                            "a combination this baseline runs",
+                 p->query.dtype == FATTN_DTYPE_BF16 ? "bf16" : "f16",
+                 p->key.dtype == FATTN_DTYPE_BF16 ? "bf16" : "other",
+                 p->value.dtype == FATTN_DTYPE_BF16 ? "bf16" : "other");
+        unfused_dnnl_free(d);
+        return NULL;
+    }
     if (unfused_dnnl_set_threads(threads) != 0) {
         snprintf(why, size, "onednn: cannot set %d threads (runtime %s)", threads,
                  runtime_name(dnnl_version()->cpu_runtime));
@@ -374,10 +460,22 @@ unfused_dnnl *unfused_dnnl_create(const fattn_ref_problem *p, int threads,
         if (bytes > d->scores_bytes)
             d->scores_bytes = bytes;
     }
+    if (d->pdt != dnnl_f32)
+        d->probs_bytes = d->scores_bytes / sizeof(float) * dt_size(d->pdt);
+    if (p->query.dtype == FATTN_DTYPE_F32 && d->qdt != dnnl_f32)
+        /* Every group's converted query rows of one call: at most all. */
+        d->qh_bytes = (size_t)(p->query.shape[0] * p->query.shape[1] *
+                               p->query.shape[2] * p->query.shape[3]) *
+                      dt_size(d->qdt);
     d->scores = unfused_alloc_scores(d->scores_bytes);
-    if (d->scores == NULL) {
-        snprintf(why, size, "onednn: out of memory for the %zu-byte score buffer",
-                 d->scores_bytes);
+    if (d->probs_bytes > 0)
+        d->probs = unfused_alloc_scores(d->probs_bytes);
+    if (d->qh_bytes > 0)
+        d->qh = unfused_alloc_scores(d->qh_bytes);
+    if (d->scores == NULL || (d->probs_bytes > 0 && d->probs == NULL) ||
+        (d->qh_bytes > 0 && d->qh == NULL)) {
+        snprintf(why, size, "onednn: out of memory for the %zu-byte score "
+                            "buffers", d->scores_bytes + d->probs_bytes + d->qh_bytes);
         unfused_dnnl_free(d);
         return NULL;
     }
@@ -400,10 +498,15 @@ unfused_dnnl *unfused_dnnl_create(const fattn_ref_problem *p, int threads,
         if (s == d->nsets) {
             d->nsets++;
             if (make_set(d, &d->sets[s], j->m, j->n, j->c) != 0) {
+                /* f16 on a CPU where oneDNN has no f16 matmul: say what
+                 * was asked for and which oneDNN and ISA refused. */
                 snprintf(why, size,
-                         "onednn: cannot create the matmul/softmax primitives "
-                         "for %lld groups of M=%lld N=%lld",
-                         (long long)j->c, (long long)j->m, (long long)j->n);
+                         "onednn: cannot create the %s matmul/softmax "
+                         "primitives for %lld groups of M=%lld N=%lld (%s)",
+                         d->kvdt == dnnl_f32 ? "f32"
+                         : d->kvdt == dnnl_bf16 ? "bf16" : "f16",
+                         (long long)j->c, (long long)j->m, (long long)j->n,
+                         unfused_dnnl_describe());
                 unfused_dnnl_free(d);
                 return NULL;
             }
@@ -424,7 +527,7 @@ const char *unfused_dnnl_impl(const unfused_dnnl *d)
 
 size_t unfused_dnnl_extra_bytes(const unfused_dnnl *d)
 {
-    return d->scores_bytes;
+    return d->scores_bytes + d->probs_bytes + d->qh_bytes;
 }
 
 int unfused_dnnl_run(unfused_dnnl *d)
@@ -441,12 +544,16 @@ int unfused_dnnl_run(unfused_dnnl *d)
 
         if (j->set >= 0) {
             dnnl_set *set = &d->sets[j->set];
-            const dnnl_exec_arg_t qk_args[3] = {{DNNL_ARG_SRC, set->q},
-                                                {DNNL_ARG_WEIGHTS, set->k},
-                                                {DNNL_ARG_DST, set->s}};
+            dnnl_memory_t probs = set->p != NULL ? set->p : set->s;
+            const dnnl_exec_arg_t cvt_args[2] = {{DNNL_ARG_FROM, set->q},
+                                                 {DNNL_ARG_TO, set->qh}};
+            const dnnl_exec_arg_t qk_args[3] = {
+                {DNNL_ARG_SRC, set->qh != NULL ? set->qh : set->q},
+                {DNNL_ARG_WEIGHTS, set->k},
+                {DNNL_ARG_DST, set->s}};
             const dnnl_exec_arg_t sm_args[2] = {{DNNL_ARG_SRC, set->s},
-                                                {DNNL_ARG_DST, set->s}};
-            const dnnl_exec_arg_t pv_args[3] = {{DNNL_ARG_SRC, set->s},
+                                                {DNNL_ARG_DST, probs}};
+            const dnnl_exec_arg_t pv_args[3] = {{DNNL_ARG_SRC, probs},
                                                 {DNNL_ARG_WEIGHTS, set->v},
                                                 {DNNL_ARG_DST, set->o}};
             unfused_group grp;
@@ -456,6 +563,9 @@ int unfused_dnnl_run(unfused_dnnl *d)
                 dnnl_memory_set_data_handle(set->k, grp.k) != dnnl_success ||
                 dnnl_memory_set_data_handle(set->v, grp.v) != dnnl_success ||
                 dnnl_memory_set_data_handle(set->o, grp.o) != dnnl_success ||
+                (set->qcvt != NULL &&
+                 dnnl_primitive_execute(set->qcvt, d->stream, 2, cvt_args) !=
+                     dnnl_success) ||
                 dnnl_primitive_execute(set->qk, d->stream, 3, qk_args) !=
                     dnnl_success)
                 return -1;
@@ -498,6 +608,11 @@ const char *unfused_dnnl_describe(void)
 int unfused_dnnl_isa(void)
 {
     return FATTN_ISA_SCALAR;
+}
+
+int unfused_dnnl_bf16_native(void)
+{
+    return 0;
 }
 
 int unfused_dnnl_set_threads(int threads)

@@ -14,7 +14,9 @@
  *     range (sizes >= 1, repeat in [1, 1000000], threads in
  *     [1, FATTN_MAX_THREADS] and fattn_usable_cpus() when not given, window
  *     sides >= -1, lse 0 or 1, enums in range, isa among the library's
- *     FATTN_ISA_COUNT values, align following --causal when not given);
+ *     FATTN_ISA_COUNT values, align following --causal when not given,
+ *     dtypes among f32, bf16, f16 with --kv-dtype and --out-dtype
+ *     following --dtype when not given);
  *   - the parsed options, written back as a canonical command line, parse
  *     again to the very same options (no value is misread or lost).
  */
@@ -62,8 +64,9 @@ static int parse_captured(int argc, char **argv, bench_opts *o, int *help,
 }
 
 /* The arguments include a --threads option (the last one wins, as for
- * every option): the default applies only without one. */
-static int threads_given;
+ * every option): the default applies only without one. The same for
+ * --kv-dtype and --out-dtype, whose default is --dtype's value. */
+static int threads_given, kv_dtype_given, out_dtype_given;
 
 static void check_ranges(const bench_opts *o)
 {
@@ -96,6 +99,16 @@ static void check_ranges(const bench_opts *o)
     if (o->layout < 0 || o->layout >= CLI_LAYOUT_COUNT)
         fz_finding("fuzz_cli", "layout = %d outside [0, %d)", o->layout,
                    CLI_LAYOUT_COUNT);
+    if (o->dtype < 0 || o->dtype >= CLI_DTYPE_COUNT || o->kv_dtype < 0 ||
+        o->kv_dtype >= CLI_DTYPE_COUNT || o->out_dtype < 0 ||
+        o->out_dtype >= CLI_DTYPE_COUNT)
+        fz_finding("fuzz_cli", "a dtype outside [0, %d): dtype %d kv %d out %d",
+                   CLI_DTYPE_COUNT, o->dtype, o->kv_dtype, o->out_dtype);
+    if ((!kv_dtype_given && o->kv_dtype != o->dtype) ||
+        (!out_dtype_given && o->out_dtype != o->dtype))
+        fz_finding("fuzz_cli", "kv_dtype %d / out_dtype %d without their "
+                   "options, not --dtype's %d", o->kv_dtype, o->out_dtype,
+                   o->dtype);
     if (o->window_enabled && (o->window_left < -1 || o->window_right < -1))
         fz_finding("fuzz_cli", "window %" PRId64 ",%" PRId64 " has a side below -1",
                    o->window_left, o->window_right);
@@ -106,8 +119,8 @@ static void check_round_trip(const bench_opts *o)
 {
     static const char *const causal[] = {"none", "top-left", "bottom-right"};
     static const char *const align[] = {"top-left", "bottom-right"};
-    char text[20][48];
-    char *argv[2 * 20 + 3];
+    char text[24][48];
+    char *argv[2 * 24 + 3];
     int n = 0, k = 0;
     argv[n++] = "bench";
 #define OPT(name, fmt, ...)                                                    \
@@ -130,6 +143,11 @@ static void check_round_trip(const bench_opts *o)
     OPT("--threads", "%d", (int)o->threads);
     OPT("--kv-capacity", "%" PRId64, o->kv_capacity);
     OPT("--layout", "%s", cli_layout_names[o->layout]);
+    /* --kv-dtype and --out-dtype before --dtype: their values must
+     * survive a --dtype that comes after them. */
+    OPT("--kv-dtype", "%s", cli_dtype_names[o->kv_dtype]);
+    OPT("--out-dtype", "%s", cli_dtype_names[o->out_dtype]);
+    OPT("--dtype", "%s", cli_dtype_names[o->dtype]);
     if (o->window_enabled)
         OPT("--window", "%" PRId64 ",%" PRId64, o->window_left, o->window_right);
 #undef OPT
@@ -148,9 +166,26 @@ static void check_round_trip(const bench_opts *o)
     if (memcmp(&again, o, sizeof again) != 0)
         fz_finding("fuzz_cli", "parsed options differ after a round trip "
                    "(seq %" PRId64 " vs %" PRId64 ", window %" PRId64 ",%" PRId64
-                   " vs %" PRId64 ",%" PRId64 ", seed %" PRIu64 " vs %" PRIu64 ")",
+                   " vs %" PRId64 ",%" PRId64 ", seed %" PRIu64 " vs %" PRIu64
+                   ", dtypes %d,%d,%d vs %d,%d,%d)",
                    o->seq, again.seq, o->window_left, o->window_right,
-                   again.window_left, again.window_right, o->seed, again.seed);
+                   again.window_left, again.window_right, o->seed, again.seed,
+                   o->dtype, o->kv_dtype, o->out_dtype, again.dtype,
+                   again.kv_dtype, again.out_dtype);
+}
+
+/* 1 if some argument is the option `name` ("--name" or "--name=..."). An
+ * argument that is another option's value ("--seed --threads") counts
+ * too, but then that parse fails and the ranges are not checked. */
+static int has_option(const char *name)
+{
+    const size_t len = strlen(name);
+
+    for (int i = 1; i < nargs; i++)
+        if (strncmp(args[i], name, len) == 0 &&
+            (args[i][len] == '\0' || args[i][len] == '='))
+            return 1;
+    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -174,11 +209,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         start += len + 1;
     }
     args[nargs] = NULL;
-    threads_given = 0;
-    for (int i = 1; i < nargs; i++)
-        if (strncmp(args[i], "--threads", 9) == 0 &&
-            (args[i][9] == '\0' || args[i][9] == '='))
-            threads_given = 1;
+    threads_given = has_option("--threads");
+    kv_dtype_given = has_option("--kv-dtype");
+    out_dtype_given = has_option("--out-dtype");
 
     bench_opts o;
     int help = 0;

@@ -16,6 +16,7 @@
 const char *const cli_causal_names[3] = {"none", "top-left", "bottom-right"};
 const char *const cli_align_names[2] = {"top-left", "bottom-right"};
 const char *const cli_layout_names[CLI_LAYOUT_COUNT] = {"bhsd", "bshd"};
+const char *const cli_dtype_names[CLI_DTYPE_COUNT] = {"f32", "bf16", "f16"};
 
 /* The default of --threads: every CPU this process may run on. */
 static int32_t default_threads(void)
@@ -33,15 +34,17 @@ void cli_bench_help(FILE *out)
     fprintf(out,
         "usage: fattn bench [options]\n"
         "\n"
-        "Time fattn_forward on random f32 inputs (uniform in [-1, 1], seeded,\n"
-        "in the --layout): one warm-up call, then --repeat timed calls. Prints\n"
-        "the kernel path used, the median and minimum time, GFLOP/s, the\n"
-        "share of the FMA peak of the cores used, the K/V read rate and its\n"
-        "share of the read bandwidth, the share of the roofline, an FNV-1a\n"
-        "digest of the output (and LSE), which is the same for every\n"
-        "--threads, and the max abs/rel error of a sample of rows against the\n"
-        "fp64 reference; FAIL (exit 1) if any checked element has\n"
-        "|x-ref| > 1e-5 + 1e-5*|ref|.\n"
+        "Time fattn_forward on random inputs (uniform in [-1, 1], seeded, in\n"
+        "the --layout, rounded to nearest even to their --dtype/--kv-dtype):\n"
+        "one warm-up call, then --repeat timed calls. Prints the kernel path\n"
+        "used, the median and minimum time, GFLOP/s, the share of the peak of\n"
+        "the cores used (fp32 FMA, or bf16 dot products on the avx512bf16\n"
+        "path), the K/V read rate and its share of the read bandwidth, the\n"
+        "share of the roofline, an FNV-1a digest of the output (and LSE),\n"
+        "which is the same for every --threads, and the max abs/rel error of a\n"
+        "sample of rows against the fp64 reference on the same (rounded)\n"
+        "inputs; FAIL (exit 1) if any checked element is outside the bound\n"
+        "(below).\n"
         "\n"
         "options:\n"
         "  --batch B          batch size (default 1)\n"
@@ -72,6 +75,12 @@ void cli_bench_help(FILE *out)
         "                     (default: the CPUs this process may run on, %d)\n"
         "  --lse              also compute the log-sum-exp (checked, and part\n"
         "                     of the digest)\n"
+        "  --dtype T          f32 | bf16 | f16: query, key, value and output\n"
+        "                     (default f32)\n"
+        "  --kv-dtype T       f32 | bf16 | f16: key and value, e.g. a bf16 KV\n"
+        "                     cache under an f32 query (default: --dtype)\n"
+        "  --out-dtype T      f32 | bf16 | f16: output (default: --dtype); the\n"
+        "                     LSE is f32 always\n"
         "  --isa PATH         %s (default auto)\n"
         "  --seed N           random seed (default 1)\n"
         "  -h, --help         show this help\n"
@@ -80,16 +89,33 @@ void cli_bench_help(FILE *out)
         "--causal or --window, only the visible (query, key) pairs, 2*(D+D)\n"
         "FLOP each.\n"
         "\n"
-        "K/V GB/s: the bytes of K and V a call must read, B*HKV*Sk*(D+D)*4\n"
-        "(Sk: the keys some row sees), over the median time; %% of BW divides\n"
-        "by the read bandwidth of as many cores, measured now (a buffer far\n"
-        "larger than the caches: K/V that fit in a cache can exceed 100%%).\n"
-        "Roofline: with r = (H/HKV)*Sq query rows per K/V row a call does r/2\n"
-        "FLOP per byte of K/V, so it cannot beat min(FMA peak, BW * r/2)\n"
-        "(Q and output traffic not counted); %% of roofline divides by that.\n"
+        "Peak: the fp32 FMA peak and the bf16 dot-product (vdpbf16ps) peak of\n"
+        "the cores used, both measured now (the second is unavailable without\n"
+        "the avx512bf16 path or AVX512_BF16). %% of peak divides by the bf16\n"
+        "peak when the run takes the avx512bf16 path with bf16 query, key and\n"
+        "value (its kernels then multiply in vdpbf16ps), else by the FMA peak\n"
+        "(half inputs are widened to f32 and multiplied in FMAs).\n"
         "\n"
-        "Digest: FNV-1a 64 of the output's floats (then the LSE's) in\n"
-        "(b, h, i, d) order: the same for every --threads. The same problem\n"
+        "K/V GB/s: the bytes of K and V a call must read, B*HKV*Sk*(D+D)*E\n"
+        "(E = 4 for an f32, 2 for a bf16/f16 --kv-dtype; Sk: the keys some\n"
+        "row sees), over the median time; %% of BW divides by the read\n"
+        "bandwidth of as many cores, measured now (a buffer far larger than\n"
+        "the caches: K/V that fit in a cache can exceed 100%%). Roofline: with\n"
+        "r = (H/HKV)*Sq query rows per K/V row a call does 2r/E FLOP per byte\n"
+        "of K/V (r/2 for f32, r for half), so it cannot beat min(peak,\n"
+        "BW * 2r/E) (Q and output traffic not counted); %% of roofline divides\n"
+        "by that.\n"
+        "\n"
+        "Check: |x-ref| <= atol + rtol*|ref| with atol = rtol = 1e-5 for an\n"
+        "f32 output; a bf16/f16 output adds its rounding to rtol (2^-8 for\n"
+        "bf16, 2^-11 for f16), and the avx512bf16 path with bf16 Q, K and V\n"
+        "adds its documented bound for P in bf16, 2^-8*max|V|, to atol. The\n"
+        "reference reads the inputs as rounded, so only the kernel's own\n"
+        "error is measured; the error is also printed over max|V|.\n"
+        "\n"
+        "Digest: FNV-1a 64 of the output's elements, as stored in its\n"
+        "--out-dtype (then the LSE's floats), in (b, h, i, d) order: the same\n"
+        "for every --threads. The same problem\n"
         "(same shape and seed) in another --layout or --kv-capacity holds the\n"
         "same values and mostly gives the same digest, but the schedule may\n"
         "follow the strides: decode with a BSHD cache groups several KV heads\n"
@@ -102,6 +128,7 @@ void cli_bench_help(FILE *out)
 int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
 {
     int64_t kv_heads = -1, seq_k = -1, threads = -1, capacity = -1;
+    int kv_dtype = -1, out_dtype = -1;
     const char *isa_names[FATTN_ISA_COUNT];
     const int isa_count = cli_isa_names(isa_names, 1);
     const char *v;
@@ -118,6 +145,7 @@ int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
     o->isa = FATTN_ISA_AUTO;
     o->seed = 1;
     o->layout = CLI_LAYOUT_BHSD;
+    o->dtype = FATTN_DTYPE_F32;
     *help = 0;
 
 #define INT_OPT(name, min, max, field)                                        \
@@ -170,6 +198,9 @@ int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
         }
         CHOICE_OPT("--isa", isa_names, isa_count, o->isa)
         CHOICE_OPT("--layout", cli_layout_names, CLI_LAYOUT_COUNT, o->layout)
+        CHOICE_OPT("--dtype", cli_dtype_names, CLI_DTYPE_COUNT, o->dtype)
+        CHOICE_OPT("--kv-dtype", cli_dtype_names, CLI_DTYPE_COUNT, kv_dtype)
+        CHOICE_OPT("--out-dtype", cli_dtype_names, CLI_DTYPE_COUNT, out_dtype)
         if ((r = cli_take_option("bench", argc, argv, &i, "--seed", &v))) {
             if (r < 0 || cli_parse_u64("bench", "--seed", v, &o->seed) != 0)
                 return CLI_EXIT_USAGE;
@@ -192,6 +223,10 @@ int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
                                "hold every key",
                                o->kv_capacity, o->seq_k);
     o->threads = threads > 0 ? (int32_t)threads : default_threads();
+    /* Given in any order: --kv-dtype and --out-dtype follow --dtype only
+     * where they are not given themselves. */
+    o->kv_dtype = kv_dtype >= 0 ? kv_dtype : o->dtype;
+    o->out_dtype = out_dtype >= 0 ? out_dtype : o->dtype;
     if (o->align < 0)
         o->align = o->causal == FATTN_CAUSAL_BOTTOM_RIGHT
                        ? FATTN_ALIGN_BOTTOM_RIGHT

@@ -46,12 +46,21 @@ typedef struct bench_opts {
      * when not given): the seq stride of K and V spans this many rows. */
     int64_t kv_capacity;
     int layout; /* cli_layout */
+    /* fattn_dtype of query (--dtype), key and value (--kv-dtype; after
+     * parsing, --dtype's when not given) and output (--out-dtype; the same):
+     * f32, bf16 or f16. The LSE is f32 whatever they are. */
+    int dtype, kv_dtype, out_dtype;
 } bench_opts;
 
 /* The names of --causal, --align and --layout, by value. */
 extern const char *const cli_causal_names[3];
 extern const char *const cli_align_names[2];
 extern const char *const cli_layout_names[CLI_LAYOUT_COUNT];
+/* The names of --dtype, --kv-dtype and --out-dtype, indexed by fattn_dtype
+ * (FATTN_DTYPE_F32 .. FATTN_DTYPE_F16; bool is for masks, which the bench
+ * has none of). */
+#define CLI_DTYPE_COUNT 3
+extern const char *const cli_dtype_names[CLI_DTYPE_COUNT];
 
 /* `fattn bench --help`. */
 void cli_bench_help(FILE *out);

@@ -46,10 +46,17 @@ static void run_gated(start_gate *gate, pthread_t *tids, int n,
 
 typedef struct meter {
     start_gate *gate;
-    int isa;
+    int isa; /* the FMA meter's width; -1: the bf16 dot-product meter */
     double seconds;
     double gflops;
 } meter;
+
+/* One copy of a meter on the calling thread. */
+static double one_core(int isa, double seconds)
+{
+    return isa < 0 ? fattn_bf16_peak_gflops(seconds)
+                   : fattn_fma_peak_gflops(isa, seconds);
+}
 
 static void *run_meter(void *arg)
 {
@@ -65,7 +72,7 @@ static void *run_meter(void *arg)
     abort = m->gate->abort;
     pthread_mutex_unlock(&m->gate->mutex);
     if (!abort)
-        m->gflops = fattn_fma_peak_gflops(m->isa, m->seconds);
+        m->gflops = one_core(m->isa, m->seconds);
     return NULL;
 }
 
@@ -79,8 +86,8 @@ static int meter_threads(int threads)
     return n > 1 ? n : 1;
 }
 
-double cli_fma_peak_gflops_threads(int isa, int threads, double seconds,
-                                   int *used)
+/* `threads` copies of meter `isa` (-1: bf16) at once, summed. */
+static double peak_threads(int isa, int threads, double seconds, int *used)
 {
     const int n = meter_threads(threads);
     start_gate gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
@@ -92,7 +99,10 @@ double cli_fma_peak_gflops_threads(int isa, int threads, double seconds,
     if (used != NULL)
         *used = n;
     if (n == 1)
-        return fattn_fma_peak_gflops(isa, seconds);
+        return one_core(isa, seconds);
+    /* Unavailable (0 at once on one core): no threads for nothing. */
+    if (isa < 0 && fattn_bf16_peak_gflops(1e-3) <= 0.0)
+        return 0.0;
     tids = malloc((size_t)n * sizeof *tids);
     meters = malloc((size_t)n * sizeof *meters);
     if (tids == NULL || meters == NULL) {
@@ -117,6 +127,18 @@ double cli_fma_peak_gflops_threads(int isa, int threads, double seconds,
     free(tids);
     free(meters);
     return sum;
+}
+
+double cli_fma_peak_gflops_threads(int isa, int threads, double seconds,
+                                   int *used)
+{
+    return peak_threads(isa < 0 ? FATTN_ISA_COUNT : isa, threads, seconds,
+                        used);
+}
+
+double cli_bf16_peak_gflops_threads(int threads, double seconds, int *used)
+{
+    return peak_threads(-1, threads, seconds, used);
 }
 
 /* ---- Read bandwidth ------------------------------------------------- */

@@ -1,7 +1,7 @@
 /*
- * peak.h - the fp32 FMA peak and the memory read bandwidth of several cores
- * at once, for "% of peak", "% of read bandwidth" and the roofline at a
- * thread count. Shared by `fattn bench` (src/cli) and the benchmark suite
+ * peak.h - the fp32 FMA peak, the bf16 dot-product peak and the memory read
+ * bandwidth of several cores at once, for "% of peak", "% of read
+ * bandwidth" and the roofline at a thread count. Shared by `fattn bench` (src/cli) and the benchmark suite
  * (bench/), so both divide by the same measurements.
  */
 #ifndef FATTN_CLI_PEAK_H
@@ -28,6 +28,15 @@
  */
 double cli_fma_peak_gflops_threads(int isa, int threads, double seconds,
                                    int *used);
+
+/*
+ * The same for bf16 dot products: fattn_bf16_peak_gflops(seconds) on
+ * min(threads, usable CPUs) threads at once, summed (vdpbf16ps, each
+ * instruction counted as 4 FLOP per f32 lane, as two FMAs would be): the
+ * peak of the avx512bf16 path's kernels. 0 when that path is not built in
+ * or the CPU lacks AVX512_BF16 (callers say "unavailable", not 0 %).
+ */
+double cli_bf16_peak_gflops_threads(int threads, double seconds, int *used);
 
 /*
  * The memory read bandwidth of `threads` threads at once, GB/s (1e9 bytes

@@ -162,11 +162,20 @@ def bench_ok(args, env_extra=None):
     expect_in("GFLOP/s", p.stdout, "stdout")
     expect(re.search(r"^PASS: ", p.stdout, re.M) is not None, "no PASS line")
     # The summary: the shape and time, PASS, then the fields added since
-    # (K/V rate, layout), so older parsers of its start still work.
+    # (K/V rate, layout, dtypes, the peak used, the error over max|V|), so
+    # older parsers of its start still work.
     expect(re.search(r"^bench: .*, PASS, K/V [0-9.]+ GB/s.*, "
-                     r"layout=(bhsd|bshd) kv_capacity=\d+$", p.stdout, re.M)
-           is not None, "no summary line with PASS, K/V GB/s and the layout")
+                     r"layout=(bhsd|bshd) kv_capacity=\d+, " + SUMMARY_DTYPES,
+                     p.stdout, re.M)
+           is not None, "no summary line with PASS, K/V GB/s, the layout and "
+           "the dtypes")
     return p
+
+
+# The summary line's last fields.
+SUMMARY_DTYPES = (r"dtype=(f32|bf16|f16) kv_dtype=(f32|bf16|f16) "
+                  r"out_dtype=(f32|bf16|f16), peak=(fma|bf16|none), "
+                  r"max_err/max\|V\|=[0-9.e+-]+$")
 
 
 def case_bench_dense():
@@ -306,7 +315,7 @@ def case_bench_layout():
                 if capacity != 45:
                     expect_in("K/V in a cache of %d rows" % capacity, p.stdout,
                               "shape line")
-                expect_in(" layout=%s kv_capacity=%d\n" % (name, capacity),
+                expect_in(" layout=%s kv_capacity=%d, dtype=f32 " % (name, capacity),
                           p.stdout, "summary line")
                 digests.append(digest_of(p))
             expect(len(set(digests)) == 1,
@@ -335,7 +344,8 @@ def case_bench_rates():
                "no 'roofline: r = 4 ...' line")
         expect(re.search(r"^bench: .*% of peak\), PASS, K/V [0-9.]+ GB/s "
                          r"\([0-9.]+% of BW\), [0-9.]+% of roofline, "
-                         r"layout=bhsd kv_capacity=512$", p.stdout, re.M)
+                         r"layout=bhsd kv_capacity=512, dtype=f32 kv_dtype=f32 "
+                         r"out_dtype=f32, peak=fma, ", p.stdout, re.M)
                is not None, "summary line without % of BW and % of roofline")
     # Top-left causal with Sq < Sk: only the first Sq keys are ever seen.
     p = bench_ok(["--seq", "24", "--seq-k", "40", "--dim", "8", "--heads", "4",
@@ -347,6 +357,99 @@ def case_bench_rates():
         # The scalar path has no FMA peak, hence no roofline (a build with
         # -Dsimd=disabled runs only it).
         expect_in("r = (H/HKV)*Sq = 96 query rows", p.stdout, "stdout")
+
+
+def summary_fields(p):
+    """The summary line's dtype, kv_dtype, out_dtype and peak fields."""
+    m = re.search(r"^bench: .*, dtype=(\w+) kv_dtype=(\w+) out_dtype=(\w+), "
+                  r"peak=(\w+), max_err/max\|V\|=([0-9.e+-]+)$", p.stdout, re.M)
+    expect(m is not None, "no summary line with the dtype fields")
+    return m.groups()
+
+
+def case_bench_dtypes():
+    """--dtype, --kv-dtype and --out-dtype: every combination runs and
+    passes the check against the fp64 reference on the same rounded
+    inputs, on every available path; the dtypes show in the shape, digest,
+    K/V and summary lines; the digest is the same for every --threads; a
+    bf16 or f16 K/V cache reads half the bytes, which the roofline counts;
+    "% of peak" names the peak it divides by."""
+    shape = ["--seq", "40", "--seq-k", "72", "--dim", "24", "--heads", "4",
+             "--kv-heads", "2", "--batch", "2", "--repeat", "1", "--seed", "9"]
+    avail, _ = available_paths()
+    combos = [(["--dtype", "bf16"], ("bf16", "bf16", "bf16")),
+              (["--dtype", "f16"], ("f16", "f16", "f16")),
+              (["--kv-dtype", "bf16"], ("f32", "bf16", "f32")),
+              (["--kv-dtype=f16", "--out-dtype=bf16"], ("f32", "f16", "bf16")),
+              # --kv-dtype and --out-dtype keep their own values whatever
+              # the order; --dtype sets only what they leave open.
+              (["--out-dtype", "f32", "--kv-dtype", "f16", "--dtype", "bf16"],
+               ("bf16", "f16", "f32")),
+              (["--dtype", "f16", "--out-dtype", "f16", "--kv-dtype", "bf16"],
+               ("f16", "bf16", "f16"))]
+    for isa, _ in path_list():
+        if isa not in avail:
+            continue
+        for n, (args, (dq, dkv, dout)) in enumerate(combos):
+            digests = []
+            lse = ["--lse"] if n % 2 else []  # half of them with the LSE
+            for extra in (["--threads", "1"], ["--threads", "3"]):
+                p = bench_ok(shape + args + lse + extra + ["--isa", isa])
+                fields = summary_fields(p)
+                expect(fields[:3] == (dq, dkv, dout),
+                       "summary dtypes %r, expected %r" % (fields[:3], (dq, dkv, dout)))
+                if dq == dkv == dout:
+                    expect_in("(%s, BHSD" % dq, p.stdout, "shape line")
+                else:
+                    expect_in("(query %s, key/value %s, output %s, BHSD"
+                              % (dq, dkv, dout), p.stdout, "shape line")
+                esize = 4 if dout == "f32" else 2
+                expect_in("output's %d bytes (%s)" % (2 * 4 * 40 * 24 * esize, dout),
+                          p.stdout, "digest line")
+                kv_size = 4 if dkv == "f32" else 2
+                expect_in("(B*HKV*Sk*(D+Dv)*%d bytes%s, 72 of 72 keys visible)"
+                          % (kv_size, "" if dkv == "f32" else " (%s)" % dkv),
+                          p.stdout, "K/V line")
+                # 2 * 2 * 72 * 48 * kv_size bytes.
+                expect_in("K/V read: %.4g MB per call" % (13824 * kv_size * 1e-6),
+                          p.stdout, "K/V line")
+                if dout != "f32":
+                    expect(re.search(r"^bound: atol [0-9.e-]+.*, rtol [0-9.e-]+ "
+                                     r"\(1e-5 \+ 2\^-%s: the %s output's rounding\)$"
+                                     % ("8" if dout == "bf16" else "11", dout),
+                                     p.stdout, re.M) is not None,
+                           "no 'bound: ...' line for a %s output" % dout)
+                expect(re.search(r"^check vs fp64 reference on the same rounded "
+                                 r"inputs: .*max abs err / max\|V\| [0-9.e+-]+ "
+                                 r"\(max\|V\| = [0-9.]+\)$", p.stdout, re.M)
+                       is not None, "no check line with the error over max|V|")
+                # The bf16 peak beside the FMA peak: a figure, or unavailable,
+                # never 0 %.
+                expect(re.search(r"^bf16 peak: (unavailable \(|[0-9.]+ GFLOP/s "
+                                 r"\(bf16 dot products, vdpbf16ps, )", p.stdout,
+                                 re.M) is not None, "no 'bf16 peak: ...' line")
+                expect("bf16 peak: 0.0" not in p.stdout, "a bf16 peak of 0 printed")
+                dot = isa == "avx512bf16" and dq == dkv == "bf16"
+                if fields[3] != "none":
+                    expect(fields[3] == ("bf16" if dot else "fma"),
+                           "peak=%s for --isa %s %s" % (fields[3], isa, args))
+                    expect_in("%% of peak: of the %s" %
+                              ("bf16 dot-product peak" if dot else "fp32 FMA peak"),
+                              p.stdout, "'% of peak' line")
+                    if kv_size == 2:
+                        # 8 query rows per K/V row: r = 8 FLOP per byte.
+                        expect_in("r = (H/HKV)*Sq = 80 query rows per K/V row, "
+                                  "r = 80 FLOP per byte of 2-byte K/V", p.stdout,
+                                  "roofline line")
+                digests.append(digest_of(p))
+            expect(digests[0] == digests[1],
+                   "--isa %s %s: the digest depends on --threads: %r"
+                   % (isa, " ".join(args), digests))
+    # The output's dtype changes its bytes, and so the digest.
+    a = digest_of(bench_ok(shape + ["--threads", "1"]))
+    b = digest_of(bench_ok(shape + ["--threads", "1", "--out-dtype", "bf16"]))
+    c = digest_of(bench_ok(shape + ["--threads", "1", "--dtype", "f32"]))
+    expect(a != b and a == c, "digests f32 %s, bf16 out %s, --dtype f32 %s" % (a, b, c))
 
 
 def usage_error(args, *needles):
@@ -406,6 +509,16 @@ def case_usage():
                 "--layout: 'sbhd' is not one of: bhsd, bshd")
     usage_error(["bench", "--layout", "BSHD"], "--layout: 'BSHD' is not one of")
     usage_error(["bench", "--layout"], "option --layout needs a value")
+    # --dtype, --kv-dtype, --out-dtype: f32, bf16 or f16, by name.
+    for opt in ("--dtype", "--kv-dtype", "--out-dtype"):
+        for bad in ("f64", "BF16", "bool", "fp16", ""):
+            usage_error(["bench", opt, bad],
+                        "fattn bench: %s: '%s' is not one of: f32, bf16, f16"
+                        % (opt, bad))
+        usage_error(["bench", opt], "option %s needs a value" % opt)
+    usage_error(["bench", "--dtype=bf16", "--kv-dtype=f8"],
+                "--kv-dtype: 'f8' is not one of: f32, bf16, f16")
+    usage_error(["bench", "--dtypes", "bf16"], "unknown option '--dtypes'")
     # Every usage error ends with the hint, and prints the usage message's
     # form "fattn bench: ..." first.
     p = run(["bench", "--threads", "0"])
@@ -455,7 +568,8 @@ def case_help_version():
     expect_in("usage: fattn bench", p.stdout, "stdout")
     for opt in ("--batch", "--heads", "--kv-heads", "--seq", "--seq-k",
                 "--kv-capacity", "--layout", "--dim", "--causal", "--window",
-                "--repeat", "--threads", "--lse", "--isa", "--seed"):
+                "--repeat", "--threads", "--lse", "--dtype", "--kv-dtype",
+                "--out-dtype", "--isa", "--seed"):
         expect_in(opt + " ", p.stdout, "bench --help")
     p = run(["--version"])
     expect_exit(p, 0)
