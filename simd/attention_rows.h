@@ -516,8 +516,8 @@ rows_pv_first_full(const int R, const int NV, const int NC, const int VD,
 /* Vectors per row the first pass holds, of NVEC: R * NV accumulators. */
 #if ROWS_WIDE
 #define ROWS_FIRST_NV(R, NVEC) ((R) <= 3 ? 8 : (R) == 4 ? 6 : (R) <= 6 ? 4 : 3)
-#else
-#define ROWS_FIRST_NV(R, NVEC) ROWS_NB
+#else /* 16 registers */
+#define ROWS_FIRST_NV(R, NVEC) ((R) <= 2 ? 4 : ROWS_NB)
 #endif
 #define ROWS_MIN(a, b) ((a) < (b) ? (a) : (b))
 
