@@ -146,10 +146,12 @@ static int cpu_supports(const cpu_info *ci, int isa)
     case FATTN_ISA_SCALAR:
         return 1;
     case FATTN_ISA_AVX2:
-        return ci->avx2 && ci->fma && ci->os_ymm;
+        return ci->avx2 && ci->fma && ci->f16c && ci->os_ymm;
     case FATTN_ISA_AVX512:
-        return ci->avx512f && ci->avx512bw && ci->avx512dq && ci->avx512vl &&
-               ci->os_zmm;
+        return cpu_supports(ci, FATTN_ISA_AVX2) && ci->avx512f && ci->avx512bw &&
+               ci->avx512dq && ci->avx512vl && ci->os_zmm;
+    case FATTN_ISA_AVX512BF16:
+        return cpu_supports(ci, FATTN_ISA_AVX512) && ci->avx512bf16;
     default:
         return -1;
     }
@@ -161,14 +163,15 @@ static const char *path_needs(int isa)
 {
     switch (isa) {
     case FATTN_ISA_SCALAR: return "portable C";
-    case FATTN_ISA_AVX2: return "AVX2 + FMA, OS ymm state";
+    case FATTN_ISA_AVX2: return "AVX2 + FMA + F16C, OS ymm state";
     case FATTN_ISA_AVX512: return "AVX-512 F/BW/DQ/VL, OS zmm state";
+    case FATTN_ISA_AVX512BF16: return "AVX-512 + AVX512_BF16, OS zmm state";
     default: return NULL;
     }
 }
 
-/* "  <name> available|not available (needs ...)": scripts/test.sh reads
- * the first two words of these lines. */
+/* "  <name> available|not available (needs ...)", for people; scripts
+ * read print_path_list's lines. */
 static void print_paths(const cpu_info *ci)
 {
     printf("kernel paths (fattn_isa_available):\n");
@@ -183,7 +186,7 @@ static void print_paths(const cpu_info *ci)
                    "built into this library";
         else if (!avail && cpu == 0)
             note = "; the CPU or OS lacks the features";
-        printf("  %-8s %-14s (needs %s%s)\n", fattn_isa_name(isa),
+        printf("  %-10s %-14s (needs %s%s)\n", fattn_isa_name(isa),
                avail ? "available" : "not available",
                needs ? needs : "see the library's fattn.h", note);
     }
