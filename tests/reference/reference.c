@@ -185,6 +185,12 @@ static int ref_integer(double x)
     return isfinite(x) && x == floor(x);
 }
 
+/* 1 if x is a float exactly (so an f32 sum that gives it is exact). */
+static int ref_f32(double x)
+{
+    return !isfinite(x) || (double)(float)x == x;
+}
+
 static void ref_row_scratch(const fattn_tensor *query, const fattn_tensor *key,
                             const fattn_tensor *value,
                             const fattn_params *params, int64_t b, int64_t h,
@@ -241,6 +247,7 @@ static void ref_row_scratch(const fattn_tensor *query, const fattn_tensor *key,
         }
         exact &= dot_abs < 0x1p24;
         double x = scale * dot, terms = scale * dot_abs;
+        exact &= ref_f32(x);
         if (softcap > 0.0) {
             x = softcap * tanh(x / softcap);
             exact = 0;
@@ -254,7 +261,7 @@ static void ref_row_scratch(const fattn_tensor *query, const fattn_tensor *key,
                                                              mask->dtype);
             x += mv;
             if (isfinite(mv)) {
-                exact &= ref_integer(mv);
+                exact &= ref_integer(mv) && ref_f32(x);
                 terms += fabs(mv);
             }
         }
@@ -262,7 +269,8 @@ static void ref_row_scratch(const fattn_tensor *query, const fattn_tensor *key,
             const int64_t dist = pos_align > j ? pos_align - j : j - pos_align;
             const double bias = (double)slopes[h] * (double)dist;
             x -= bias;
-            exact &= slopes[h] == 0.0f || ref_pow2(fabs((double)slopes[h]));
+            exact &= (slopes[h] == 0.0f || ref_pow2(fabs((double)slopes[h]))) &&
+                     ref_f32(bias) && ref_f32(x);
             terms += fabs(bias);
         }
         if (!exact && isfinite(x) && terms > cond)

@@ -38,10 +38,11 @@ void fattn_ref_row(const fattn_tensor *query, const fattn_tensor *key,
  *   vmax  max |V[j][e]| over the keys the row sees (the output is a convex
  *         combination of those rows); 0 for a fully masked row;
  *   cond  max over those keys of the magnitude at which a float32 kernel
- *         rounds the score: 0 where every term is exact in f32 (integer
- *         Q and K with |Q.K| summed below 2^24 and a power-of-two scale,
- *         integer mask values, power-of-two ALiBi slopes: the large-logits
- *         mode of problem.h), else scale * sum_d |q_d k_d| + |mask| +
+ *         rounds the score: 0 where every term and every sum of them is a
+ *         float (integer Q and K with |Q.K| summed below 2^24 and a
+ *         power-of-two scale, integer mask values, power-of-two ALiBi
+ *         slopes, each partial score a float: the large-logits mode of
+ *         problem.h, mostly), else scale * sum_d |q_d k_d| + |mask| +
  *         |ALiBi bias|, plus twice the capped score with a soft-cap.
  * fattn_ref_row, with these too (stats may be NULL).
  */
