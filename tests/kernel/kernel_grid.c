@@ -16,6 +16,7 @@
  * around multiples of both without relying on them.
  */
 #include "harness.h"
+#include "internal.h" /* fattn_kernel_for: why a path is missing */
 
 #include <inttypes.h>
 #include <math.h>
@@ -894,8 +895,11 @@ int main(int argc, char **argv)
         named = 1;
         if (fattn_isa_available(isa))
             ctx.isas[ctx.n_isas++] = isa;
+        else if (!fattn_kernel_for(isa))
+            printf("SKIP %s: not built in (this build has no kernels for it)\n",
+                   fattn_isa_name(isa));
         else
-            printf("SKIP %s: not compiled in or not supported by this CPU/OS\n",
+            printf("SKIP %s: built in, but this CPU or OS does not support it\n",
                    fattn_isa_name(isa));
     }
     if (!named)
