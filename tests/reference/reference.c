@@ -243,7 +243,8 @@ static void ref_row_scratch(const fattn_tensor *query, const fattn_tensor *key,
             const double kd = fattn_ref_elem(key, b, g, j, d);
             dot += qd * kd;
             dot_abs += fabs(qd * kd);
-            exact &= ref_integer(qd) && ref_integer(kd);
+            if (exact)
+                exact = ref_integer(qd) && ref_integer(kd);
         }
         exact &= dot_abs < 0x1p24;
         double x = scale * dot, terms = scale * dot_abs;

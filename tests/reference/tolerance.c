@@ -64,6 +64,11 @@ int fattn_tol_kind_of(const fattn_tensor *query, const fattn_tensor *key,
     }
     pr.workspace = NULL;
     pr.workspace_size = 0;
+    memset(&pr.allocator, 0, sizeof pr.allocator); /* not the caller's counts */
+    /* A path forced by params (FATTN_ISA moves only AUTO) runs its own
+     * kernels: only AUTO and AVX512_BF16 can reach the bf16 ones. */
+    if (pr.isa != FATTN_ISA_AUTO && pr.isa != FATTN_ISA_AVX512BF16)
+        return FATTN_TOL_F32;
     if (fattn_plan_create(query, key, value, output, &pr, &plan, NULL) != FATTN_OK)
         return FATTN_TOL_F32;
     const char *name = fattn_plan_kernel(plan);
