@@ -106,10 +106,10 @@ double fattn_tol_lse_bound(const fattn_tol_bound *b,
 typedef struct fattn_tol_report {
     int64_t checked;           /* output and LSE elements */
     int64_t fails, warns;      /* beyond fail; between warn and fail */
-    double max_err_v;          /* max |x - ref| / vmax (output) */
+    double max_err_v;          /* max f32 error / vmax (output; implied for half) */
     double max_err_ulp;        /* max ulps from round(ref), half outputs */
-    double max_fail_ratio;     /* max |x - ref| / fail bound (<= 1 passes) */
-    double max_warn_ratio;     /* max |x - ref| / warn bound */
+    double max_fail_ratio;     /* max error / fail bound (<= 1 passes) */
+    double max_warn_ratio;     /* max error / warn bound */
     double lse_max_err;        /* max |x - ref| (LSE) */
     double lse_max_fail_ratio; /* max |x - ref| / LSE fail bound */
     int64_t worst[4];          /* b, h, i, d of the worst (fail ratio); d = -1: LSE */
@@ -139,9 +139,10 @@ int fattn_tol_check(const fattn_tensor *query, const fattn_tensor *key,
                     const fattn_params *params, const fattn_tol *tol,
                     fattn_tol_report *r);
 
-/* The two results a and b (f32, or bf16/f16 bits: dtype) of two paths at
- * one output element agree: within the sum of their fail bounds around
- * ref (NaN with NaN, infinities exactly). */
+/* Two paths' results a and b at one element (widened to double) agree:
+ * |a - b| <= bound_a + bound_b, their bounds around the reference
+ * (fattn_tol_out_bound, fattn_tol_lse_bound), NaN with NaN, infinities
+ * exactly. */
 int fattn_tol_agree(double a, double b, double bound_a, double bound_b);
 
 /* "fail |x-ref| <= vmax*(...)" text of a tolerance, for messages. */
