@@ -8,8 +8,10 @@
  * 63..65, 127..129), GQA group, memory layout, f32/bool mask with
  * broadcasting and stride-0 dimensions, dropped keys and dead rows, LSE,
  * per-batch lengths, ALiBi, large logits, scale, soft-cap, causal mode,
- * window and alignment. The builder fills the data from a seed so that a
- * correct float32 kernel meets |x - ref| <= 1e-5 + 1e-5 |ref|.
+ * window and alignment, and (decoded last) the dtype of query, key, value,
+ * output and an additive mask: f32, bf16 or f16 each. The builder fills the
+ * data from a seed; results are judged by tests/reference/tolerance.h (per
+ * path and dtype, relative to max|V|; a WARN line past its warn bound).
  *
  * Each available path (every fattn_isa the registry has) is forced through
  * params.isa, with the library's own workspace or (decoded) a caller
@@ -19,11 +21,12 @@
  * reverse order on the calling thread, and must give the same bits as the
  * calling-thread run (fattn.h's determinism promise). Last, a decode shape
  * may replace the one above: GQA groups up to 16, Sq up to 65, Sk of 1000
- * to 2200 keys (split-K), cache layouts.
+ * to 2200 keys (split-K), cache layouts. After it, the dtypes.
  * Properties: fattn_check accepts the problem; each path succeeds with an
  * empty error record, writes every output and LSE element, leaves the
  * layout's gaps alone and matches the reference (fully masked rows exactly
- * 0 and -inf); any two paths agree within twice the tolerance and on NaN.
+ * 0 and -inf); any two paths agree within the sum of their tolerances and
+ * on NaN.
  * A violation prints the problem, each path's report and each path's value
  * at the worst element, then aborts: that input is a finding.
  */
@@ -32,6 +35,7 @@
 #include "fuzz_common.h"
 #include "fuzz_data_producer.h"
 #include "problem.h"
+#include "tolerance.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -39,16 +43,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FD_ATOL 1e-5
-#define FD_RTOL 1e-5
 /* Multiply-adds per case, all paths and the reference together: keeps a
  * case around a millisecond (more under sanitizers). */
 #define FD_WORK_LIMIT ((int64_t)1 << 19)
 
 typedef struct path_result {
     int isa;
-    fattn_ref_report out, lse;
-    float *out_copy, *lse_copy; /* whole buffers, gaps included */
+    fattn_tol tol;
+    fattn_tol_report rep;
+    unsigned char *out_copy; /* whole buffers, gaps included */
+    float *lse_copy;
 } path_result;
 
 static fattn_ref_problem P;
@@ -66,15 +70,14 @@ static void describe(void)
             use_workspace ? "caller" : "library", threads,
             threads < 2 ? "none" : executor ? "executor" : "pool");
     for (int k = 0; k < nresults; k++) {
-        const fattn_ref_report *r = &R[k].out;
+        const fattn_tol_report *r = &R[k].rep;
         fprintf(stderr,
-                "  %-7s output: %" PRId64 " checked, %" PRId64 " beyond tolerance, max abs err %.3g,"
-                " worst b=%" PRId64 " h=%" PRId64 " i=%" PRId64 " d=%" PRId64 " got %.9g ref %.9g;"
-                " lse: %" PRId64 " beyond, max abs err %.3g\n",
-                fattn_isa_name(R[k].isa), r->checked, r->violations,
-                r->max_abs_err, r->worst[0], r->worst[1], r->worst[2],
-                r->worst[3], r->worst_got, r->worst_ref, R[k].lse.violations,
-                R[k].lse.max_abs_err);
+                "  %-10s %" PRId64 " checked, %" PRId64 " beyond the tolerance, %" PRId64
+                " beyond warn, max err/vmax %.3g, LSE max err %.3g; ",
+                fattn_isa_name(R[k].isa), r->checked, r->fails, r->warns, r->max_err_v,
+                r->lse_max_err);
+        fattn_tol_print_worst(stderr, r);
+        fputc('\n', stderr);
     }
 }
 
@@ -183,6 +186,16 @@ static void decode(fattn_ref_problem_config *c, fz_producer *in)
                 c->seq_k /= 2;
         }
     }
+    /* Decoded last too (older corpus files stay all f32): every dtype
+     * combination; one buffer for a fused QKV layout, so one dtype. */
+    static const int64_t floats[] = {FATTN_DTYPE_F32, FATTN_DTYPE_BF16, FATTN_DTYPE_F16};
+    c->dtype_q = (int)fz_pick(in, floats, 3);
+    c->dtype_k = (int)fz_pick(in, floats, 3);
+    c->dtype_v = (int)fz_pick(in, floats, 3);
+    c->dtype_o = (int)fz_pick(in, floats, 3);
+    c->dtype_mask = (int)fz_pick(in, floats, 3);
+    if (c->layout == FATTN_REF_LAYOUT_FUSED_QKV)
+        c->dtype_k = c->dtype_v = c->dtype_q;
 }
 
 /* One pool per thread count, made on first use and kept: starting threads
@@ -208,16 +221,18 @@ static void reverse_parallel_for(void *opaque, int32_t tasks, fattn_task_fn fn,
         fn(arg, t);
 }
 
-/* A parallel rerun's buffer against the calling-thread copy, bit for bit. */
-static void same_bits(const path_result *r, const char *what, const float *got,
-                      const float *want, size_t n)
+/* A parallel rerun's buffer against the calling-thread copy, bit for bit
+ * (n elements of es bytes). */
+static void same_bits(const path_result *r, const char *what, const void *got,
+                      const void *want, size_t n, size_t es)
 {
+    const unsigned char *g = got, *w = want;
     for (size_t e = 0; e < n; e++)
-        if (memcmp(&got[e], &want[e], sizeof(float)) != 0)
+        if (memcmp(g + e * es, w + e * es, es) != 0)
             fz_finding("fuzz_differential",
-                       "path %s on %d threads (%s) differs from its calling-thread run at %s buffer element %zu: %.9g vs %.9g",
+                       "path %s on %d threads (%s) differs from its calling-thread run at %s buffer element %zu",
                        fattn_isa_name(r->isa), threads, executor ? "executor" : "pool",
-                       what, e, got[e], want[e]);
+                       what, e);
 }
 
 /* The path again on `threads` workers: the same bits as the calling
@@ -239,22 +254,22 @@ static void rerun_parallel(const path_result *r)
         fz_finding("fuzz_differential", "path %s on %d threads (%s): %s",
                    fattn_isa_name(r->isa), threads, executor ? "executor" : "pool",
                    err.message);
-    same_bits(r, "output", P.out_buf, r->out_copy, P.out_elems);
-    same_bits(r, "lse", P.lse_buf, r->lse_copy, P.lse_elems);
+    same_bits(r, "output", P.out_buf, r->out_copy, P.out_elems, P.out_esize);
+    same_bits(r, "lse", P.lse_buf, r->lse_copy, P.lse_elems, sizeof(float));
 }
 
-static double at(const float *buf, const fattn_tensor *t, const int64_t w[4])
+/* Element w (d = -1: LSE) of a copy of the output or LSE buffer. */
+static double at(const void *buf, const fattn_tensor *t, const int64_t w[4])
 {
-    if (w[3] < 0)
-        return buf[w[0] * t->stride[0] + w[1] * t->stride[1] + w[2] * t->stride[2]];
-    return buf[w[0] * t->stride[0] + w[1] * t->stride[1] + w[2] * t->stride[2] +
-               w[3] * t->stride[3]];
+    fattn_tensor view = *t;
+    view.data = (void *)buf;
+    return fattn_ref_elem(&view, w[0], w[1], w[2], w[3] < 0 ? 0 : w[3]);
 }
 
 /* Every path's value at the worst element of path k. */
 static void print_values_at(int k)
 {
-    const int64_t *w = R[k].out.violations ? R[k].out.worst : R[k].lse.worst;
+    const int64_t *w = R[k].rep.worst;
     if (w[0] < 0)
         return;
     fprintf(stderr, "  values at b=%" PRId64 " h=%" PRId64 " i=%" PRId64 " d=%" PRId64 ":",
@@ -266,35 +281,46 @@ static void print_values_at(int k)
     fputc('\n', stderr);
 }
 
-/* Two paths' buffers agree within 2x the tolerance (NaN with NaN). */
-static int64_t disagreement(const float *a, const float *b, size_t n)
+/* Paths a and b agree at every output and LSE element within the sum of
+ * their fail bounds (NaN with NaN); else the first element that does not
+ * (w, d = -1 for LSE). */
+static int disagreement(const path_result *a, const path_result *b, int64_t w[4])
 {
-    for (size_t e = 0; e < n; e++) {
-        const double x = a[e], y = b[e];
-        if (isnan(x) || isnan(y)) {
-            if (isnan(x) != isnan(y))
-                return (int64_t)e;
-            continue;
-        }
-        if (isinf(x) || isinf(y)) {
-            if (x != y)
-                return (int64_t)e;
-            continue;
-        }
-        const double mag = fabs(x) > fabs(y) ? fabs(x) : fabs(y);
-        if (fabs(x - y) > 2.0 * (FD_ATOL + FD_RTOL * mag))
-            return (int64_t)e;
-    }
-    return -1;
+    const fattn_ref_problem_config *c = &P.config;
+    size_t row = 0;
+    for (int64_t n = 0; n < c->batch; n++)
+        for (int64_t h = 0; h < c->heads_q; h++)
+            for (int64_t i = 0; i < c->seq_q; i++, row++) {
+                const fattn_ref_row_stats *st = &P.ref_stats[row];
+                const int exact = P.ref_lse[row] == -INFINITY;
+                w[0] = n;
+                w[1] = h;
+                w[2] = i;
+                for (w[3] = 0; w[3] < c->head_dim_v; w[3]++) {
+                    const double ref = P.ref_out[row * (size_t)c->head_dim_v + (size_t)w[3]];
+                    const int dt = P.output.dtype;
+                    if (!fattn_tol_agree(at(a->out_copy, &P.output, w), at(b->out_copy, &P.output, w),
+                                         exact ? 0.0 : fattn_tol_out_bound(&a->tol.fail, dt, st, ref),
+                                         exact ? 0.0 : fattn_tol_out_bound(&b->tol.fail, dt, st, ref)))
+                        return 1;
+                }
+                w[3] = -1;
+                if (P.params.lse &&
+                    !fattn_tol_agree(at(a->lse_copy, &P.lse, w), at(b->lse_copy, &P.lse, w),
+                                     fattn_tol_lse_bound(&a->tol.fail, st, P.ref_lse[row]),
+                                     fattn_tol_lse_bound(&b->tol.fail, st, P.ref_lse[row])))
+                    return 1;
+            }
+    return 0;
 }
 
-static float *copy_floats(const float *src, size_t n)
+static void *copy_bytes(const void *src, size_t n)
 {
-    float *dst = malloc((n ? n : 1) * sizeof *dst);
+    void *dst = malloc(n ? n : 1);
     if (!dst)
         abort();
     if (n)
-        memcpy(dst, src, n * sizeof *dst);
+        memcpy(dst, src, n);
     return dst;
 }
 
@@ -324,21 +350,29 @@ static void run_path(int isa)
     P.params.workspace = NULL;
     P.params.workspace_size = 0;
     free(ws);
-    r->out_copy = copy_floats(P.out_buf, P.out_elems);
-    r->lse_copy = copy_floats(P.lse_buf, P.lse_elems);
+    r->out_copy = copy_bytes(P.out_buf, P.out_elems * P.out_esize);
+    r->lse_copy = copy_bytes(P.lse_buf, P.lse_elems * sizeof(float));
     const char *why = fz_record_problem(&err, st, "fattn_forward");
     if (st != FATTN_OK || why)
         fz_finding("fuzz_differential", "path %s: fattn_forward returned %s (%s): %s",
                    fattn_isa_name(isa), fattn_status_name(st),
                    why ? why : "record fine", err.message);
-    const int ok = fattn_ref_problem_compare(&P, FD_ATOL, FD_RTOL, &r->out, &r->lse);
+    r->tol = fattn_tol_of(&P.query, &P.key, &P.value, &P.output, &P.params);
+    const int ok = fattn_tol_check_problem(&P, &r->tol, &r->rep);
     const int64_t gaps = fattn_ref_problem_gaps_touched(&P);
     const int64_t unwritten = fattn_ref_problem_unwritten(&P);
     if (!ok) {
+        char text[320];
         print_values_at(nresults - 1);
-        fz_finding("fuzz_differential",
-                   "path %s differs from the fp64 reference beyond 1e-5 + 1e-5|ref|",
-                   fattn_isa_name(isa));
+        fz_finding("fuzz_differential", "path %s differs from the fp64 reference beyond %s",
+                   fattn_isa_name(isa), fattn_tol_describe(&r->tol, text, sizeof text));
+    }
+    static int warned;
+    if (r->rep.warns > 0 && warned++ < 8) {
+        fprintf(stderr, "WARN fuzz_differential: path %s, %" PRId64 " elements beyond the warn bound, ",
+                fattn_isa_name(isa), r->rep.warns);
+        fattn_tol_print_worst(stderr, &r->rep);
+        fputc('\n', stderr);
     }
     if (gaps || unwritten)
         fz_finding("fuzz_differential",
@@ -372,16 +406,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     for (int a = 0; a < nresults; a++)
         for (int b = a + 1; b < nresults; b++) {
-            int64_t e = disagreement(R[a].out_copy, R[b].out_copy, P.out_elems);
-            int64_t l = disagreement(R[a].lse_copy, R[b].lse_copy, P.lse_elems);
-            if (e >= 0 || l >= 0)
+            int64_t w[4];
+            if (disagreement(&R[a], &R[b], w))
                 fz_finding("fuzz_differential",
-                           "paths %s and %s disagree at %s buffer element %" PRId64
-                           ": %.9g vs %.9g",
-                           fattn_isa_name(R[a].isa), fattn_isa_name(R[b].isa),
-                           e >= 0 ? "output" : "lse", e >= 0 ? e : l,
-                           e >= 0 ? R[a].out_copy[e] : R[a].lse_copy[l],
-                           e >= 0 ? R[b].out_copy[e] : R[b].lse_copy[l]);
+                           "paths %s and %s disagree at b=%" PRId64 " h=%" PRId64 " i=%" PRId64
+                           " %s%" PRId64 ": %.9g vs %.9g",
+                           fattn_isa_name(R[a].isa), fattn_isa_name(R[b].isa), w[0], w[1],
+                           w[2], w[3] < 0 ? "LSE" : "d=", w[3] < 0 ? (int64_t)0 : w[3],
+                           w[3] < 0 ? at(R[a].lse_copy, &P.lse, w) : at(R[a].out_copy, &P.output, w),
+                           w[3] < 0 ? at(R[b].lse_copy, &P.lse, w) : at(R[b].out_copy, &P.output, w));
         }
     for (int k = 0; k < nresults; k++) {
         free(R[k].out_copy);

@@ -252,85 +252,22 @@ void fv_decode(fv_case *c, fz_producer *in)
         mutate(c, in);
 }
 
-/* ---- fattn_tensor_from_packed ------------------------------------------- */
-
-/* The codes its documented errors allow for these arguments (0 = valid). */
-static uint32_t packed_oracle(const fv_packed *pk)
+void fv_decode_dtypes(fv_case *c, fz_producer *in)
 {
-    uint32_t v = 0;
-    if (pk->null_data)
-        v |= 1u << FATTN_ERR_NULL_POINTER;
-    if (pk->dtype < FATTN_DTYPE_F32 || pk->dtype > FATTN_DTYPE_BOOL)
-        v |= 1u << FATTN_ERR_INVALID_ENUM;
-    if (pk->batch < 0 || pk->seq < 0 || pk->embed_dim < 1 || pk->num_heads < 1)
-        v |= 1u << FATTN_ERR_INVALID_DIMENSION;
-    if (pk->embed_dim >= 1 && pk->num_heads >= 1 &&
-        pk->embed_dim % pk->num_heads != 0)
-        v |= 1u << FATTN_ERR_NOT_DIVISIBLE;
-    if (pk->token_stride < 0 ||
-        (pk->token_stride > 0 && pk->token_stride < pk->embed_dim))
-        v |= 1u << FATTN_ERR_INVALID_STRIDE;
-    const int64_t ts = pk->token_stride ? pk->token_stride : pk->embed_dim;
-    const __int128 bs = (__int128)pk->seq * ts;
-    if (pk->batch >= 0 && pk->seq >= 0 && ts >= 0 &&
-        (bs > INT64_MAX || (__int128)pk->batch * bs > INT64_MAX))
-        v |= 1u << FATTN_ERR_SIZE_OVERFLOW;
-    return v;
-}
-
-void fv_packed_views(fv_case *c)
-{
-    static float dummy[16];
-    for (int r = FV_Q; r <= FV_O; r++) {
-        const fv_packed *pk = &c->packed[r];
-        if (!pk->used)
-            continue;
-        fattn_tensor view, before;
-        fattn_error err;
-        memset(&view, 0xa5, sizeof view);
-        before = view;
-        fz_poison_error(&err);
-        const fattn_status st = fattn_tensor_from_packed(
-            &view, pk->null_data ? NULL : dummy, (fattn_dtype)pk->dtype,
-            pk->batch, pk->seq, pk->embed_dim, pk->num_heads, pk->token_stride,
-            &err);
-        const uint32_t violated = packed_oracle(pk);
-        if (fattn_tensor_from_packed(NULL, dummy, (fattn_dtype)pk->dtype, pk->batch,
-                                     pk->seq, pk->embed_dim, pk->num_heads,
-                                     pk->token_stride, NULL) != FATTN_ERR_NULL_POINTER)
-            fz_finding("fuzz_validate", "fattn_tensor_from_packed(view = NULL) is not null_pointer");
-        const char *why = fz_record_problem(&err, st, "fattn_tensor_from_packed");
-        if (why)
-            fz_finding("fuzz_validate", "fattn_tensor_from_packed: %s: '%.*s'",
-                       why, (int)sizeof err.message, err.message);
-        if ((int)st < 0 || (int)st >= FATTN_STATUS_COUNT ||
-            (violated == 0) != (st == FATTN_OK) ||
-            (st != FATTN_OK && !(violated & (1u << st))))
-            fz_finding("fuzz_validate",
-                       "fattn_tensor_from_packed(dtype %" PRId32 ", batch %" PRId64
-                       ", seq %" PRId64 ", embed_dim %" PRId64 ", num_heads %" PRId64
-                       ", token_stride %" PRId64 ") returned %s, rules allow: %s",
-                       pk->dtype, pk->batch, pk->seq, pk->embed_dim,
-                       pk->num_heads, pk->token_stride, fattn_status_name(st),
-                       violated ? fv_codes_text(violated) : "ok");
-        if (st != FATTN_OK) {
-            if (memcmp(&view, &before, sizeof view) != 0)
-                fz_finding("fuzz_validate",
-                           "a failing fattn_tensor_from_packed wrote its view");
-            continue;
-        }
-        const int64_t hd = pk->embed_dim / pk->num_heads;
-        const int64_t ts = pk->token_stride ? pk->token_stride : pk->embed_dim;
-        const int64_t want_shape[4] = {pk->batch, pk->num_heads, pk->seq, hd};
-        const int64_t want_stride[4] = {pk->seq * ts, hd, ts, 1};
-        if (view.data != dummy || view.dtype != pk->dtype ||
-            memcmp(view.shape, want_shape, sizeof want_shape) != 0 ||
-            memcmp(view.stride, want_stride, sizeof want_stride) != 0)
-            fz_finding("fuzz_validate",
-                       "fattn_tensor_from_packed: the view is not the documented "
-                       "[batch, heads, seq, embed_dim / heads] BSHD view");
-        c->t[r] = view;
+    static const int64_t floats[] = {FATTN_DTYPE_F32, FATTN_DTYPE_BF16,
+                                     FATTN_DTYPE_F16};
+    if (!fz_bool(in))
+        return;
+    /* Every float dtype for query, key, value, output and an additive
+     * mask, in any combination; a mutated dtype stays as it is. */
+    for (int r = FV_Q; r <= FV_MASK; r++) {
+        const int32_t d = (int32_t)fz_pick(in, floats, 3);
+        if (c->t[r].dtype == FATTN_DTYPE_F32)
+            c->t[r].dtype = d;
     }
+    /* Rarely a half LSE, which must be refused. */
+    if (fz_range(in, 0, 7) == 7 && c->t[FV_LSE].dtype == FATTN_DTYPE_F32)
+        c->t[FV_LSE].dtype = fz_bool(in) ? FATTN_DTYPE_F16 : FATTN_DTYPE_BF16;
 }
 
 /* ---- placement ---------------------------------------------------------- */
@@ -387,6 +324,16 @@ static void fill_buffer(fv_case *c, int id, fattn_ref_rng *rng)
     if (id == FV_MASK && c->t[FV_MASK].dtype == FATTN_DTYPE_BOOL) {
         for (size_t k = 0; k < n; k++)
             p[k] = fattn_ref_rng_next(rng) % 4 ? (unsigned char)(fattn_ref_rng_next(rng) | 1u) : 0;
+        return;
+    }
+    const int32_t dt = id < FV_TENSORS ? c->t[id].dtype : FATTN_DTYPE_F32;
+    if (dt == FATTN_DTYPE_BF16 || dt == FATTN_DTYPE_F16) { /* the same values, rounded */
+        for (size_t k = 0; k + 2 <= n; k += 2) {
+            const float x = id == FV_MASK && fattn_ref_rng_next(rng) % 5 == 0 ? -INFINITY
+                                                                            : rand_unit(rng);
+            const uint16_t h = fattn_ref_double_to_half((double)x, dt);
+            memcpy(p + k, &h, sizeof h);
+        }
         return;
     }
     for (size_t k = 0; k + 4 <= n; k += 4)

@@ -89,6 +89,11 @@ int fv_tensor_bytes(const fattn_tensor *t, uint64_t *bytes);
 /* Decode a case from the input (never fails). */
 void fv_decode(fv_case *c, fz_producer *in);
 
+/* Then, from the bytes the case and its merge case left (none in older
+ * corpus files: all f32), the dtypes of query, key, value, output and an
+ * additive mask (f32, bf16, f16), rarely a half LSE. */
+void fv_decode_dtypes(fv_case *c, fz_producer *in);
+
 /* Replace the tensors marked `packed` by fattn_tensor_from_packed views,
  * checking that call's own contract (a finding aborts). */
 void fv_packed_views(fv_case *c);
@@ -113,7 +118,8 @@ uint32_t fv_oracle(const fv_case *c, uint32_t *others);
 const char *fv_codes_text(uint32_t codes);
 
 /* A valid case small enough to compute, and numerically tame enough for
- * the 1e-5 tolerance (harness-filled data, moderate scale, soft-cap, ALiBi). */
+ * the reference comparison (harness-filled data in [-1, 1], moderate
+ * scale, soft-cap, ALiBi: tests/reference/tolerance.h's bounds hold). */
 int fv_small(const fv_case *c);
 int fv_tame(const fv_case *c);
 

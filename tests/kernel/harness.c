@@ -17,20 +17,52 @@ void kt_begin(kt_ctx *ctx, const char *category)
     ctx->category = category;
     ctx->case_index = 0;
     ctx->failures = 0;
+    ctx->warnings = 0;
     ctx->runs = 0;
-    fattn_ref_report_init(&ctx->total);
-    fattn_ref_report_init(&ctx->total_lse);
+    fattn_tol_report_init(&ctx->total);
+    memset(ctx->cells, 0, sizeof(ctx->cells));
+    for (int a = 0; a < FATTN_ISA_COUNT; a++)
+        for (int b = 0; b < KT_IN_CLASSES; b++)
+            for (int c = 0; c < 3; c++)
+                fattn_tol_report_init(&ctx->cells[a][b][c].rep);
+}
+
+static const char *const in_class_names[KT_IN_CLASSES] = {"f32", "bf16", "f16",
+                                                          "mixed"};
+
+static int in_class(const fattn_ref_problem *p)
+{
+    const int q = p->query.dtype;
+    if (p->key.dtype != q || p->value.dtype != q)
+        return KT_IN_MIXED;
+    return q == FATTN_DTYPE_BF16 ? KT_IN_BF16 : q == FATTN_DTYPE_F16 ? KT_IN_F16 : KT_IN_F32;
 }
 
 int64_t kt_end(kt_ctx *ctx)
 {
-    const fattn_ref_report *t = &ctx->total, *l = &ctx->total_lse;
-    printf("%-8s %4" PRIu64 " cases %4" PRId64 " runs %3" PRId64
-           " failed | output: max abs %.2g rel %.2g err/tol %.3f"
-           " | LSE: max abs %.2g rel %.2g err/tol %.3f\n",
-           ctx->category, ctx->case_index, ctx->runs, ctx->failures,
-           t->max_abs_err, t->max_rel_err, t->max_ratio, l->max_abs_err,
-           l->max_rel_err, l->max_ratio);
+    const fattn_tol_report *t = &ctx->total;
+    printf("%-8s %4" PRIu64 " cases %4" PRId64 " runs %3" PRId64 " failed %3" PRId64
+           " warned | output: max err/vmax %.3g (%.1f u) | LSE: max abs %.2g |"
+           " err/fail %.3f err/warn %.3f\n",
+           ctx->category, ctx->case_index, ctx->runs, ctx->failures, ctx->warnings,
+           t->max_err_v, t->max_err_v / 0x1p-24, t->lse_max_err, t->max_fail_ratio,
+           t->max_warn_ratio);
+    for (int a = 0; a < FATTN_ISA_COUNT; a++)
+        for (int b = 0; b < KT_IN_CLASSES; b++)
+            for (int c = 0; c < 3; c++) {
+                const kt_cell *cl = &ctx->cells[a][b][c];
+                if (cl->runs == 0)
+                    continue;
+                printf("  %-10s q,k,v %-5s out %-4s %5" PRId64 " runs: max %serr/vmax %.3g"
+                       " (%.1f u)", fattn_isa_name(a), in_class_names[b],
+                       fattn_ref_dtype_name(c), cl->runs,
+                       c == FATTN_DTYPE_F32 ? "" : "implied f32 ", cl->rep.max_err_v,
+                       cl->rep.max_err_v / 0x1p-24);
+                if (c != FATTN_DTYPE_F32)
+                    printf(", %.0f ulp from round(ref)", cl->rep.max_err_ulp);
+                printf(", LSE %.2g, err/fail %.3f, err/warn %.3f\n", cl->rep.lse_max_err,
+                       cl->rep.max_fail_ratio, cl->rep.max_warn_ratio);
+            }
     fflush(stdout);
     return ctx->failures;
 }
@@ -80,32 +112,30 @@ static int report_failure(kt_ctx *ctx, const fattn_ref_problem *p,
 }
 
 static void describe_report(char *buf, size_t size, const char *isa,
-                            const fattn_ref_report *out,
-                            const fattn_ref_report *lse, int64_t gaps)
+                            const fattn_tol *tol, const fattn_tol_report *rep,
+                            int64_t gaps)
 {
-    /* The worse of the two reports names the worst element. */
-    const fattn_ref_report *r =
-        lse->worst[0] >= 0 && lse->max_excess > out->max_excess ? lse : out;
-    const int64_t *w = r->worst;
+    char tol_text[256];
+    const int64_t *w = rep->worst;
     char where[64] = "LSE";
     if (w[3] >= 0)
         snprintf(where, sizeof(where), "d=%" PRId64, w[3]);
     snprintf(buf, size,
-             "isa=%s: %" PRId64 " of %" PRId64 " output and %" PRId64 " of %" PRId64
-             " LSE elements outside |x-ref| <= %g + %g|ref| (0 for fully masked"
-             " rows), worst at b=%" PRId64 " h=%" PRId64 " i=%" PRId64
-             " %s: got %.9g ref %.9g; %" PRId64 " gap elements written",
-             isa, out->violations, out->checked, lse->violations, lse->checked,
-             KT_ATOL, KT_RTOL, w[0], w[1], w[2], where, r->worst_got,
-             r->worst_ref, gaps);
+             "isa=%s: %" PRId64 " of %" PRId64 " output and LSE elements beyond %s"
+             " (0 for fully masked rows), worst at b=%" PRId64 " h=%" PRId64 " i=%" PRId64
+             " %s: got %.9g ref %.9g bound %.3g (err/bound %.3g); %" PRId64
+             " gap elements written",
+             isa, rep->fails, rep->checked, fattn_tol_describe(tol, tol_text, sizeof tol_text),
+             w[0], w[1], w[2], where, rep->worst_got, rep->worst_ref, rep->worst_bound,
+             rep->max_fail_ratio, gaps);
 }
 
 static int run_isa(kt_ctx *ctx, fattn_ref_problem *p, const char *label,
-                   int isa)
+                   int isa, fattn_tol *tol_out)
 {
     char detail[1024];
     fattn_error err;
-    fattn_ref_report rep, rep_lse;
+    fattn_tol_report rep;
 
     p->params.isa = isa;
     fattn_ref_problem_reset_output(p);
@@ -123,35 +153,71 @@ static int run_isa(kt_ctx *ctx, fattn_ref_problem *p, const char *label,
                  fattn_isa_name(isa));
         return report_failure(ctx, p, label, "", detail);
     }
-    const int pass = fattn_ref_problem_compare(p, KT_ATOL, KT_RTOL, &rep, &rep_lse);
+    const fattn_tol tol = fattn_tol_of(&p->query, &p->key, &p->value, &p->output,
+                                       &p->params);
+    *tol_out = tol;
+    const int pass = fattn_tol_check_problem(p, &tol, &rep);
     const int64_t gaps = fattn_ref_problem_gaps_touched(p);
-    fattn_ref_report_merge(&ctx->total, &rep);
-    fattn_ref_report_merge(&ctx->total_lse, &rep_lse);
+    fattn_tol_report_merge(&ctx->total, &rep);
+    const int oc = p->output.dtype >= 0 && p->output.dtype < 3 ? p->output.dtype : 0;
+    kt_cell *cell = &ctx->cells[isa][in_class(p)][oc];
+    cell->runs++;
+    fattn_tol_report_merge(&cell->rep, &rep);
     if (!pass || gaps != 0) {
-        describe_report(detail, sizeof(detail), fattn_isa_name(isa), &rep,
-                        &rep_lse, gaps);
+        describe_report(detail, sizeof(detail), fattn_isa_name(isa), &tol, &rep, gaps);
         return report_failure(ctx, p, label, "", detail);
+    }
+    if (rep.warns > 0) {
+        if (ctx->warnings < KT_MAX_REPORTS) {
+            printf("WARN isa=%s: %" PRId64 " of %" PRId64 " elements beyond the warn bound"
+                   " (err/warn %.3g, err/fail %.3g), ",
+                   fattn_isa_name(isa), rep.warns, rep.checked, rep.max_warn_ratio,
+                   rep.max_fail_ratio);
+            fattn_tol_print_worst(stdout, &rep);
+            printf("\n");
+            print_case(ctx, p, label);
+        }
+        ctx->warnings++;
     }
     return 1;
 }
 
-/* Elements where two paths' results differ beyond twice the tolerance; NaN
- * must meet NaN, and infinities must match exactly. */
-static int64_t count_disagreements(const float *a, const float *b, size_t n)
+/* Elements where the output (or LSE) of another path, in `o` and `l`
+ * (copies of the buffers, laid out as the problem's), differs from the
+ * first path's (`o0`, `l0`) beyond the sum of both tolerances. */
+static int64_t count_disagreements(const fattn_ref_problem *p, const void *o0,
+                                   const float *l0, const fattn_tol *t0,
+                                   const void *o, const float *l,
+                                   const fattn_tol *t)
 {
+    const fattn_ref_problem_config *c = &p->config;
+    fattn_tensor a = p->output, b = p->output, la = p->lse, lb = p->lse;
     int64_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (isnan(a[i]) || isnan(b[i])) {
-            bad += isnan(a[i]) != isnan(b[i]);
-            continue;
-        }
-        if (isinf(a[i]) || isinf(b[i])) {
-            bad += a[i] != b[i];
-            continue;
-        }
-        double tol = 2.0 * (KT_ATOL + KT_RTOL * fabs((double)a[i]));
-        bad += fabs((double)a[i] - (double)b[i]) > tol;
-    }
+    size_t row = 0;
+    a.data = (void *)o0;
+    b.data = (void *)o;
+    la.data = (void *)l0;
+    lb.data = (void *)l;
+    for (int64_t n = 0; n < c->batch; n++)
+        for (int64_t h = 0; h < c->heads_q; h++)
+            for (int64_t i = 0; i < c->seq_q; i++, row++) {
+                const fattn_ref_row_stats *st = &p->ref_stats[row];
+                const int exact = p->ref_lse[row] == -INFINITY;
+                for (int64_t d = 0; d < c->head_dim_v; d++) {
+                    const double ref = p->ref_out[row * (size_t)c->head_dim_v + (size_t)d];
+                    const double b0 = exact ? 0.0 : fattn_tol_out_bound(&t0->fail, a.dtype, st, ref);
+                    const double b1 = exact ? 0.0 : fattn_tol_out_bound(&t->fail, a.dtype, st, ref);
+                    bad += !fattn_tol_agree(fattn_ref_elem(&a, n, h, i, d),
+                                            fattn_ref_elem(&b, n, h, i, d), b0, b1);
+                }
+                if (p->params.lse) {
+                    const double ref = p->ref_lse[row];
+                    bad += !fattn_tol_agree(fattn_ref_elem(&la, n, h, i, 0),
+                                            fattn_ref_elem(&lb, n, h, i, 0),
+                                            fattn_tol_lse_bound(&t0->fail, st, ref),
+                                            fattn_tol_lse_bound(&t->fail, st, ref));
+                }
+            }
     return bad;
 }
 
@@ -180,26 +246,30 @@ int kt_run_problem(kt_ctx *ctx, fattn_ref_problem *p, const char *label)
         /* Each path against the reference, then against the first path:
          * the paths must agree with each other as well (checkasm's habit),
          * to twice the reference tolerance, NaN where the first has NaN. */
-        float *first_out = malloc((p->out_elems + 1) * sizeof(float));
+        unsigned char *first_out = malloc((p->out_elems + 1) * p->out_esize);
         float *first_lse = malloc((p->lse_elems + 1) * sizeof(float));
+        fattn_tol first_tol = fattn_tol_for(FATTN_TOL_F32, FATTN_DTYPE_F32), tol;
+        int have_first = 0;
         for (int k = 0; k < ctx->n_isas; k++) {
-            ok &= run_isa(ctx, p, label, ctx->isas[k]);
-            if (!first_out || !first_lse)
+            const int run_ok = run_isa(ctx, p, label, ctx->isas[k], &tol);
+            ok &= run_ok;
+            if (!first_out || !first_lse || !run_ok)
                 continue;
-            if (k == 0) {
-                memcpy(first_out, p->out_buf, p->out_elems * sizeof(float));
+            if (!have_first) {
+                have_first = 1;
+                first_tol = tol;
+                memcpy(first_out, p->out_buf, p->out_elems * p->out_esize);
                 if (p->lse_buf)
                     memcpy(first_lse, p->lse_buf, p->lse_elems * sizeof(float));
                 continue;
             }
-            int64_t bad = count_disagreements(first_out, p->out_buf, p->out_elems);
-            if (p->lse_buf)
-                bad += count_disagreements(first_lse, p->lse_buf, p->lse_elems);
+            const int64_t bad = count_disagreements(p, first_out, first_lse, &first_tol,
+                                                    p->out_buf, p->lse_buf, &tol);
             if (bad) {
-                char detail[160];
+                char detail[200];
                 snprintf(detail, sizeof(detail), "isa=%s disagrees with isa=%s in %" PRId64
-                         " elements (beyond 2 * tolerance)", fattn_isa_name(ctx->isas[k]),
-                         fattn_isa_name(ctx->isas[0]), bad);
+                         " elements (beyond the sum of their tolerances)",
+                         fattn_isa_name(ctx->isas[k]), fattn_isa_name(ctx->isas[0]), bad);
                 ok &= report_failure(ctx, p, label, "", detail);
             }
         }

@@ -6,12 +6,19 @@
 #define FATTN_KERNEL_HARNESS_H
 
 #include "problem.h"
+#include "tolerance.h"
 
 #include <stdint.h>
 
-/* f32 tolerance: |x - ref| <= KT_ATOL + KT_RTOL * |ref|. */
-#define KT_ATOL 1e-5
-#define KT_RTOL 1e-5
+/* Results are judged by tests/reference/tolerance.h (per path and dtype,
+ * relative to max|V|, a warn threshold below the fail one). Statistics
+ * are kept per path, class of input dtypes and output dtype. */
+enum { KT_IN_F32, KT_IN_BF16, KT_IN_F16, KT_IN_MIXED, KT_IN_CLASSES };
+
+typedef struct kt_cell {
+    int64_t runs;
+    fattn_tol_report rep;
+} kt_cell;
 
 typedef struct kt_ctx {
     const char *program;  /* argv[0], for the reproduction line */
@@ -22,15 +29,18 @@ typedef struct kt_ctx {
     int isas[FATTN_ISA_COUNT]; /* the paths every case runs on, then AUTO */
     int n_isas;
     int64_t failures;    /* failing cases in this category */
+    int64_t warnings;    /* runs with elements beyond the warn bound */
     int64_t runs;        /* kernel calls checked in this category */
-    fattn_ref_report total;     /* output elements */
-    fattn_ref_report total_lse; /* LSE elements */
+    fattn_tol_report total; /* output and LSE elements, every path */
+    /* [isa][input class][output dtype] */
+    kt_cell cells[FATTN_ISA_COUNT][KT_IN_CLASSES][3];
 } kt_ctx;
 
 /* Start a category: reset counters (case seeds restart from base_seed). */
 void kt_begin(kt_ctx *ctx, const char *category);
 
-/* Print the category's summary line; returns its number of failures. */
+/* Print the category's summary line and per path and dtype class the
+ * largest errors reached; returns its number of failures. */
 int64_t kt_end(kt_ctx *ctx);
 
 /* The seed of the next case (depends on base seed and case index only). */
@@ -52,10 +62,12 @@ int kt_run_edited(kt_ctx *ctx, fattn_ref_problem_config *cfg, kt_edit_fn edit,
  * Check an already-built problem (so a category can edit lengths or data
  * after fattn_ref_problem_init; its seed should come from kt_next_seed()):
  * fattn_check must accept it; then for every path in ctx->isas, fattn_forward
- * must succeed, reset the error record, match the reference (fully masked
- * rows and rows past q_lengths exactly 0, LSE exactly -inf) and leave the
- * layout's gaps untouched. Prints the full case on failure. Returns 1 if it
- * passed.
+ * must succeed, reset the error record, match the reference within the
+ * tolerance of the kernel that ran (fully masked rows and rows past
+ * q_lengths exactly 0, LSE exactly -inf), leave the layout's gaps untouched
+ * and agree with the first path within the sum of both tolerances. Prints
+ * the full case on failure, a WARN line when an element passes the warn
+ * bound. Returns 1 if it passed.
  */
 int kt_run_problem(kt_ctx *ctx, fattn_ref_problem *p, const char *label);
 
@@ -64,5 +76,8 @@ fattn_ref_problem_config kt_config(int64_t batch, int64_t heads_q,
                                    int64_t heads_kv, int64_t seq_q,
                                    int64_t seq_k, int64_t head_dim,
                                    int64_t head_dim_v);
+
+/* Categories defined outside kernel_grid.c. */
+void kt_cat_dtype(kt_ctx *ctx); /* grid_dtype.c */
 
 #endif /* FATTN_KERNEL_HARNESS_H */

@@ -20,9 +20,18 @@
  *
  * Every path must also agree with the scalar path (the semantic reference)
  * on these inputs: a clamp that keeps the flags clear must not change what
- * is computed.
+ * is computed. On the normal data every path is also checked against the
+ * fp64 reference with the shared tolerance (tests/reference/tolerance.h).
+ *
+ * Dtypes: every case runs with all-f32 tensors, all bf16, all f16 and two
+ * mixes (each of query, key, value, output and the additive mask its own
+ * dtype), the data rounded to them. f16 cannot hold the huge scores' 1.8e19
+ * factors, so the huge data run where query and key are f32 or bf16; a
+ * -FLT_MAX mask is -inf in f16 (still a valid mask).
  */
 #include "fattn.h"
+#include "reference.h"
+#include "tolerance.h"
 
 #include <float.h>
 #include <fenv.h>
@@ -35,6 +44,7 @@
 enum { B = 2, H = 4, HKV = 2, S = 150, D = 40 };
 
 static int failures;
+static double worst_err_v; /* max err / max|V| against the reference */
 
 typedef struct buffers {
     float q[B * H * S * D], k[B * HKV * S * D], v[B * HKV * S * D];
@@ -43,7 +53,45 @@ typedef struct buffers {
     unsigned char keep[S * S];
     float add[S * S];     /* -inf where a key is removed */
     float add_min[S * S]; /* -FLT_MAX or -0.9 FLT_MAX instead */
+    /* The same data rounded to bf16 [0] and f16 [1]. */
+    uint16_t qh[2][B * H * S * D], kh[2][B * HKV * S * D], vh[2][B * HKV * S * D];
+    uint16_t addh[2][S * S], add_minh[2][S * S];
+    uint16_t oh[B * H * S * D];
+    /* The fp64 reference of the case (every ROW_STEP-th row), computed
+     * with the scalar run. */
+    double fp64_o[B * H * S * D], fp64_lse[B * H * S];
+    fattn_ref_row_stats fp64_st[B * H * S];
 } buffers;
+
+enum { ROW_STEP = 3 };
+
+/* The dtypes of query, key, value, output and additive mask of a run. */
+typedef struct dtype_set {
+    const char *name;
+    int q, k, v, o, m;
+} dtype_set;
+
+static const dtype_set dtype_sets[] = {
+    {"f32", FATTN_DTYPE_F32, FATTN_DTYPE_F32, FATTN_DTYPE_F32, FATTN_DTYPE_F32, FATTN_DTYPE_F32},
+    {"bf16", FATTN_DTYPE_BF16, FATTN_DTYPE_BF16, FATTN_DTYPE_BF16, FATTN_DTYPE_BF16, FATTN_DTYPE_BF16},
+    {"f16", FATTN_DTYPE_F16, FATTN_DTYPE_F16, FATTN_DTYPE_F16, FATTN_DTYPE_F16, FATTN_DTYPE_F16},
+    {"f16/bf16/f32>f16 m:bf16", FATTN_DTYPE_F16, FATTN_DTYPE_BF16, FATTN_DTYPE_F32, FATTN_DTYPE_F16, FATTN_DTYPE_BF16},
+    {"bf16/bf16/f16>bf16 m:f16", FATTN_DTYPE_BF16, FATTN_DTYPE_BF16, FATTN_DTYPE_F16, FATTN_DTYPE_BF16, FATTN_DTYPE_F16},
+};
+enum { DTYPE_SETS = sizeof dtype_sets / sizeof dtype_sets[0] };
+
+/* The f32 data or its bf16 / f16 rounding. */
+#define PICK(f32, half, dt) \
+    ((dt) == FATTN_DTYPE_F32 ? (void *)(f32) : (void *)(half)[(dt) == FATTN_DTYPE_F16])
+
+/* x[0 .. n-1] rounded into bf16 h[0] and f16 h[1]. */
+static void round_both(uint16_t *bf, uint16_t *f16, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        bf[i] = fattn_ref_double_to_half((double)x[i], FATTN_DTYPE_BF16);
+        f16[i] = fattn_ref_double_to_half((double)x[i], FATTN_DTYPE_F16);
+    }
+}
 
 enum { PLAIN, CAUSAL, WINDOW_BR, KEEP_MASK, ADD_MASK, ADD_MASK_MIN, ALIBI,
        SOFTCAP_ALIBI, SOFTCAP_MIN, SOFTCAP_MAX, LENGTHS, MODES };
@@ -93,20 +141,40 @@ static void fill(buffers *b, int data)
             b->add[i * S + j] = keep ? small : -INFINITY;
             b->add_min[i * S + j] = keep ? small : j % 2 ? -FLT_MAX : -0.9f * FLT_MAX;
         }
+    round_both(b->qh[0], b->qh[1], b->q, sizeof b->q / sizeof *b->q);
+    round_both(b->kh[0], b->kh[1], b->k, sizeof b->k / sizeof *b->k);
+    round_both(b->vh[0], b->vh[1], b->v, sizeof b->v / sizeof *b->v);
+    round_both(b->addh[0], b->addh[1], b->add, sizeof b->add / sizeof *b->add);
+    round_both(b->add_minh[0], b->add_minh[1], b->add_min,
+               sizeof b->add_min / sizeof *b->add_min);
 }
 
 /* The header's condition excludes it: score + mask overflows in the
  * definition itself (-3.2e38 + -3.4e38), not in the kernels. */
-static int excluded(int data, int mode)
+static int excluded(int data, int mode, const dtype_set *dt)
 {
+    if (data == HUGE_SCORES &&
+        (dt->q == FATTN_DTYPE_F16 || dt->k == FATTN_DTYPE_F16))
+        return 1; /* 1.8e19 is inf in f16: not finite data */
     return data == HUGE_SCORES && mode == ADD_MASK_MIN;
 }
 
-static const char *check_agree(const buffers *b, int64_t n_out, int64_t n_lse)
+/* Output element i (f32 or the half output) as a double. */
+static double out_at(const buffers *b, int dtype, int64_t i)
+{
+    return dtype == FATTN_DTYPE_F32 ? (double)b->o[i]
+                                    : fattn_ref_half_to_double(b->oh[i], dtype);
+}
+
+/* Against the scalar path's result (ref_o, widened for a half output):
+ * 1e-5 + 1e-5|x|, plus an output ulp for a half output (each path rounds
+ * its own f32 result). */
+static const char *check_agree(const buffers *b, int dtype, int64_t n_out, int64_t n_lse)
 {
     for (int64_t i = 0; i < n_out; i++) {
-        double got = b->o[i], want = b->ref_o[i];
-        if (!(fabs(got - want) <= 1e-5 + 1e-5 * fabs(want)))
+        double got = out_at(b, dtype, i), want = b->ref_o[i];
+        const double ulp = 2.0 * fattn_tol_half_ulp(dtype, fabs(want));
+        if (!(fabs(got - want) <= 1e-5 + 1e-5 * fabs(want) + ulp))
             return "output differs from the scalar path";
     }
     for (int64_t i = 0; i < n_lse; i++) {
@@ -117,14 +185,15 @@ static const char *check_agree(const buffers *b, int64_t n_out, int64_t n_lse)
     return NULL;
 }
 
-static void run(buffers *b, int isa, int mode, int data, int decode)
+static void run(buffers *b, int isa, int mode, int data, int decode, const dtype_set *dt)
 {
     const int64_t sq = decode ? 1 : S;
     fattn_tensor tq, tk, tv, to, tm, tl;
-    fattn_tensor_contiguous(&tq, b->q, FATTN_DTYPE_F32, B, H, sq, D);
-    fattn_tensor_contiguous(&tk, b->k, FATTN_DTYPE_F32, B, HKV, S, D);
-    fattn_tensor_contiguous(&tv, b->v, FATTN_DTYPE_F32, B, HKV, S, D);
-    fattn_tensor_contiguous(&to, b->o, FATTN_DTYPE_F32, B, H, sq, D);
+    fattn_tensor_contiguous(&tq, PICK(b->q, b->qh, dt->q), (fattn_dtype)dt->q, B, H, sq, D);
+    fattn_tensor_contiguous(&tk, PICK(b->k, b->kh, dt->k), (fattn_dtype)dt->k, B, HKV, S, D);
+    fattn_tensor_contiguous(&tv, PICK(b->v, b->vh, dt->v), (fattn_dtype)dt->v, B, HKV, S, D);
+    fattn_tensor_contiguous(&to, dt->o == FATTN_DTYPE_F32 ? (void *)b->o : (void *)b->oh,
+                            (fattn_dtype)dt->o, B, H, sq, D);
     fattn_tensor_contiguous(&tl, b->lse, FATTN_DTYPE_F32, B, H, sq, 1);
     static const float slopes[H] = {0.5f, 0.25f, 0.125f, 0.0625f};
     /* Batch 0: every row fully masked (no keys); batch 1 computes. */
@@ -138,16 +207,17 @@ static void run(buffers *b, int isa, int mode, int data, int decode)
         p.scale = 1.0f;
     /* Prefill: one [S, S] mask for every head. Decode: head h reads mask
      * row 2 + h (row 5, fully masked, included) as [1, H, 1, S]. */
-    const float *add = mode == ADD_MASK_MIN ? b->add_min : b->add;
+    unsigned char *add = mode == ADD_MASK_MIN ? PICK(b->add_min, b->add_minh, dt->m)
+                                              : PICK(b->add, b->addh, dt->m);
+    const size_t mes = dt->m == FATTN_DTYPE_F32 ? 4 : 2;
+    const fattn_dtype mdt = mode == KEEP_MASK ? FATTN_DTYPE_BOOL : (fattn_dtype)dt->m;
     if (decode) {
         fattn_tensor_contiguous(&tm, mode == KEEP_MASK ? (void *)(b->keep + 2 * S)
-                                                       : (void *)(add + 2 * S),
-                                mode == KEEP_MASK ? FATTN_DTYPE_BOOL : FATTN_DTYPE_F32,
-                                1, H, 1, S);
+                                                       : (void *)(add + 2 * S * mes),
+                                mdt, 1, H, 1, S);
     } else {
         fattn_tensor_contiguous(&tm, mode == KEEP_MASK ? (void *)b->keep : (void *)add,
-                                mode == KEEP_MASK ? FATTN_DTYPE_BOOL : FATTN_DTYPE_F32,
-                                1, 1, S, S);
+                                mdt, 1, 1, S, S);
     }
     switch (mode) {
     case CAUSAL:
@@ -187,8 +257,8 @@ static void run(buffers *b, int isa, int mode, int data, int decode)
         break;
     }
     char what[160];
-    snprintf(what, sizeof what, "%-7s %-7s %-6s %s", fattn_isa_name(isa),
-             decode ? "decode" : "prefill", data_names[data], mode_names[mode]);
+    snprintf(what, sizeof what, "%-7s %-7s %-6s %-24s %s", fattn_isa_name(isa),
+             decode ? "decode" : "prefill", data_names[data], dt->name, mode_names[mode]);
     fattn_error err;
     feclearexcept(FE_ALL_EXCEPT);
     fattn_status st = fattn_forward(&tq, &tk, &tv, &to, &p, &err);
@@ -200,12 +270,13 @@ static void run(buffers *b, int isa, int mode, int data, int decode)
     }
     const int64_t n_out = B * H * sq * D, n_lse = B * H * sq;
     if (isa == FATTN_ISA_SCALAR) {
-        memcpy(b->ref_o, b->o, sizeof(float) * (size_t)n_out);
+        for (int64_t i = 0; i < n_out; i++)
+            b->ref_o[i] = (float)out_at(b, dt->o, i);
         memcpy(b->ref_lse, b->lse, sizeof(float) * (size_t)n_lse);
     }
     for (int64_t i = 0; i < n_out; i++)
-        if (!isfinite(b->o[i])) {
-            printf("FAIL %s: output %g at %lld\n", what, (double)b->o[i], (long long)i);
+        if (!isfinite(out_at(b, dt->o, i))) {
+            printf("FAIL %s: output %g at %lld\n", what, out_at(b, dt->o, i), (long long)i);
             failures++;
             return;
         }
@@ -223,11 +294,40 @@ static void run(buffers *b, int isa, int mode, int data, int decode)
         failures++;
         return;
     }
-    const char *bad = isa == FATTN_ISA_SCALAR ? NULL : check_agree(b, n_out, n_lse);
+    const char *bad = isa == FATTN_ISA_SCALAR ? NULL : check_agree(b, dt->o, n_out, n_lse);
     if (bad) {
         printf("FAIL %s: %s\n", what, bad);
         failures++;
         return;
+    }
+    if (data == NORMAL) {
+        /* The fp64 reference (every ROW_STEP-th row, once per case), with
+         * the shared tolerance. */
+        fattn_tol_report rep;
+        const fattn_tol tol = fattn_tol_of(&tq, &tk, &tv, &to, &p);
+        fattn_tol_report_init(&rep);
+        for (int64_t r = 0; r < n_lse; r += ROW_STEP) {
+            const int64_t bb = r / (H * sq), hh = r / sq % H, ii = r % sq;
+            if (isa == FATTN_ISA_SCALAR)
+                fattn_ref_row_stats_of(&tq, &tk, &tv, &p, bb, hh, ii, b->fp64_o + r * D,
+                                       &b->fp64_lse[r], &b->fp64_st[r]);
+            fattn_tol_check_row(&rep, &tol, &to, &tl, bb, hh, ii, b->fp64_o + r * D,
+                                b->fp64_lse[r], &b->fp64_st[r]);
+        }
+        if (rep.fails) {
+            printf("FAIL %s: %lld elements beyond the tolerance, ", what, (long long)rep.fails);
+            fattn_tol_print_worst(stdout, &rep);
+            printf("\n");
+            failures++;
+            return;
+        }
+        if (rep.warns) {
+            printf("WARN %s: %lld elements beyond the warn bound, ", what, (long long)rep.warns);
+            fattn_tol_print_worst(stdout, &rep);
+            printf("\n");
+        }
+        if (rep.max_err_v > worst_err_v)
+            worst_err_v = rep.max_err_v;
     }
     printf("ok   %s\n", what);
 }
@@ -250,19 +350,21 @@ int main(void)
     /* The scalar path first in each case: the others are compared with it. */
     for (int data = 0; data < DATA_KINDS; data++) {
         fill(b, data);
-        for (int decode = 0; decode < 2; decode++)
-            for (int mode = 0; mode < MODES; mode++) {
-                if (excluded(data, mode))
-                    continue;
-                run(b, FATTN_ISA_SCALAR, mode, data, decode);
-                for (int isa = 1; isa < FATTN_ISA_COUNT; isa++)
-                    if (isa != FATTN_ISA_SCALAR && fattn_isa_available(isa))
-                        run(b, isa, mode, data, decode);
-            }
+        for (int d = 0; d < DTYPE_SETS; d++)
+            for (int decode = 0; decode < 2; decode++)
+                for (int mode = 0; mode < MODES; mode++) {
+                    if (excluded(data, mode, &dtype_sets[d]))
+                        continue;
+                    run(b, FATTN_ISA_SCALAR, mode, data, decode, &dtype_sets[d]);
+                    for (int isa = 1; isa < FATTN_ISA_COUNT; isa++)
+                        if (isa != FATTN_ISA_SCALAR && fattn_isa_available(isa))
+                            run(b, isa, mode, data, decode, &dtype_sets[d]);
+                }
     }
     for (int isa = 1; isa < FATTN_ISA_COUNT; isa++)
         tested += fattn_isa_available(isa);
     free(b);
-    printf("%d paths tested, %d failures\n", tested, failures);
+    printf("%d paths tested, %d failures; normal data: max err/max|V| %.3g against the"
+           " fp64 reference\n", tested, failures, worst_err_v);
     return failures != 0;
 }

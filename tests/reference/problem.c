@@ -102,10 +102,17 @@ static void strides_for(int layout, const int64_t shape[4], int64_t stride[4])
     }
 }
 
-static float *alloc_floats(size_t count)
+size_t fattn_ref_dtype_size(int dtype)
+{
+    return dtype == FATTN_DTYPE_F32 ? 4 : dtype == FATTN_DTYPE_BOOL ? 1 : 2;
+}
+
+/* count elements of esize bytes (an f32 buffer when esize is 4); the
+ * pointer type is float * for the f32 callers of problem.h. */
+static float *alloc_elems(size_t count, size_t esize)
 {
     /* Data pointers must be non-NULL even for empty tensors. */
-    return malloc((count ? count : 1) * sizeof(float));
+    return malloc((count ? count : 1) * esize);
 }
 
 static void set_tensor(fattn_tensor *t, void *data, int32_t dtype,
@@ -117,17 +124,17 @@ static void set_tensor(fattn_tensor *t, void *data, int32_t dtype,
     memcpy(t->stride, stride, sizeof(t->stride));
 }
 
-/* An f32 tensor of `shape` in `layout`, storage owned by *buf. */
+/* A tensor of `dtype` and `shape` in `layout`, storage owned by *buf. */
 static int make_tensor(fattn_tensor *t, float **buf, size_t *elems, int layout,
-                       const int64_t shape[4])
+                       const int64_t shape[4], int dtype)
 {
     int64_t stride[4];
     strides_for(layout, shape, stride);
     *elems = tensor_extent(shape, stride);
-    *buf = alloc_floats(*elems);
+    *buf = alloc_elems(*elems, fattn_ref_dtype_size(dtype));
     if (!*buf)
         return -1;
-    set_tensor(t, *buf, FATTN_DTYPE_F32, shape, stride);
+    set_tensor(t, *buf, dtype, shape, stride);
     return 0;
 }
 
@@ -140,11 +147,29 @@ static float uniform(fattn_ref_rng *rng, double a)
     return (float)((2.0 * fattn_ref_rng_unit(rng) - 1.0) * a);
 }
 
-/* Fill the addressed elements of t (not the gaps). */
+/* Element k of an f32, bf16 or f16 buffer set to x (rounded to the dtype). */
+static void store_at(void *data, int dtype, int64_t k, double x)
+{
+    if (dtype == FATTN_DTYPE_F32)
+        ((float *)data)[k] = (float)x;
+    else
+        ((uint16_t *)data)[k] = fattn_ref_double_to_half(x, dtype);
+}
+
+void fattn_ref_store(const fattn_tensor *t, int64_t n, int64_t h, int64_t s,
+                     int64_t d, double x)
+{
+    store_at(t->data, t->dtype,
+             n * t->stride[0] + h * t->stride[1] + s * t->stride[2] +
+                 d * t->stride[3],
+             x);
+}
+
+/* Fill the addressed elements of t (not the gaps): the f32 value, rounded
+ * to t's dtype (integers of the large-logits mode stay exact). */
 static void fill_tensor(const fattn_tensor *t, fattn_ref_rng *rng, double a,
                         int integers)
 {
-    float *data = t->data;
     for (int64_t n = 0; n < t->shape[0]; n++)
         for (int64_t h = 0; h < t->shape[1]; h++)
             for (int64_t s = 0; s < t->shape[2]; s++)
@@ -152,22 +177,32 @@ static void fill_tensor(const fattn_tensor *t, fattn_ref_rng *rng, double a,
                     const float x = integers ? (float)fattn_ref_rng_range(
                                                    rng, -(int64_t)a, (int64_t)a)
                                              : uniform(rng, a);
-                    data[n * t->stride[0] + h * t->stride[1] +
-                         s * t->stride[2] + d * t->stride[3]] = x;
+                    fattn_ref_store(t, n, h, s, d, (double)x);
                 }
 }
 
-static void fill_sentinel(float *buf, size_t count)
+/* count elements of esize bytes (4: f32, 2: bf16/f16) set to the sentinel. */
+static void fill_sentinel(void *buf, size_t count, size_t esize)
 {
     const uint32_t bits = FATTN_REF_SENTINEL_BITS;
-    for (size_t k = 0; k < count; k++)
-        memcpy(&buf[k], &bits, sizeof(bits));
+    const uint16_t half = FATTN_REF_SENTINEL_HALF;
+    for (size_t k = 0; k < count; k++) {
+        if (esize == 2)
+            memcpy((unsigned char *)buf + 2 * k, &half, sizeof(half));
+        else
+            memcpy((unsigned char *)buf + 4 * k, &bits, sizeof(bits));
+    }
 }
 
-static int is_sentinel(const float *x)
+static int is_sentinel(const void *buf, int64_t k, size_t esize)
 {
+    if (esize == 2) {
+        uint16_t half;
+        memcpy(&half, (const unsigned char *)buf + 2 * k, sizeof(half));
+        return half == FATTN_REF_SENTINEL_HALF;
+    }
     uint32_t bits;
-    memcpy(&bits, x, sizeof(bits));
+    memcpy(&bits, (const unsigned char *)buf + 4 * k, sizeof(bits));
     return bits == FATTN_REF_SENTINEL_BITS;
 }
 
@@ -231,12 +266,13 @@ static int make_mask(fattn_ref_problem *p, fattn_ref_rng *rng)
     p->mask_elems = count;
 
     const int is_bool = c->mask == FATTN_REF_MASK_BOOL;
-    const size_t esize = is_bool ? 1 : sizeof(float);
+    const int dtype = is_bool ? FATTN_DTYPE_BOOL : c->dtype_mask;
+    const size_t esize = fattn_ref_dtype_size(dtype);
+    p->mask_esize = esize;
     p->mask_buf = malloc((count ? count : 1) * esize);
     if (!p->mask_buf)
         return -1;
-    set_tensor(&p->mask, p->mask_buf,
-               is_bool ? FATTN_DTYPE_BOOL : FATTN_DTYPE_F32, shape, stride);
+    set_tensor(&p->mask, p->mask_buf, dtype, shape, stride);
 
     /* Stored elements are contiguous in (b, h, i, j) order. */
     const int64_t row_len = stored[3];
@@ -259,7 +295,7 @@ static int make_mask(fattn_ref_problem *p, fattn_ref_rng *rng)
                     x = (float)fattn_ref_rng_range(rng, -int_range, int_range);
                 else
                     x = uniform(rng, a);
-                ((float *)p->mask_buf)[k] = x;
+                store_at(p->mask_buf, dtype, (int64_t)k, (double)x);
             }
         }
     }
@@ -296,8 +332,14 @@ static int config_valid(const fattn_ref_problem_config *c)
         return 0;
     if (c->layout == FATTN_REF_LAYOUT_FUSED_QKV &&
         (c->seq_q != c->seq_k || c->heads_q != c->heads_kv ||
-         c->head_dim != c->head_dim_v))
+         c->head_dim != c->head_dim_v || c->dtype_k != c->dtype_q ||
+         c->dtype_v != c->dtype_q))
         return 0;
+    const int dtypes[5] = {c->dtype_q, c->dtype_k, c->dtype_v, c->dtype_o,
+                           c->dtype_mask};
+    for (int k = 0; k < 5; k++)
+        if (dtypes[k] < FATTN_DTYPE_F32 || dtypes[k] > FATTN_DTYPE_F16)
+            return 0;
     return c->mask >= FATTN_REF_MASK_NONE && c->mask <= FATTN_REF_MASK_BOOL;
 }
 
@@ -309,13 +351,15 @@ static int make_fused_qkv(fattn_ref_problem *p, const int64_t qshape[4])
     const int64_t stride[4] = {S * token, D, token, 1};
     fattn_tensor *views[3] = {&p->query, &p->key, &p->value};
 
+    const int dtype = p->config.dtype_q;
+    const size_t es = fattn_ref_dtype_size(dtype);
     p->q_elems = qshape[0] * S > 0 ? (size_t)(qshape[0] * S * token) : 0;
-    p->q_buf = alloc_floats(p->q_elems); /* exactly the three views */
+    p->q_buf = alloc_elems(p->q_elems, es); /* exactly the three views */
     if (!p->q_buf)
         return -1;
     for (int t = 0; t < 3; t++)
-        set_tensor(views[t], p->q_buf + t * H * D, FATTN_DTYPE_F32, qshape,
-                   stride);
+        set_tensor(views[t], (unsigned char *)p->q_buf + (size_t)(t * H * D) * es,
+                   dtype, qshape, stride);
     return 0;
 }
 
@@ -367,19 +411,30 @@ int fattn_ref_problem_init(fattn_ref_problem *p,
     } else if (c->layout == FATTN_REF_LAYOUT_KV_BROADCAST) {
         const int64_t k1[4] = {B > 0 ? 1 : 0, Hkv, c->seq_k, c->head_dim};
         const int64_t v1[4] = {B > 0 ? 1 : 0, Hkv, c->seq_k, c->head_dim_v};
-        rc |= make_tensor(&p->query, &p->q_buf, &p->q_elems, c->layout, qshape);
-        rc |= make_tensor(&p->key, &p->k_buf, &p->k_elems, c->layout, k1);
-        rc |= make_tensor(&p->value, &p->v_buf, &p->v_elems, c->layout, v1);
+        rc |= make_tensor(&p->query, &p->q_buf, &p->q_elems, c->layout, qshape,
+                          c->dtype_q);
+        rc |= make_tensor(&p->key, &p->k_buf, &p->k_elems, c->layout, k1,
+                          c->dtype_k);
+        rc |= make_tensor(&p->value, &p->v_buf, &p->v_elems, c->layout, v1,
+                          c->dtype_v);
         if (rc == 0) {
             p->key.shape[0] = p->value.shape[0] = B;
             p->key.stride[0] = p->value.stride[0] = 0;
         }
     } else {
-        rc |= make_tensor(&p->query, &p->q_buf, &p->q_elems, c->layout, qshape);
-        rc |= make_tensor(&p->key, &p->k_buf, &p->k_elems, c->layout, kshape);
-        rc |= make_tensor(&p->value, &p->v_buf, &p->v_elems, c->layout, vshape);
+        rc |= make_tensor(&p->query, &p->q_buf, &p->q_elems, c->layout, qshape,
+                          c->dtype_q);
+        rc |= make_tensor(&p->key, &p->k_buf, &p->k_elems, c->layout, kshape,
+                          c->dtype_k);
+        rc |= make_tensor(&p->value, &p->v_buf, &p->v_elems, c->layout, vshape,
+                          c->dtype_v);
     }
-    rc |= make_tensor(&p->output, &p->out_buf, &p->out_elems, c->layout, oshape);
+    rc |= make_tensor(&p->output, &p->out_buf, &p->out_elems, c->layout, oshape,
+                      c->dtype_o);
+    p->q_esize = fattn_ref_dtype_size(c->dtype_q);
+    p->k_esize = fattn_ref_dtype_size(c->dtype_k);
+    p->v_esize = fattn_ref_dtype_size(c->dtype_v);
+    p->out_esize = fattn_ref_dtype_size(c->dtype_o);
     if (rc != 0)
         goto fail;
 
@@ -397,7 +452,7 @@ int fattn_ref_problem_init(fattn_ref_problem *p,
 
     if (c->lse) {
         if (make_tensor(&p->lse, &p->lse_buf, &p->lse_elems, c->layout,
-                        lshape) != 0)
+                        lshape, FATTN_DTYPE_F32) != 0)
             goto fail;
         p->params.lse = &p->lse;
     }
@@ -448,6 +503,7 @@ void fattn_ref_problem_free(fattn_ref_problem *p)
     free(p->kv_lengths);
     free(p->ref_out);
     free(p->ref_lse);
+    free(p->ref_stats);
     memset(p, 0, sizeof(*p));
 }
 
@@ -455,24 +511,25 @@ float *fattn_ref_tensor_alloc(fattn_tensor *t, int layout,
                               const int64_t shape[4], size_t *elems)
 {
     float *buf;
-    if (make_tensor(t, &buf, elems, layout, shape) != 0)
+    if (make_tensor(t, &buf, elems, layout, shape, FATTN_DTYPE_F32) != 0)
         return NULL;
-    fill_sentinel(buf, *elems ? *elems : 1);
+    fill_sentinel(buf, *elems ? *elems : 1, 4);
     return buf;
 }
 
 void fattn_ref_problem_reset_output(fattn_ref_problem *p)
 {
-    fill_sentinel(p->out_buf, p->out_elems ? p->out_elems : 1);
+    fill_sentinel(p->out_buf, p->out_elems ? p->out_elems : 1, p->out_esize);
     if (p->lse_buf)
-        fill_sentinel(p->lse_buf, p->lse_elems ? p->lse_elems : 1);
+        fill_sentinel(p->lse_buf, p->lse_elems ? p->lse_elems : 1, 4);
 }
 
 /* Visit every element of t inside buf: count the sentinels (tensor) and mark
  * the addressed slots in `seen`. */
-static int64_t scan_tensor(const fattn_tensor *t, const float *buf,
+static int64_t scan_tensor(const fattn_tensor *t, const void *buf,
                            unsigned char *seen)
 {
+    const size_t es = fattn_ref_dtype_size(t->dtype);
     int64_t unwritten = 0;
     for (int64_t n = 0; n < t->shape[0]; n++)
         for (int64_t h = 0; h < t->shape[1]; h++)
@@ -482,13 +539,14 @@ static int64_t scan_tensor(const fattn_tensor *t, const float *buf,
                                         s * t->stride[2] + d * t->stride[3];
                     if (seen)
                         seen[off] = 1;
-                    unwritten += is_sentinel(&buf[off]);
+                    unwritten += is_sentinel(buf, off, es);
                 }
     return unwritten;
 }
 
-static int64_t gaps_of(const fattn_tensor *t, const float *buf, size_t elems)
+static int64_t gaps_of(const fattn_tensor *t, const void *buf, size_t elems)
 {
+    const size_t es = fattn_ref_dtype_size(t->dtype);
     const size_t n = elems ? elems : 1;
     unsigned char *seen = calloc(n, 1);
     int64_t touched = 0;
@@ -496,7 +554,7 @@ static int64_t gaps_of(const fattn_tensor *t, const float *buf, size_t elems)
         return -1;
     scan_tensor(t, buf, seen);
     for (size_t k = 0; k < n; k++)
-        touched += !seen[k] && !is_sentinel(&buf[k]);
+        touched += !seen[k] && !is_sentinel(buf, (int64_t)k, es);
     free(seen);
     return touched;
 }
@@ -526,21 +584,26 @@ int fattn_ref_problem_reference(fattn_ref_problem *p)
 
     free(p->ref_out);
     free(p->ref_lse);
+    free(p->ref_stats);
     p->ref_out = malloc((rows * (size_t)c->head_dim_v + 1) * sizeof(double));
     p->ref_lse = malloc((rows + 1) * sizeof(double));
-    if (!p->ref_out || !p->ref_lse) {
+    p->ref_stats = malloc((rows + 1) * sizeof(*p->ref_stats));
+    if (!p->ref_out || !p->ref_lse || !p->ref_stats) {
         free(p->ref_out);
         free(p->ref_lse);
+        free(p->ref_stats);
         p->ref_out = p->ref_lse = NULL;
+        p->ref_stats = NULL;
         return -1;
     }
     size_t r = 0;
     for (int64_t b = 0; b < c->batch; b++)
         for (int64_t h = 0; h < c->heads_q; h++)
             for (int64_t i = 0; i < c->seq_q; i++, r++)
-                fattn_ref_row(&p->query, &p->key, &p->value, &p->params, b, h,
-                              i, p->ref_out + r * (size_t)c->head_dim_v,
-                              &p->ref_lse[r]);
+                fattn_ref_row_stats_of(&p->query, &p->key, &p->value,
+                                       &p->params, b, h, i,
+                                       p->ref_out + r * (size_t)c->head_dim_v,
+                                       &p->ref_lse[r], &p->ref_stats[r]);
     return 0;
 }
 
@@ -573,6 +636,12 @@ int fattn_ref_problem_compare(fattn_ref_problem *p, double atol, double rtol,
 /* ------------------------------------------------------------------------ */
 /* Description                                                              */
 /* ------------------------------------------------------------------------ */
+
+const char *fattn_ref_dtype_name(int dtype)
+{
+    static const char *const names[4] = {"f32", "bf16", "f16", "bool"};
+    return dtype >= 0 && dtype <= 3 ? names[dtype] : "unknown_dtype";
+}
 
 const char *fattn_ref_layout_name(int layout)
 {
@@ -645,6 +714,9 @@ char *fattn_ref_problem_describe(const fattn_ref_problem *p, char *buf,
         (long long)c->heads_q, (long long)c->heads_kv, (long long)c->seq_q,
         (long long)c->seq_k, (long long)c->head_dim, (long long)c->head_dim_v,
         fattn_ref_layout_name(c->layout), c->large_logits, c->value_range);
+    put(&t, " dtypes q=%s k=%s v=%s out=%s", fattn_ref_dtype_name(p->query.dtype),
+        fattn_ref_dtype_name(p->key.dtype), fattn_ref_dtype_name(p->value.dtype),
+        fattn_ref_dtype_name(p->output.dtype));
     put_strides(&t, "q", &p->query);
     put_strides(&t, "k", &p->key);
     put_strides(&t, "v", &p->value);
@@ -656,6 +728,8 @@ char *fattn_ref_problem_describe(const fattn_ref_problem *p, char *buf,
             (long long)pr->window_right);
     put(&t, " align=%d isa=%d mask=%s", pr->align, pr->isa,
         fattn_ref_mask_name(c->mask));
+    if (pr->mask)
+        put(&t, " mask.dtype=%s", fattn_ref_dtype_name(pr->mask->dtype));
     if (pr->mask) {
         put(&t, " (size1=0x%x stride0=0x%x drop=%g dead_rows=%g)",
             c->mask_size1, c->mask_stride0, c->mask_drop, c->mask_dead_rows);

@@ -20,6 +20,19 @@
  * additive masks are integers and ALiBi slopes powers of two, so only the
  * exponentials and sums round. With a soft-cap the capped score is inexact,
  * so masks and ALiBi stay small in that mode (|bias| <= ~8).
+ *
+ * Dtypes: query, key, value, output and an additive mask each have their
+ * own (config dtype_*, FATTN_DTYPE_F32 = 0 by default). Data are generated
+ * as above, then rounded to the tensor's dtype (to nearest even), so the
+ * reference reads exactly what the kernels read. The large-logits mode
+ * stays exact in every dtype: its integers are at most 100 in magnitude
+ * (|Q.K| <= 1e4 with D >= 1) and its mask integers at most 64, all within
+ * bf16's 8 significant bits (every integer up to 256 is a bf16) and f16's
+ * 11. Half-precision buffers hold uint16_t bit patterns (the *_buf
+ * pointers keep their float * type for the f32 callers: cast them), the
+ * *_elems counts are elements and the *_esize fields their sizes in bytes.
+ * The sentinel of a bf16 or f16 output is FATTN_REF_SENTINEL_HALF, a NaN in
+ * both formats.
  */
 #ifndef FATTN_REF_PROBLEM_H
 #define FATTN_REF_PROBLEM_H
@@ -101,6 +114,10 @@ typedef struct fattn_ref_problem_config {
     int large_logits;
     double value_range; /* a in [-a, a]; 0 means 1 (normal mode only) */
 
+    /* fattn_dtype of each tensor (F32, BF16 or F16; 0 = F32). dtype_mask
+     * applies to an additive mask (FATTN_REF_MASK_ADDITIVE) only. */
+    int dtype_q, dtype_k, dtype_v, dtype_o, dtype_mask;
+
     /* Scalar options copied into the problem's params: version, scale,
      * causal, window_*, align, softcap, isa, allocator. Pointer fields are
      * ignored (the builder sets them). In large-logits mode the scale is
@@ -118,12 +135,14 @@ typedef struct fattn_ref_problem {
     float *q_buf, *k_buf, *v_buf, *out_buf, *lse_buf;
     void *mask_buf;
     size_t q_elems, k_elems, v_elems, out_elems, lse_elems, mask_elems;
+    size_t q_esize, k_esize, v_esize, out_esize, mask_esize; /* bytes */
     float *alibi_slopes;
     int64_t *q_lengths, *kv_lengths;
 
     /* Cached reference (fattn_ref_problem_reference): [B, Hq, Sq, Dv] and
-     * [B, Hq, Sq], contiguous. */
+     * [B, Hq, Sq], contiguous, and each row's accuracy statistics. */
     double *ref_out, *ref_lse;
+    fattn_ref_row_stats *ref_stats;
 } fattn_ref_problem;
 
 /* A config for a plain [batch, heads, seq, seq, head_dim] problem: BHSD, no
@@ -144,8 +163,18 @@ int fattn_ref_problem_init(fattn_ref_problem *p,
 /* Free everything the problem owns and zero it. Safe on a zeroed struct. */
 void fattn_ref_problem_free(fattn_ref_problem *p);
 
-/* The sentinel bit pattern (a quiet NaN with a payload). */
+/* The sentinel bit pattern (a quiet NaN with a payload); for bf16 and f16
+ * outputs a 16-bit pattern that is a NaN in both formats. */
 #define FATTN_REF_SENTINEL_BITS 0x7fc5e1f1u
+#define FATTN_REF_SENTINEL_HALF 0x7fd1u
+
+/* Store x, rounded to t's dtype (f32, bf16 or f16), at element (n, h, s, d)
+ * of t: for tests that edit a built problem's data. */
+void fattn_ref_store(const fattn_tensor *t, int64_t n, int64_t h, int64_t s,
+                     int64_t d, double x);
+
+/* Bytes per element of a dtype (bool 1, bf16 and f16 2, f32 4). */
+size_t fattn_ref_dtype_size(int dtype);
 
 /*
  * An f32 tensor of `shape` in `layout`, with the strides the builder gives
@@ -186,6 +215,7 @@ char *fattn_ref_problem_describe(const fattn_ref_problem *p, char *buf,
                                  size_t size);
 
 /* Names for messages. */
+const char *fattn_ref_dtype_name(int dtype); /* "f32", "bf16", "f16", "bool" */
 const char *fattn_ref_layout_name(int layout);
 const char *fattn_ref_mask_name(int mask_kind);
 

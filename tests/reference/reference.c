@@ -173,11 +173,29 @@ int fattn_ref_visible(const fattn_tensor *query, const fattn_tensor *key,
  * P.V sum skips them (their V may be padding that must not be read, and
  * 0 * NaN would otherwise poison the row).
  */
+/* 1 if x is a power of two (a positive normal or subnormal double). */
+static int ref_pow2(double x)
+{
+    int e;
+    return x > 0.0 && isfinite(x) && frexp(x, &e) == 0.5;
+}
+
+static int ref_integer(double x)
+{
+    return isfinite(x) && x == floor(x);
+}
+
+/* 1 if x is a float exactly (so an f32 sum that gives it is exact). */
+static int ref_f32(double x)
+{
+    return !isfinite(x) || (double)(float)x == x;
+}
+
 static void ref_row_scratch(const fattn_tensor *query, const fattn_tensor *key,
                             const fattn_tensor *value,
                             const fattn_params *params, int64_t b, int64_t h,
                             int64_t i, double *out_row, double *lse_out,
-                            double *s)
+                            double *s, fattn_ref_row_stats *stats)
 {
     const int64_t D = query->shape[FATTN_DIM_HEAD_DIM];
     const int64_t Dv = value->shape[FATTN_DIM_HEAD_DIM];
@@ -191,6 +209,8 @@ static void ref_row_scratch(const fattn_tensor *query, const fattn_tensor *key,
 
     for (int64_t d = 0; d < Dv; d++)
         out_row[d] = 0.0;
+    if (stats)
+        stats->vmax = stats->cond = 0.0;
     if (i >= qlen || klen == 0) {
         if (lse_out)
             *lse_out = lse;
@@ -205,8 +225,9 @@ static void ref_row_scratch(const fattn_tensor *query, const fattn_tensor *key,
     const float *slopes = params ? params->alibi_slopes : NULL;
     const int64_t pos_align = ref_pos(params && ref_align_br(params), qlen, klen, i);
 
-    double max = -INFINITY;
+    double max = -INFINITY, cond = 0.0;
     int any_nan = 0;
+    const int scale_exact = ref_pow2(scale);
     for (int64_t j = 0; j < Sk; j++) {
         s[j] = -INFINITY;
         if (!fattn_ref_visible(query, key, params, b, i, j))
@@ -215,24 +236,46 @@ static void ref_row_scratch(const fattn_tensor *query, const fattn_tensor *key,
             ((const uint8_t *)mask->data)[ref_mask_offset(mask, b, h, i, j)] == 0)
             continue;
 
-        double dot = 0.0;
-        for (int64_t d = 0; d < D; d++)
-            dot += fattn_ref_elem(query, b, h, i, d) *
-                   fattn_ref_elem(key, b, g, j, d);
-        double x = scale * dot;
-        if (softcap > 0.0)
+        double dot = 0.0, dot_abs = 0.0;
+        int exact = scale_exact;
+        for (int64_t d = 0; d < D; d++) {
+            const double qd = fattn_ref_elem(query, b, h, i, d);
+            const double kd = fattn_ref_elem(key, b, g, j, d);
+            dot += qd * kd;
+            dot_abs += fabs(qd * kd);
+            if (exact)
+                exact = ref_integer(qd) && ref_integer(kd);
+        }
+        exact &= dot_abs < 0x1p24;
+        double x = scale * dot, terms = scale * dot_abs;
+        exact &= ref_f32(x);
+        if (softcap > 0.0) {
             x = softcap * tanh(x / softcap);
+            exact = 0;
+            terms += 2.0 * fabs(x);
+        }
         if (mask && mask->dtype != FATTN_DTYPE_BOOL) {
             const int64_t off = ref_mask_offset(mask, b, h, i, j);
-            x += mask->dtype == FATTN_DTYPE_F32
-                     ? (double)((const float *)mask->data)[off]
-                     : fattn_ref_half_to_double(((const uint16_t *)mask->data)[off],
-                                                mask->dtype);
+            const double mv = mask->dtype == FATTN_DTYPE_F32
+                                  ? (double)((const float *)mask->data)[off]
+                                  : fattn_ref_half_to_double(((const uint16_t *)mask->data)[off],
+                                                             mask->dtype);
+            x += mv;
+            if (isfinite(mv)) {
+                exact &= ref_integer(mv) && ref_f32(x);
+                terms += fabs(mv);
+            }
         }
         if (slopes) {
             const int64_t dist = pos_align > j ? pos_align - j : j - pos_align;
-            x -= (double)slopes[h] * (double)dist;
+            const double bias = (double)slopes[h] * (double)dist;
+            x -= bias;
+            exact &= (slopes[h] == 0.0f || ref_pow2(fabs((double)slopes[h]))) &&
+                     ref_f32(bias) && ref_f32(x);
+            terms += fabs(bias);
         }
+        if (!exact && isfinite(x) && terms > cond)
+            cond = terms;
         s[j] = x;
         if (isnan(x))
             any_nan = 1;
@@ -263,12 +306,21 @@ static void ref_row_scratch(const fattn_tensor *query, const fattn_tensor *key,
             sum += s[j];
         }
     }
+    double vmax = 0.0;
     for (int64_t j = 0; j < Sk; j++) {
         if (s[j] < 0.0)
             continue;
         const double p = s[j] / sum;
-        for (int64_t d = 0; d < Dv; d++)
-            out_row[d] += p * fattn_ref_elem(value, b, g, j, d);
+        for (int64_t d = 0; d < Dv; d++) {
+            const double vd = fattn_ref_elem(value, b, g, j, d);
+            out_row[d] += p * vd;
+            if (fabs(vd) > vmax)
+                vmax = fabs(vd);
+        }
+    }
+    if (stats) {
+        stats->vmax = vmax;
+        stats->cond = cond;
     }
     lse = max + log(sum);
     if (lse_out)
@@ -279,6 +331,16 @@ void fattn_ref_row(const fattn_tensor *query, const fattn_tensor *key,
                    const fattn_tensor *value, const fattn_params *params,
                    int64_t b, int64_t h, int64_t i, double *out_row,
                    double *lse)
+{
+    fattn_ref_row_stats_of(query, key, value, params, b, h, i, out_row, lse,
+                           NULL);
+}
+
+void fattn_ref_row_stats_of(const fattn_tensor *query, const fattn_tensor *key,
+                            const fattn_tensor *value,
+                            const fattn_params *params, int64_t b, int64_t h,
+                            int64_t i, double *out_row, double *lse,
+                            fattn_ref_row_stats *stats)
 {
     const int64_t Sk = key->shape[FATTN_DIM_SEQ];
     double stack[REF_STACK_KEYS];
@@ -291,10 +353,12 @@ void fattn_ref_row(const fattn_tensor *query, const fattn_tensor *key,
                 out_row[d] = NAN;
             if (lse)
                 *lse = NAN;
+            if (stats)
+                stats->vmax = stats->cond = NAN;
             return;
         }
     }
-    ref_row_scratch(query, key, value, params, b, h, i, out_row, lse, s);
+    ref_row_scratch(query, key, value, params, b, h, i, out_row, lse, s, stats);
     if (s != stack)
         free(s);
 }
@@ -416,7 +480,7 @@ int fattn_ref_compare(const fattn_tensor *query, const fattn_tensor *key,
             for (int64_t i = 0; i < Sq; i += step) {
                 double ref_lse;
                 ref_row_scratch(query, key, value, params, b, h, i, row,
-                                &ref_lse, scores);
+                                &ref_lse, scores, NULL);
                 fattn_ref_compare_row(r, NULL, output, lse, b, h, i, row, ref_lse,
                                       atol, rtol);
             }

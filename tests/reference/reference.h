@@ -33,6 +33,29 @@ void fattn_ref_row(const fattn_tensor *query, const fattn_tensor *key,
                    int64_t b, int64_t h, int64_t i, double *out_row,
                    double *lse);
 
+/*
+ * What the accuracy of row i depends on (tests/reference/tolerance.h):
+ *   vmax  max |V[j][e]| over the keys the row sees (the output is a convex
+ *         combination of those rows); 0 for a fully masked row;
+ *   cond  max over those keys of the magnitude at which a float32 kernel
+ *         rounds the score: 0 where every term and every sum of them is a
+ *         float (integer Q and K with |Q.K| summed below 2^24 and a
+ *         power-of-two scale, integer mask values, power-of-two ALiBi
+ *         slopes, each partial score a float: the large-logits mode of
+ *         problem.h, mostly), else scale * sum_d |q_d k_d| + |mask| +
+ *         |ALiBi bias|, plus twice the capped score with a soft-cap.
+ * fattn_ref_row, with these too (stats may be NULL).
+ */
+typedef struct fattn_ref_row_stats {
+    double vmax, cond;
+} fattn_ref_row_stats;
+
+void fattn_ref_row_stats_of(const fattn_tensor *query, const fattn_tensor *key,
+                            const fattn_tensor *value,
+                            const fattn_params *params, int64_t b, int64_t h,
+                            int64_t i, double *out_row, double *lse,
+                            fattn_ref_row_stats *stats);
+
 /* Element (n, h, s, d) of an f32, bf16 or f16 tensor, in double (exact). */
 double fattn_ref_elem(const fattn_tensor *t, int64_t n, int64_t h, int64_t s,
                       int64_t d);
