@@ -1,7 +1,8 @@
 /*
  * test_bf16_path.c - the AVX512_BF16 path (vdpbf16ps, P rounded to bf16) on
  * all-bf16 query, key and value against the fp64 reference on the same
- * bf16 inputs, over shapes around its tiles, every layout and the options.
+ * bf16 inputs, over shapes around its tiles, every layout and the options
+ * (split-K included).
  *
  *   test_bf16_path [--seed=N] [--case=N] [--verbose]
  *
@@ -313,6 +314,9 @@ int main(int argc, char **argv)
         {1, 1, 1, 385, 385, 32, 32}, {1, 2, 2, 73, 1000, 65, 63},
         {1, 1, 1, 49, 50, 9, 7},     {0, 1, 1, 72, 72, 8, 8},
         {1, 1, 1, 72, 0, 8, 8},
+        /* Few row items and long keys: the planner splits the keys
+         * (split-K's partial rows, combined afterwards). */
+        {1, 1, 1, 96, 3000, 64, 64}, {1, 2, 1, 200, 2100, 128, 128},
     };
     const size_t nshapes = sizeof shapes / sizeof shapes[0];
     result res;
