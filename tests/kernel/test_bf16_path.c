@@ -12,7 +12,8 @@
  * (typical errors are an order of magnitude below the bound, so a 10x
  * regression shows up as a warning long before it fails), and prints the
  * worst ratio seen. Fully masked rows must be exactly 0 with LSE -inf; NaN
- * only where the reference has NaN. Each case also names the kernel its
+ * only where the reference has NaN; finite inputs raise no FE_INVALID,
+ * FE_DIVBYZERO or FE_OVERFLOW. Each case also names the kernel its
  * plan uses: prefill shapes must run avx512bf16_lanes, and FATTN_ISA_AUTO
  * must give the same bits as the forced path. SKIP (exit 77) without the
  * path.
@@ -20,6 +21,7 @@
 #include "problem.h"
 #include "reference.h"
 
+#include <fenv.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -200,8 +202,19 @@ static int run_case(fattn_ref_problem_config *c, const opts *o, uint64_t seed,
             printf("FAIL plan runs %s, not avx512bf16_lanes: %s\n", kname, label);
             pass = 0;
         }
-        if (st == FATTN_OK)
+        if (st == FATTN_OK) {
+            /* Finite inputs raise no invalid, divide-by-zero or overflow
+             * flag (masked keys, extreme logits; test_fp_flags' rule). */
+            feclearexcept(FE_ALL_EXCEPT);
             st = fattn_plan_run(plan, NULL, &err);
+            const int raised = fetestexcept(FE_INVALID | FE_DIVBYZERO | FE_OVERFLOW);
+            if (st == FATTN_OK && raised && !o->poison) {
+                printf("FAIL raised%s%s%s: %s\n", raised & FE_INVALID ? " FE_INVALID" : "",
+                       raised & FE_DIVBYZERO ? " FE_DIVBYZERO" : "",
+                       raised & FE_OVERFLOW ? " FE_OVERFLOW" : "", label);
+                pass = 0;
+            }
+        }
         fattn_plan_destroy(plan);
         if (st != FATTN_OK) {
             printf("FAIL %s: %s: %s\n", fattn_status_name(st), err.message, label);
