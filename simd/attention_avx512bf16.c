@@ -351,24 +351,6 @@ typedef struct bf_rows {
     const uint32_t *v2;
 } bf_rows;
 
-/*
- * Keys [j0, j1) of one view (unit head_dim stride, n elements a row) into
- * L2, for the next key tile: packing V is a pure stream, and the first
- * query tile of a group reads K from L3 otherwise. Prefetches never fault;
- * only keys below the valid length are named.
- */
-static void bf_prefetch_rows(const fattn_kv_view *v, int64_t j0, int64_t j1,
-                             int64_t n)
-{
-    if (j0 >= j1 || v->elem != 1)
-        return;
-    const char *r = fattn_kv_row(v, j0);
-    const size_t row = (size_t)v->row * 2, bytes = (size_t)n * 2;
-    for (int64_t j = j0; j < j1; j++, r += row)
-        for (size_t b = 0; b < bytes; b += 64)
-            _mm_prefetch(r + b, _MM_HINT_T1);
-}
-
 static bf_rows bf_tile_kv(const fattn_problem *p, const fattn_head *hv,
                           const tile_ws *t, int64_t j0, int cols)
 {
@@ -383,11 +365,6 @@ static bf_rows bf_tile_kv(const fattn_problem *p, const fattn_head *hv,
                        hv->v.row, hv->v.elem, cols, p->head_dim_v);
         t->conv[0] = j0;
         t->conv[1] = cols;
-        int64_t j1 = j0 + cols + TILE_K;
-        j1 = j1 < hv->klen ? j1 : hv->klen;
-        j1 = j1 < hv->j1 ? j1 : hv->j1;
-        bf_prefetch_rows(&hv->k, j0 + cols, j1, p->head_dim);
-        bf_prefetch_rows(&hv->v, j0 + cols, j1, p->head_dim_v);
     }
     if (!in_place) {
         r.k = (const uint16_t *)(const void *)t->kc;
