@@ -156,14 +156,17 @@ typedef struct fattn_error {
  *
  * One exception, opted into by the path: FATTN_ISA_AVX512BF16 computes
  * with vdpbf16ps when query, key and value are all bf16. Its Q.K^T products
- * are exact (bf16 times bf16 fits f32) and summed in f32, but P.V multiplies
- * the probabilities rounded to bf16 (8 significant bits, as PyTorch's and
- * oneDNN's bf16 attention do) while the row sum keeps them in f32: each
- * weight carries a relative error of up to 2^-8, so the output's error is
- * at most 2^-8 * max|V| (3.9e-3 * max|V|), usually far less as the errors
- * average out. FATTN_ISA_AUTO
- * takes that path for all-bf16 inputs on CPUs that have it, never for any
- * other dtype combination; force FATTN_ISA_AVX512 to keep P in f32.
+ * are exact (bf16 times bf16 fits f32) and summed in f32, the scale applied
+ * to the f32 sums (Q is never rounded); vdpbf16ps reads subnormal bf16
+ * inputs (below 2^-126) as 0 and flushes subnormal sums to 0. P.V
+ * multiplies the probabilities rounded to bf16 (to nearest even, 8
+ * significant bits, as PyTorch's and oneDNN's bf16 attention do) while the
+ * row sum and the LSE keep them in f32: each weight carries a relative
+ * error of up to 2^-8, so the output's error is at most 2^-8 * max|V|
+ * (3.9e-3 * max|V|), usually far less as the errors average out.
+ * FATTN_ISA_AUTO takes that path for all-bf16 inputs on CPUs that have it,
+ * never for any other dtype combination; force FATTN_ISA_AVX512 to keep P
+ * in f32.
  */
 typedef enum fattn_dtype {
     FATTN_DTYPE_F32 = 0,  /* IEEE binary32 */

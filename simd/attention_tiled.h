@@ -8,6 +8,9 @@
  *   KERNEL_NAME    the path's name (variant names are "<name>_lanes", ...)
  *   KERNEL_TABLE   the name of the path's exported fattn_kernel table
  *   VEC_EXP, VEC_EXP2, VEC_TANH, FMA_PEAK   its vector math and peak meter
+ *   TILED_BODY_ONLY  (optional) only the pieces: no rows variant, no table,
+ *                    for a path that builds its own key tile on the masks,
+ *                    workspace and write_rows here (attention_avx512bf16.c)
  * Everything here is static except the table: each ISA gets its own copy
  * compiled with its own flags, and nothing compiled for AVX-512 can leak
  * into the baseline.
@@ -824,6 +827,7 @@ static void lanes_run(const fattn_problem *p, const fattn_item *it,
     }
 }
 
+#ifndef TILED_BODY_ONLY
 #include "attention_rows.h"
 
 #define FATTN_STR2_(x) #x
@@ -842,3 +846,4 @@ const fattn_kernel KERNEL_TABLE = {
     variants, (int)(sizeof variants / sizeof variants[0]), NULL, NULL,
     VEC_EXP, VEC_EXP2, VEC_TANH, FMA_PEAK, VEC_WIDEN, VEC_NARROW, NULL,
 };
+#endif /* TILED_BODY_ONLY */
