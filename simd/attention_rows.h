@@ -635,7 +635,7 @@ static void rows_write(const fattn_problem *p, const rows_ws *rw, int R,
         void *orow = fattn_o_row(p, b, ri->h, ri->i);
         const int od = p->o_dtype;
         float l = ri->active ? ri->l : 0.0f; /* 0: fully masked or padding */
-        float inv = l != 0.0f ? 1.0f / l : 0.0f;
+        float inv = fattn_inv_or_zero(l);
         const float *src = rw->o + r * rw->dvq;
         if (os[3] == 1) {
             const vf vinv = vf_set1(inv);

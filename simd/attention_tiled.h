@@ -711,7 +711,7 @@ static void write_rows(const fattn_problem *p, const fattn_head *hv,
         /* l = 0: fully masked or past q_lengths; NaN: a NaN input. */
         float l = r < qt->active ? t->l[r] : 0.0f;
         zero[r] = l == 0.0f;
-        inv[r] = zero[r] ? 0.0f : 1.0f / l;
+        inv[r] = fattn_inv_or_zero(l);
         fattn_store_lse(p, hv->b, hv->h, qt->i0 + r, t->m[r], l);
     }
     if (os[3] == 1) {

@@ -192,7 +192,7 @@ static void write_rows(const fattn_problem *p, const fattn_head *hv,
         int64_t i = i0 + r;
         void *orow = fattn_o_row(p, hv->b, hv->h, i);
         float l = t->l[r]; /* 0: a fully masked row; NaN: a NaN input */
-        float inv = l != 0.0f ? 1.0f / l : 0.0f;
+        float inv = fattn_inv_or_zero(l);
         const float *acc = t->acc + r * dv;
         for (int64_t d = 0; d < dv; d++)
             fattn_store_elem(orow, d * os[3], p->o_dtype, acc[d] * inv);

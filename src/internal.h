@@ -94,6 +94,17 @@ typedef struct fattn_problem {
     float *lse_max;
 } fattn_problem;
 
+/* 1 / l, or 0 for l = 0 (a fully masked row), never dividing by 0: a
+ * compiler may turn `l != 0 ? 1 / l : 0` into an unconditional division
+ * (clang vectorises write_rows' loop that way), which raises
+ * FE_DIVBYZERO; the empty asm hides the substituted divisor from it. */
+static inline float fattn_inv_or_zero(float l)
+{
+    float d = l != 0.0f ? l : 1.0f;
+    __asm__("" : "+g"(d));
+    return l != 0.0f ? 1.0f / d : 0.0f;
+}
+
 /* The LSE entry of row (b, h, i) from the row's max m and sum l (l = 0:
  * fully masked, -inf; NaN stays NaN), or m and log(l) for split-K. */
 static inline void fattn_store_lse(const fattn_problem *p, int64_t b,
