@@ -579,17 +579,7 @@ static double bf16_peak_chunk(long iterations, float *sink)
 
 static double bf16_peak(double seconds)
 {
-    float sink = 0.0f;
-    double best = 0.0, start = peak_now();
-    long iterations = 1L << 16;
-    do {
-        double g = bf16_peak_chunk(iterations, &sink);
-        if (g > best)
-            best = g;
-        if (iterations < (1L << 22))
-            iterations *= 2;
-    } while (peak_now() - start < seconds);
-    return sink == 12345.678f ? best + 0.0 : best;
+    return peak_best(seconds, bf16_peak_chunk);
 }
 
 static const fattn_variant bf_variants[] = {

@@ -41,13 +41,16 @@ static double peak_chunk(long iterations, float *sink)
     return t > 0.0 ? 2.0 * VW * CHAINS * (double)iterations / t * 1e-9 : 0.0;
 }
 
-static double FMA_PEAK(double seconds)
+/* The best GFLOP/s of chunk() over about `seconds`, chunks growing to
+ * 2^22 iterations: a meter's driver, for the FMA loop above or another
+ * instruction's (the AVX512_BF16 path's vdpbf16ps). */
+static double peak_best(double seconds, double (*chunk)(long, float *))
 {
     float sink = 0.0f;
     double best = 0.0, start = peak_now();
     long iterations = 1L << 16;
     do {
-        double g = peak_chunk(iterations, &sink);
+        double g = chunk(iterations, &sink);
         if (g > best)
             best = g;
         if (iterations < (1L << 22))
@@ -55,4 +58,9 @@ static double FMA_PEAK(double seconds)
     } while (peak_now() - start < seconds);
     /* The sink is finite; this comparison only keeps it alive. */
     return sink == 12345.678f ? best + 0.0 : best;
+}
+
+static double FMA_PEAK(double seconds)
+{
+    return peak_best(seconds, peak_chunk);
 }
