@@ -225,8 +225,13 @@ static int run_case(fattn_ref_problem_config *c, const opts *o, uint64_t seed,
             if (lse1)
                 memcpy(lse1, p.lse_buf, lse_n * 4);
             memcpy(ob2, ob, out_n * 4);
-            /* AUTO takes the same path for all-bf16 inputs: same bits. */
-            prm.isa = FATTN_ISA_AUTO;
+            /* AUTO takes the same path for all-bf16 inputs: same bits,
+             * unless FATTN_ISA forces another path for every problem (the
+             * suite's per-path setups). */
+            const char *env = getenv("FATTN_ISA");
+            const int auto_here = !env || !*env || strcmp(env, "auto") == 0 ||
+                                  strcmp(env, "avx512bf16") == 0;
+            prm.isa = auto_here ? FATTN_ISA_AUTO : FATTN_ISA_AVX512BF16;
             st = fattn_forward(&q, &k, &v, &out, &prm, &err);
             if (st != FATTN_OK || memcmp(ob, ob2, out_n * 4) != 0 ||
                 (lse1 && memcmp(lse1, p.lse_buf, lse_n * 4) != 0)) {
