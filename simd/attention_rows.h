@@ -362,6 +362,20 @@ static void rows_scores(const fattn_problem *p, const rows_ws *rw, int r0,
     }
 }
 
+/* The accumulators acc[r][n] of rows r0 + r, output vectors e0 / VW + n:
+ * loaded from o with the tile's rescale (corr), and stored back. */
+#define ROWS_ACC_LOAD(R, NV, e0)                                               \
+    for (int r = 0; r < (R); r++) {                                            \
+        const vf cr_ = vf_set1(rw->rows[r0 + r].corr);                         \
+        const float *o_ = rw->o + (r0 + r) * rw->dvq + (e0);                   \
+        for (int n = 0; n < (NV); n++)                                         \
+            acc[r][n] = vf_mul(vf_load(o_ + n * VW), cr_);                     \
+    }
+#define ROWS_ACC_STORE(R, NV, e0)                                              \
+    for (int r = 0; r < (R); r++)                                              \
+        for (int n = 0; n < (NV); n++)                                         \
+            vf_store(rw->o + (r0 + r) * rw->dvq + (e0) + n * VW, acc[r][n])
+
 /* o[r][e0 .. e0 + NV * VW) = o[r][...] * corr[r] + P[r] Vt[:, ...] for R
  * rows from r0 (R and NV constant per instantiation, so the accumulators
  * stay in registers; o and Vt are zero-padded to whole vectors). */
@@ -369,14 +383,8 @@ static inline __attribute__((always_inline)) void
 rows_pv_block(const int R, const int NV, const rows_ws *rw, int r0, int cols,
               int64_t e0)
 {
-    const row_info *rows = rw->rows + r0;
     vf acc[UK_MR][ROWS_NB];
-    for (int r = 0; r < R; r++) {
-        const vf cr = vf_set1(rows[r].corr);
-        const float *o = rw->o + (r0 + r) * rw->dvq + e0;
-        for (int n = 0; n < NV; n++)
-            acc[r][n] = vf_mul(vf_load(o + n * VW), cr);
-    }
+    ROWS_ACC_LOAD(R, NV, e0);
     for (int c0 = 0; c0 < cols; c0 += TQ) {
         const float *pc = rw->s + (c0 / TQ) * (ROWS_MAX * TQ) + r0 * TQ;
         const float *vr = rw->vt + c0 * rw->dvq + e0;
@@ -392,9 +400,7 @@ rows_pv_block(const int R, const int NV, const rows_ws *rw, int r0, int cols,
             }
         }
     }
-    for (int r = 0; r < R; r++)
-        for (int n = 0; n < NV; n++)
-            vf_store(rw->o + (r0 + r) * rw->dvq + e0 + n * VW, acc[r][n]);
+    ROWS_ACC_STORE(R, NV, e0);
 }
 
 /* Output vectors from e0 on: blocks of ROWS_NB vectors, then the rest. */
@@ -434,14 +440,8 @@ rows_pv_first(const int R, const int NV, const int VD, const fattn_problem *p,
 {
     const int64_t dv = p->head_dim_v;
     const int nvec = (int)(rw->dvq / VW), tail = (int)(dv % VW);
-    const row_info *rows = rw->rows + r0;
     vf acc[UK_MR][8];
-    for (int r = 0; r < R; r++) {
-        const vf cr = vf_set1(rows[r].corr);
-        const float *o = rw->o + (r0 + r) * rw->dvq;
-        for (int n = 0; n < NV; n++)
-            acc[r][n] = vf_mul(vf_load(o + n * VW), cr);
-    }
+    ROWS_ACC_LOAD(R, NV, 0);
     const void *v0 = fattn_kv_row(vals, j0);
     for (int c = 0; c < cols; c++) {
         const int64_t row = c * vals->row;
@@ -461,9 +461,7 @@ rows_pv_first(const int R, const int NV, const int VD, const fattn_problem *p,
                 acc[r][n] = vf_fmadd(pr, vv[n], acc[r][n]);
         }
     }
-    for (int r = 0; r < R; r++)
-        for (int n = 0; n < NV; n++)
-            vf_store(rw->o + (r0 + r) * rw->dvq + n * VW, acc[r][n]);
+    ROWS_ACC_STORE(R, NV, 0);
 }
 
 /*
@@ -480,14 +478,8 @@ rows_pv_first_full(const int R, const int NV, const int NC, const int VD,
                    const rows_ws *rw, int r0, const fattn_kv_view *vals,
                    int64_t j0, int cols)
 {
-    const row_info *rows = rw->rows + r0;
     vf acc[UK_MR][8];
-    for (int r = 0; r < R; r++) {
-        const vf cr = vf_set1(rows[r].corr);
-        const float *o = rw->o + (r0 + r) * rw->dvq;
-        for (int n = 0; n < NV; n++)
-            acc[r][n] = vf_mul(vf_load(o + n * VW), cr);
-    }
+    ROWS_ACC_LOAD(R, NV, 0);
     const void *v0 = fattn_kv_row(vals, j0);
     const int64_t vrow = vals->row;
     for (int c0 = 0; c0 < cols; c0 += TQ) {
@@ -508,9 +500,7 @@ rows_pv_first_full(const int R, const int NV, const int NC, const int VD,
             }
         }
     }
-    for (int r = 0; r < R; r++)
-        for (int n = 0; n < NV; n++)
-            vf_store(rw->o + (r0 + r) * rw->dvq + n * VW, acc[r][n]);
+    ROWS_ACC_STORE(R, NV, 0);
 }
 
 /* Vectors per row the first pass holds, of NVEC: R * NV accumulators. */
