@@ -10,10 +10,15 @@ set -euo pipefail
 # recommends are not installed here); pkg-config: the install test; python3:
 # test and build helper scripts; llvm: coverage tools; libbenchmark-dev,
 # libopenblas-dev, libdnnl-dev: the benchmark suite (bench/) and its two
-# unfused baselines; gnuplot-nox: scripts/bench.sh's charts (no X).
+# unfused baselines; gnuplot-nox: scripts/bench.sh's charts (no X);
+# cmake: the CMake package's consumer test; libopenmpi-dev and openmpi-bin:
+# examples/context_parallel_mpi.c; python3-dev, python3-mesonpy,
+# python3-numpy, python3-pytest, python3-venv: the Python package (python/),
+# its build and its tests, with Debian's own python3.
 PACKAGES=(meson ninja-build gcc g++ clang libclang-rt-14-dev pkg-config
           python3 llvm libbenchmark-dev libopenblas-dev libdnnl-dev
-          gnuplot-nox)
+          gnuplot-nox cmake libopenmpi-dev openmpi-bin python3-dev
+          python3-mesonpy python3-numpy python3-pytest python3-venv)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
