@@ -14,6 +14,9 @@
 #   6. clang libFuzzer build with --werror (ASan + UBSan) in build-fuzz/, then
 #      the fuzz corpus replay and a short real campaign per harness
 #      (`meson test --suite fuzz --suite fuzz-smoke`, about a minute)
+#   7. the Python package: the README's install command into a fresh
+#      virtual environment (build-python/venv) made with Debian's python3
+#      (PYTHON=... for another interpreter), then its pytest suite
 # Every step runs even if an earlier one failed; the exit status is non-zero
 # if anything failed. Existing build directories are reconfigured.
 set -euo pipefail
@@ -169,6 +172,41 @@ if build "clang --werror, libFuzzer smoke" build-fuzz CC=clang CXX=clang++ -- \
         -Dtests=false -Dbench=disabled; then
     run_tests "clang --werror, libFuzzer smoke" build-fuzz \
         --suite fuzz --suite fuzz-smoke
+fi
+
+# The Python package, installed exactly as the README says (section
+# "Python") into a fresh venv of Debian's interpreter, which sees the
+# python3-* packages that scripts/setup.sh installed: nothing is downloaded.
+PYTHON=${PYTHON:-/usr/bin/python3}
+echo
+echo "=== Python package: $PYTHON, build-python/venv"
+rm -rf build-python
+mkdir -p build-python
+pylog=build-python/pytest.txt
+if "$PYTHON" -m venv --system-site-packages build-python/venv &&
+        build-python/venv/bin/pip install --no-build-isolation --no-index \
+            ./python; then
+    # From build-python/, so that `import fattn` is the installed package,
+    # not python/fattn (which has no compiled module).
+    rc=0
+    (cd build-python && venv/bin/python -m pytest -p no:cacheprovider -rs \
+        ../python/tests) 2>&1 | tee "$pylog" || rc=$?
+    # pytest's last line: "N passed, M skipped, ... in T s"
+    summary=$(tail -n 1 "$pylog")
+    n=$(grep -Eo '[0-9]+ passed' <<<"$summary" | cut -d' ' -f1)
+    passed_total=$((passed_total + ${n:-0}))
+    n=$(grep -Eo '[0-9]+ (failed|errors?)' <<<"$summary" | awk '{s += $1} END {print s + 0}')
+    failed_total=$((failed_total + n))
+    n=$(grep -Eo '[0-9]+ skipped' <<<"$summary" | cut -d' ' -f1)
+    skipped_total=$((skipped_total + ${n:-0}))
+    if [ "$rc" -ne 0 ]; then
+        echo "=== Python package: tests FAILED"
+        failed=1
+    fi
+else
+    echo "=== Python package: install FAILED"
+    failed_total=$((failed_total + 1))
+    failed=1
 fi
 
 echo
