@@ -174,18 +174,22 @@ if build "clang --werror, libFuzzer smoke" build-fuzz CC=clang CXX=clang++ -- \
         --suite fuzz --suite fuzz-smoke
 fi
 
-# The Python package, installed exactly as the README says (section
-# "Python") into a fresh venv of Debian's interpreter, which sees the
-# python3-* packages that scripts/setup.sh installed: nothing is downloaded.
+# The Python package, installed with the README's command (section
+# "Python", the block after `<!-- test: python-install -->`) into a fresh
+# venv of Debian's interpreter, which sees the python3-* packages that
+# scripts/setup.sh installed: nothing is downloaded. PYTHON=... replaces
+# /usr/bin/python3 in it, build-python/venv replaces .venv.
 PYTHON=${PYTHON:-/usr/bin/python3}
 echo
 echo "=== Python package: $PYTHON, build-python/venv"
 rm -rf build-python
 mkdir -p build-python
 pylog=build-python/pytest.txt
-if "$PYTHON" -m venv --system-site-packages build-python/venv &&
-        build-python/venv/bin/pip install --no-build-isolation --no-index \
-            ./python; then
+if python3 scripts/extract_readme_example.py README.md python-install \
+            build-python/install.sh &&
+        sed -i -e "s|/usr/bin/python3|$PYTHON|g" \
+            -e "s|\.venv|build-python/venv|g" build-python/install.sh &&
+        cat build-python/install.sh && bash -e build-python/install.sh; then
     # From build-python/, so that `import fattn` is the installed package,
     # not python/fattn (which has no compiled module).
     rc=0
