@@ -381,9 +381,8 @@ static PyObject *py_pool_create(PyObject *self, PyObject *args)
     PyObject *capsule = PyCapsule_New(pool, POOL_CAPSULE, pool_capsule_free);
     /* The context marks a live pool: close() clears it. */
     if (capsule == NULL || PyCapsule_SetContext(capsule, pool) < 0) {
-        Py_XDECREF(capsule); /* the destructor frees the pool */
-        if (capsule == NULL)
-            fattn_pool_destroy(pool);
+        Py_XDECREF(capsule); /* no context: its destructor frees nothing */
+        fattn_pool_destroy(pool);
         return NULL;
     }
     return result(capsule, st, &err);
