@@ -426,31 +426,38 @@ static PyObject *py_isa_auto(PyObject *self, PyObject *noargs)
     return result(PyUnicode_FromString(fattn_isa_name(isa)), FATTN_OK, &err);
 }
 
+/* The int argument of a METH_O function; -1 with an exception set. */
+static int int_arg(PyObject *arg, int *out)
+{
+    long x = PyLong_AsLong(arg);
+    if (x == -1 && PyErr_Occurred())
+        return -1;
+    *out = (int)x;
+    return 0;
+}
+
 static PyObject *py_isa_available(PyObject *self, PyObject *arg)
 {
     (void)self;
-    long isa = PyLong_AsLong(arg);
-    if (isa == -1 && PyErr_Occurred())
-        return NULL;
-    return PyBool_FromLong(fattn_isa_available((int)isa));
+    int isa;
+    return int_arg(arg, &isa) < 0 ? NULL
+                                  : PyBool_FromLong(fattn_isa_available(isa));
 }
 
 static PyObject *py_isa_name(PyObject *self, PyObject *arg)
 {
     (void)self;
-    long isa = PyLong_AsLong(arg);
-    if (isa == -1 && PyErr_Occurred())
-        return NULL;
-    return PyUnicode_FromString(fattn_isa_name((int)isa));
+    int isa;
+    return int_arg(arg, &isa) < 0 ? NULL
+                                  : PyUnicode_FromString(fattn_isa_name(isa));
 }
 
 static PyObject *py_status_name(PyObject *self, PyObject *arg)
 {
     (void)self;
-    long st = PyLong_AsLong(arg);
-    if (st == -1 && PyErr_Occurred())
-        return NULL;
-    return PyUnicode_FromString(fattn_status_name((int)st));
+    int st;
+    return int_arg(arg, &st) < 0 ? NULL
+                                 : PyUnicode_FromString(fattn_status_name(st));
 }
 
 static PyObject *py_usable_cpus(PyObject *self, PyObject *noargs)
