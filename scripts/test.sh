@@ -103,7 +103,7 @@ build() {
 }
 
 if build "gcc --werror" build-test CC=gcc CXX=g++ -- \
-        --werror --buildtype=debugoptimized; then
+        --werror --buildtype=debugoptimized -Dmpi=enabled; then
     run_tests "gcc --werror" build-test
     # The kernel paths available here, from the registry
     # (tests/paths/list_paths); a path this CPU lacks would only fail.
