@@ -1,5 +1,6 @@
 """fattn's Python API: attention, check, merge, split_heads, Pool, info."""
 
+import contextlib
 import threading
 
 import numpy as np
@@ -111,18 +112,19 @@ class Pool:
     def closed(self):
         return self._closed
 
-    def acquire(self):
-        """The capsule for one call; release() after it. A closed pool is an
+    @contextlib.contextmanager
+    def held(self):
+        """The capsule, for the length of one call. A closed pool is an
         error, and close() waits for no one: it refuses while a call runs."""
         with self._lock:
             if self._closed:
                 raise ValueError("the pool is closed")
             self._running += 1
-            return self._capsule
-
-    def release(self):
-        with self._lock:
-            self._running -= 1
+        try:
+            yield self._capsule
+        finally:
+            with self._lock:
+                self._running -= 1
 
     def close(self):
         with self._lock:
@@ -179,8 +181,7 @@ class Call:
             T.require_array(out, "out")
             if out_dtype is not None:
                 raise ValueError("pass out= or out_dtype=, not both")
-            if not out.flags.writeable:
-                raise ValueError("out is read-only: fattn writes the output in place")
+            T.require_writable(out)
             code = T.dtype_code(out, "out", uint16_dtype)
         descs.append(T.descriptor(out, "out", code, layout, ndim))
 
@@ -221,14 +222,15 @@ class Call:
     def args(self, pool_capsule):
         return self.head + (pool_capsule,)
 
+    def held_pool(self):
+        """A context giving the pool's capsule (None without a pool)."""
+        return self.pool.held() if self.pool is not None else \
+            contextlib.nullcontext()
+
     def run(self, op):
         """The C layer's forward(op, ...), the pool held for the call."""
-        capsule = self.pool.acquire() if self.pool is not None else None
-        try:
+        with self.held_pool() as capsule:
             value, err = _fattn.forward(op, *self.args(capsule))
-        finally:
-            if self.pool is not None:
-                self.pool.release()
         raise_if(err)
         return value
 
@@ -340,8 +342,7 @@ def merge(outs, lses, *, out=None, return_lse=False, layout="bhsd"):
             raise ValueError("merge: no parts, and no out= to take the shape from")
         out = np.empty(outs[0].shape, dtype=np.float32)
     T.require_array(out, "out")
-    if not out.flags.writeable:
-        raise ValueError("out is read-only: fattn writes the output in place")
+    T.require_writable(out)
     ndim = out.ndim
     if ndim not in (3, 4):
         raise ValueError(f"out must be 3-D or 4-D, got {ndim}-D shape {out.shape}")

@@ -21,12 +21,8 @@ class Plan:
 
     def __init__(self, q, k, v, **options):
         call = Call(q, k, v, **options)
-        capsule = call.pool.acquire() if call.pool is not None else None
-        try:
+        with call.held_pool() as capsule:
             plan, err = _fattn.plan_create(*call.args(capsule))
-        finally:
-            if call.pool is not None:
-                call.pool.release()
         raise_if(err)
         self._call = call
         self._plan = plan
@@ -70,8 +66,8 @@ class Plan:
         for name, a, index, made in (("q", q, 0, c.q), ("k", k, 1, c.k),
                                      ("v", v, 2, c.v), ("out", out, 3, c.out)):
             addrs.append(None if a is None else self._bind(a, name, index, made))
-        if out is not None and not out.flags.writeable:
-            raise ValueError("out is read-only: fattn writes the output in place")
+        if out is not None:
+            T.require_writable(out)
         mask_addr = None if mask is None else self._bind(mask, "mask", 4, c.mask)
         hq, batch = c.descs[0][2][1], c.descs[0][2][0]
         keep = [T.option_array(alibi_slopes, "alibi_slopes", "float32", hq,
@@ -79,12 +75,8 @@ class Plan:
                 T.option_array(q_lengths, "q_lengths", "int64", batch, "batch"),
                 T.option_array(kv_lengths, "kv_lengths", "int64", batch, "batch")]
         opts = [None if a is None else T.address(a) for a in keep]
-        capsule = c.pool.acquire() if c.pool is not None else None
-        try:
+        with c.held_pool():  # close() refuses while the run uses the pool
             err = _fattn.plan_run(self._plan, *addrs[:4], None, mask_addr, *opts)
-        finally:
-            if c.pool is not None:
-                c.pool.release()
         raise_if(err)
         o = c.out if out is None else out
         return (o, c.lse) if c.lse is not None else o

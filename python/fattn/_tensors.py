@@ -83,6 +83,11 @@ def require_array(a, name):
     return a
 
 
+def require_writable(out):
+    if not out.flags.writeable:
+        raise ValueError("out is read-only: fattn writes the output in place")
+
+
 def check_layout(layout):
     if layout not in LAYOUTS:
         raise ValueError(f"layout = {layout!r}: must be 'bhsd' or 'bshd'")
