@@ -65,7 +65,7 @@ for h in $HARNESSES; do
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
     added=$(sed -n 's/^stat::new_units_added: *//p' "$log")
     start=$(sed -n 's/.*INITED cov: \([0-9]*\) ft: \([0-9]*\).*/\1 \/ \2/p' "$log" | head -n 1)
-    end=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -n 1 |
+    end=$( (grep -o 'cov: [0-9]* ft: [0-9]*' "$log" || true) | tail -n 1 |
           sed 's/cov: \([0-9]*\) ft: \([0-9]*\)/\1 \/ \2/')
     line="$h: ${execs:-?} execs, ${rate:-?} exec/s, ${added:-0} new inputs, coverage (edges / features) ${start:-?} -> ${end:-?}"
     if [ "$rc" -ne 0 ]; then

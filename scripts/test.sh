@@ -174,6 +174,18 @@ if build "clang --werror, libFuzzer smoke" build-fuzz CC=clang CXX=clang++ -- \
         --suite fuzz --suite fuzz-smoke
 fi
 
+# pytest_count LINE WORD: the number before WORD ("passed", "failed",
+# "skipped", "error" also matching "errors") in pytest's summary LINE, 0 if
+# absent.
+pytest_count() {
+    awk -v w="$2" '{
+        for (i = 2; i <= NF; i++) {
+            f = $i; sub(/,$/, "", f)
+            if (f == w || f == w "s") s += $(i - 1)
+        }
+    } END { print s + 0 }' <<<"$1"
+}
+
 # The Python package, installed with the README's command (section
 # "Python", the block after `<!-- test: python-install -->`) into a fresh
 # venv of Debian's interpreter, which sees the python3-* packages that
@@ -195,14 +207,20 @@ if python3 scripts/extract_readme_example.py README.md python-install \
     rc=0
     (cd build-python && venv/bin/python -m pytest -p no:cacheprovider -rs \
         ../python/tests) 2>&1 | tee "$pylog" || rc=$?
-    # pytest's last line: "N passed, M skipped, ... in T s"
+    # pytest's last line: "== N failed, M passed, K skipped, E errors in T s ==".
+    # awk, not grep: under pipefail a grep that matches nothing (no
+    # "failed" on a green run) would end this script.
     summary=$(tail -n 1 "$pylog")
-    n=$(grep -Eo '[0-9]+ passed' <<<"$summary" | cut -d' ' -f1)
-    passed_total=$((passed_total + ${n:-0}))
-    n=$(grep -Eo '[0-9]+ (failed|errors?)' <<<"$summary" | awk '{s += $1} END {print s + 0}')
+    n=$(pytest_count "$summary" passed)
+    passed_total=$((passed_total + n))
+    n=$(( $(pytest_count "$summary" failed) + $(pytest_count "$summary" error) ))
     failed_total=$((failed_total + n))
-    n=$(grep -Eo '[0-9]+ skipped' <<<"$summary" | cut -d' ' -f1)
-    skipped_total=$((skipped_total + ${n:-0}))
+    n=$(pytest_count "$summary" skipped)
+    skipped_total=$((skipped_total + n))
+    if [ "$rc" -eq 0 ] && [ "$(pytest_count "$summary" passed)" -eq 0 ]; then
+        echo "=== Python package: pytest reported no passed test"
+        rc=1
+    fi
     if [ "$rc" -ne 0 ]; then
         echo "=== Python package: tests FAILED"
         failed=1
