@@ -83,6 +83,11 @@ void cli_bench_help(FILE *out)
         "                     LSE is f32 always\n"
         "  --isa PATH         %s (default auto)\n"
         "  --seed N           random seed (default 1)\n"
+        "  --no-peaks         measure neither peak nor the read bandwidth\n"
+        "                     (they take seconds and a buffer of hundreds of\n"
+        "                     MiB): %% of peak, %% of BW and the roofline are\n"
+        "                     not computed, the summary says peak=none; for\n"
+        "                     tests and quick checks\n"
         "  -h, --help         show this help\n"
         "\n"
         "GFLOP/s counts 4*B*H*Sq*Sk*D per call for dense attention; with\n"
@@ -163,6 +168,17 @@ int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
         continue;                                                             \
     }
 
+#define FLAG_OPT(name, field)                                                 \
+    if (strncmp(argv[i], name, sizeof name - 1) == 0 &&                       \
+        (argv[i][sizeof name - 1] == '\0' ||                                  \
+         argv[i][sizeof name - 1] == '=')) {                                  \
+        if (argv[i][sizeof name - 1] == '=')                                  \
+            return cli_usage_error("bench",                                   \
+                                   "option " name " takes no value");         \
+        field = 1;                                                            \
+        continue;                                                             \
+    }
+
     for (int i = 1; i < argc; i++) {
         int choice;
 
@@ -179,13 +195,8 @@ int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
         INT_OPT("--dim", 1, INT64_MAX, &o->dim)
         INT_OPT("--repeat", 1, 1000000, &o->repeat)
         INT_OPT("--threads", 1, FATTN_MAX_THREADS, &threads)
-        if (strncmp(argv[i], "--lse", 5) == 0 &&
-            (argv[i][5] == '\0' || argv[i][5] == '=')) {
-            if (argv[i][5] == '=')
-                return cli_usage_error("bench", "option --lse takes no value");
-            o->lse = 1;
-            continue;
-        }
+        FLAG_OPT("--lse", o->lse)
+        FLAG_OPT("--no-peaks", o->no_peaks)
         CHOICE_OPT("--causal", cli_causal_names, 3, o->causal)
         CHOICE_OPT("--align", cli_align_names, 2, o->align)
         if ((r = cli_take_option("bench", argc, argv, &i, "--window", &v))) {
@@ -212,6 +223,7 @@ int cli_bench_parse(int argc, char **argv, bench_opts *o, int *help)
     }
 #undef INT_OPT
 #undef CHOICE_OPT
+#undef FLAG_OPT
 
     o->kv_heads = kv_heads > 0 ? kv_heads : o->heads;
     o->seq_k = seq_k > 0 ? seq_k : o->seq;

@@ -255,6 +255,12 @@ static void print_peak(const bench_opts *o, int used, bench_rates *r)
     const char *more = "; more threads than CPUs add no FMA units";
     int cores = 1, bf16_cores = 1;
 
+    if (o->no_peaks) {
+        printf("peak: not measured (--no-peaks)\n"
+               "bf16 peak: not measured (--no-peaks)\n"
+               "%% of peak: not computed (--no-peaks)\n");
+        return;
+    }
     r->fma_peak = cli_fma_peak_gflops_threads(fma_isa, o->threads,
                                               BENCH_PEAK_SECONDS, &cores);
     r->bf16_peak = cli_bf16_peak_gflops_threads(o->threads, BENCH_PEAK_SECONDS,
@@ -348,8 +354,10 @@ static void print_memory_rates(const bench_opts *o, double ms_median,
            kv_bytes * 1e-6, esize, half ? " (" : "",
            half ? cli_dtype_names[o->kv_dtype] : "", half ? ")" : "", keys,
            o->seq_k, r->kv_gbps);
-    r->read_gbps = cli_read_gbps_threads(o->threads, &readers, &buffer);
-    if (r->read_gbps > 0)
+    if (o->no_peaks)
+        printf("read bandwidth: not measured (--no-peaks)\n");
+    else if ((r->read_gbps = cli_read_gbps_threads(o->threads, &readers,
+                                                   &buffer)) > 0)
         printf("read bandwidth: %.2f GB/s (%d thread%s reading %zu MiB at once, "
                "median of passes, measured now): the median run reaches "
                "%.1f%% of it\n",

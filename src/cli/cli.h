@@ -42,6 +42,10 @@ typedef struct bench_opts {
      * FATTN_MAX_THREADS) when --threads is not given. */
     int32_t threads;
     int lse; /* 1: also compute the log-sum-exp (--lse) */
+    /* 1: measure neither peak nor the read bandwidth (--no-peaks): seconds
+     * and a buffer of hundreds of MiB per run that tests and quick checks
+     * do not need. */
+    int no_peaks;
     /* Rows of the K/V cache, >= seq_k (--kv-capacity; after parsing, seq_k
      * when not given): the seq stride of K and V spans this many rows. */
     int64_t kv_capacity;

@@ -15,6 +15,9 @@ import sys
 
 FATTN = None
 TINY = ["--seq", "64", "--dim", "16", "--repeat", "2"]
+# Skips the peak and bandwidth meters (seconds and a buffer of hundreds of
+# MiB per run): only the cases that check those lines measure them.
+NO_PEAKS = ["--no-peaks"]
 # The most threads a pool may have (FATTN_MAX_THREADS in fattn.h).
 MAX_THREADS = 1024
 
@@ -138,7 +141,7 @@ def case_info_env_forced():
         p = run(["info"], {"FATTN_ISA": value})
         expect_exit(p, 0)
         expect_in("(best available)", p.stdout, "stdout")
-    p = run(["bench"] + TINY, {"FATTN_ISA": "scalar"})
+    p = run(["bench"] + TINY + NO_PEAKS, {"FATTN_ISA": "scalar"})
     expect_exit(p, 0)
     expect_in("path: scalar (auto: FATTN_ISA=scalar in the environment)",
               p.stdout, "stdout")
@@ -156,9 +159,25 @@ def case_info_env_bogus():
     expect("PASS" not in p.stdout, "bench ran despite FATTN_ISA=bogus")
 
 
-def bench_ok(args, env_extra=None):
-    p = run(["bench"] + args, env_extra)
+def bench_ok(args, env_extra=None, peaks=False):
+    """A passing `fattn bench` run, with --no-peaks unless `peaks`."""
+    p = run(["bench"] + args + ([] if peaks else NO_PEAKS), env_extra)
     expect_exit(p, 0)
+    if peaks:
+        expect("(--no-peaks)" not in p.stdout, "a peak not measured")
+    else:
+        for line in ("peak: not measured (--no-peaks)",
+                     "bf16 peak: not measured (--no-peaks)",
+                     "% of peak: not computed (--no-peaks)",
+                     "read bandwidth: not measured (--no-peaks)",
+                     "roofline: not computed (needs the peak and the read "
+                     "bandwidth)"):
+            expect(re.search("^" + re.escape(line) + "$", p.stdout, re.M)
+                   is not None, "--no-peaks: no line %r" % line)
+        expect(re.search(r"^bench: .*, PASS, K/V [0-9.]+ GB/s, layout=.*, "
+                         r"peak=none, ", p.stdout, re.M) is not None,
+               "--no-peaks: the summary has a share of a peak, or not "
+               "peak=none")
     expect_in("GFLOP/s", p.stdout, "stdout")
     expect(re.search(r"^PASS: ", p.stdout, re.M) is not None, "no PASS line")
     # The summary: the shape and time, PASS, then the fields added since
@@ -179,7 +198,7 @@ SUMMARY_DTYPES = (r"dtype=(f32|bf16|f16) kv_dtype=(f32|bf16|f16) "
 
 
 def case_bench_dense():
-    p = bench_ok(TINY)
+    p = bench_ok(TINY, peaks=True)
     expect_in("shape: B=1 H=8 HKV=8 Sq=64 Sk=64 D=16 causal=none", p.stdout,
               "stdout")
     expect_in("(dense: 4*B*H*Sq*Sk*D)", p.stdout, "stdout")
@@ -223,7 +242,7 @@ def case_bench_isa():
     ISA error, exactly as `fattn info` reports its availability."""
     avail, _ = available_paths()
     for isa, _ in path_list():
-        p = run(["bench", "--isa", isa] + TINY)
+        p = run(["bench", "--isa", isa] + TINY + NO_PEAKS)
         if isa in avail:
             expect_exit(p, 0)
             # A path made for some dtypes says when it runs another's
@@ -281,7 +300,7 @@ def case_bench_threads():
     # The peak is that of the cores used: one copy of the meter per usable
     # CPU at most, whatever --threads asks for.
     for threads in ("1", "3"):
-        p = bench_ok(TINY + ["--threads", threads])
+        p = bench_ok(TINY + ["--threads", threads], peaks=True)
         if re.search(r"^peak: not measured for the scalar path", p.stdout, re.M):
             continue  # the scalar path has no FMA peak
         m = re.search(r"^peak: [0-9.]+ GFLOP/s \(fp32 FMA, (?:one core|(\d+) cores "
@@ -329,7 +348,7 @@ def case_bench_rates():
     """The K/V read rate counts the keys some row sees; the roofline uses
     r = (H/HKV)*Sq query rows per K/V row."""
     p = bench_ok(["--seq", "1", "--seq-k", "512", "--heads", "8", "--kv-heads",
-                  "2", "--dim", "32", "--repeat", "3"])
+                  "2", "--dim", "32", "--repeat", "3"], peaks=True)
     # 4 * 1 * 2 * 512 * (32 + 32) bytes = 262144
     expect_in("K/V read: 0.2621 MB per call (B*HKV*Sk*(D+Dv)*4 bytes, 512 of "
               "512 keys visible): ", p.stdout, "stdout")
@@ -352,7 +371,7 @@ def case_bench_rates():
     # Top-left causal with Sq < Sk: only the first Sq keys are ever seen.
     p = bench_ok(["--seq", "24", "--seq-k", "40", "--dim", "8", "--heads", "4",
                   "--kv-heads", "1", "--causal", "top-left", "--repeat", "1",
-                  "--kv-capacity", "64"])
+                  "--kv-capacity", "64"], peaks=True)
     expect_in("(B*HKV*Sk*(D+Dv)*4 bytes, 24 of 40 keys visible)", p.stdout,
               "stdout")
     if not re.search(r"^peak: not measured", p.stdout, re.M):
@@ -367,6 +386,31 @@ def summary_fields(p):
                   r"peak=(\w+), max_err/max\|V\|=([0-9.e+-]+)$", p.stdout, re.M)
     expect(m is not None, "no summary line with the dtype fields")
     return m.groups()
+
+
+def expect_dtype_peaks(p, isa, args, dq, dkv, fields):
+    """The peak lines of a measured `fattn bench --dtype ...` run: "% of
+    peak" names the peak it divides by, and the roofline counts the bytes
+    of a half K/V cache."""
+    kv_size = 4 if dkv == "f32" else 2
+    # The bf16 peak beside the FMA peak: a figure, or unavailable,
+    # never 0 %.
+    expect(re.search(r"^bf16 peak: (unavailable \(|[0-9.]+ GFLOP/s "
+                     r"\(bf16 dot products, vdpbf16ps, )", p.stdout,
+                     re.M) is not None, "no 'bf16 peak: ...' line")
+    expect("bf16 peak: 0.0" not in p.stdout, "a bf16 peak of 0 printed")
+    dot = isa == "avx512bf16" and dq == dkv == "bf16"
+    if fields[3] != "none":
+        expect(fields[3] == ("bf16" if dot else "fma"),
+               "peak=%s for --isa %s %s" % (fields[3], isa, args))
+        expect_in("%% of peak: of the %s" %
+                  ("bf16 dot-product peak" if dot else "fp32 FMA peak"),
+                  p.stdout, "'% of peak' line")
+        if kv_size == 2:
+            # 8 query rows per K/V row: r = 8 FLOP per byte.
+            expect_in("r = (H/HKV)*Sq = 80 query rows per K/V row, "
+                      "r = 80 FLOP per byte of 2-byte K/V", p.stdout,
+                      "roofline line")
 
 
 def case_bench_dtypes():
@@ -396,7 +440,11 @@ def case_bench_dtypes():
             digests = []
             lse = ["--lse"] if n % 2 else []  # half of them with the LSE
             for extra in (["--threads", "1"], ["--threads", "3"]):
-                p = bench_ok(shape + args + lse + extra + ["--isa", isa])
+                # The peaks once per path, with bf16 inputs: the bf16 dot
+                # peak on avx512bf16, the FMA peak on the others.
+                measured = n == 0 and extra == ["--threads", "1"]
+                p = bench_ok(shape + args + lse + extra + ["--isa", isa],
+                             peaks=measured)
                 fields = summary_fields(p)
                 expect(fields[:3] == (dq, dkv, dout),
                        "summary dtypes %r, expected %r" % (fields[:3], (dq, dkv, dout)))
@@ -425,24 +473,8 @@ def case_bench_dtypes():
                                  r"inputs: .*max abs err / max\|V\| [0-9.e+-]+ "
                                  r"\(max\|V\| = [0-9.]+\)$", p.stdout, re.M)
                        is not None, "no check line with the error over max|V|")
-                # The bf16 peak beside the FMA peak: a figure, or unavailable,
-                # never 0 %.
-                expect(re.search(r"^bf16 peak: (unavailable \(|[0-9.]+ GFLOP/s "
-                                 r"\(bf16 dot products, vdpbf16ps, )", p.stdout,
-                                 re.M) is not None, "no 'bf16 peak: ...' line")
-                expect("bf16 peak: 0.0" not in p.stdout, "a bf16 peak of 0 printed")
-                dot = isa == "avx512bf16" and dq == dkv == "bf16"
-                if fields[3] != "none":
-                    expect(fields[3] == ("bf16" if dot else "fma"),
-                           "peak=%s for --isa %s %s" % (fields[3], isa, args))
-                    expect_in("%% of peak: of the %s" %
-                              ("bf16 dot-product peak" if dot else "fp32 FMA peak"),
-                              p.stdout, "'% of peak' line")
-                    if kv_size == 2:
-                        # 8 query rows per K/V row: r = 8 FLOP per byte.
-                        expect_in("r = (H/HKV)*Sq = 80 query rows per K/V row, "
-                                  "r = 80 FLOP per byte of 2-byte K/V", p.stdout,
-                                  "roofline line")
+                if measured:
+                    expect_dtype_peaks(p, isa, args, dq, dkv, fields)
                 digests.append(digest_of(p))
             expect(digests[0] == digests[1],
                    "--isa %s %s: the digest depends on --threads: %r"
@@ -497,6 +529,8 @@ def case_usage():
     usage_error(["bench", "--threads", ""], "--threads: '' is not an integer")
     usage_error(["bench", "--threads"], "option --threads needs a value")
     usage_error(["bench", "--lse=1"], "option --lse takes no value")
+    usage_error(["bench", "--no-peaks="], "option --no-peaks takes no value")
+    usage_error(["bench", "--no-peak"], "unknown option '--no-peak'")
     # --kv-capacity: at least Sk (--seq-k, default --seq); --layout: a name.
     usage_error(["bench", "--seq", "64", "--kv-capacity", "32"],
                 "fattn bench: --kv-capacity = 32 < Sk = 64 (--seq-k, default "
