@@ -13,7 +13,7 @@
  *   - a parse prints nothing, and every option is within its documented
  *     range (sizes >= 1, repeat in [1, 1000000], threads in
  *     [1, FATTN_MAX_THREADS] and fattn_usable_cpus() when not given, window
- *     sides >= -1, lse 0 or 1, enums in range, isa among the library's
+ *     sides >= -1, lse and no_peaks 0 or 1, enums in range, isa among the library's
  *     FATTN_ISA_COUNT values, align following --causal when not given,
  *     dtypes among f32, bf16, f16 with --kv-dtype and --out-dtype
  *     following --dtype when not given);
@@ -88,6 +88,8 @@ static void check_ranges(const bench_opts *o)
                    (int)o->threads, (int)cpus);
     if (o->lse != 0 && o->lse != 1)
         fz_finding("fuzz_cli", "lse = %d, not 0 or 1", o->lse);
+    if (o->no_peaks != 0 && o->no_peaks != 1)
+        fz_finding("fuzz_cli", "no_peaks = %d, not 0 or 1", o->no_peaks);
     if (o->causal < 0 || o->causal > 2 || o->align < 0 || o->align > 1 ||
         o->isa < 0 || o->isa >= FATTN_ISA_COUNT ||
         (o->window_enabled != 0 && o->window_enabled != 1))
@@ -153,6 +155,8 @@ static void check_round_trip(const bench_opts *o)
 #undef OPT
     if (o->lse)
         argv[n++] = "--lse";
+    if (o->no_peaks)
+        argv[n++] = "--no-peaks";
     argv[n] = NULL;
     bench_opts again;
     int help = 0;
@@ -167,11 +171,13 @@ static void check_round_trip(const bench_opts *o)
         fz_finding("fuzz_cli", "parsed options differ after a round trip "
                    "(seq %" PRId64 " vs %" PRId64 ", window %" PRId64 ",%" PRId64
                    " vs %" PRId64 ",%" PRId64 ", seed %" PRIu64 " vs %" PRIu64
-                   ", dtypes %d,%d,%d vs %d,%d,%d)",
+                   ", dtypes %d,%d,%d vs %d,%d,%d, lse %d vs %d, no_peaks %d "
+                   "vs %d)",
                    o->seq, again.seq, o->window_left, o->window_right,
                    again.window_left, again.window_right, o->seed, again.seed,
                    o->dtype, o->kv_dtype, o->out_dtype, again.dtype,
-                   again.kv_dtype, again.out_dtype);
+                   again.kv_dtype, again.out_dtype, o->lse, again.lse,
+                   o->no_peaks, again.no_peaks);
 }
 
 /* 1 if some argument is the option `name` ("--name" or "--name=..."). An
